@@ -1,0 +1,70 @@
+"""Digits drawn as pen strokes with PIL: example inputs for the app, tests and benchmarks.
+
+They stand in for a person drawing on the Sketchpad: black strokes on an opaque white
+canvas by default. Not MNIST images, and not cut from any.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PIL import Image, ImageDraw
+
+Stroke = list[tuple[float, float]]
+
+
+def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, n: int = 24) -> Stroke:
+    """Points on an ellipse from angle start to end (degrees, clockwise from 3 o'clock)."""
+    return [
+        (cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
+        for a in (start + (end - start) * i / (n - 1) for i in range(n))
+    ]
+
+
+# Each digit is a list of strokes in a unit box: x to the right, y downwards.
+DIGIT_STROKES: dict[int, list[Stroke]] = {
+    0: [_arc(0.5, 0.5, 0.38, 0.5, 0, 360, 40)],
+    1: [[(0.3, 0.2), (0.55, 0.0), (0.55, 1.0)]],
+    2: [_arc(0.5, 0.28, 0.38, 0.28, 190, 380) + [(0.1, 1.0), (0.92, 1.0)]],
+    3: [_arc(0.45, 0.25, 0.38, 0.25, 200, 450), _arc(0.45, 0.72, 0.42, 0.28, 270, 510)],
+    4: [[(0.72, 1.0), (0.72, 0.0), (0.08, 0.68), (0.95, 0.68)]],
+    5: [[(0.85, 0.0), (0.25, 0.0), (0.2, 0.42)] + _arc(0.48, 0.68, 0.4, 0.32, 230, 500)],
+    6: [[(0.75, 0.0), (0.45, 0.12), (0.24, 0.38)] + _arc(0.5, 0.7, 0.36, 0.3, 180, 540)],
+    7: [[(0.08, 0.0), (0.92, 0.0), (0.38, 1.0)]],
+    8: [_arc(0.5, 0.25, 0.3, 0.25, 90, 450), _arc(0.5, 0.74, 0.38, 0.26, -90, 270)],
+    9: [_arc(0.5, 0.3, 0.36, 0.3, 0, 360), [(0.86, 0.3), (0.8, 1.0)]],
+}
+
+
+def draw_digit(
+    digit: int,
+    *,
+    size: tuple[int, int] = (800, 800),
+    box: tuple[float, float, float, float] | None = None,
+    width: float | None = None,
+    ink: str = "black",
+    background: str | None = "white",
+    mode: str = "RGBA",
+) -> Image.Image:
+    """Render `digit` with round pen strokes inside `box` (x0, y0, x1, y1 in px).
+
+    Defaults: an 800×800 opaque white canvas with black strokes, the digit filling the
+    middle 60% of the height with a pen about a tenth of the digit's height.
+    """
+    assert digit in DIGIT_STROKES, f"digit must be 0-9, got {digit!r}"
+    w, h = size
+    if box is None:
+        box = (0.3 * w, 0.2 * h, 0.7 * w, 0.8 * h)
+    x0, y0, x1, y1 = box
+    if width is None:
+        width = 0.1 * (y1 - y0)
+    fill = (0, 0, 0, 0) if background is None else background
+    image = Image.new("RGBA", size, fill)
+    pen = ImageDraw.Draw(image)
+    for stroke in DIGIT_STROKES[digit]:
+        points = [(x0 + x * (x1 - x0), y0 + y * (y1 - y0)) for x, y in stroke]
+        pen.line(points, fill=ink, width=max(1, round(width)), joint="curve")
+        r = width / 2  # round caps, as a pen leaves
+        for px, py in (points[0], points[-1]):
+            pen.ellipse((px - r, py - r, px + r, py + r), fill=ink)
+    return image if mode == "RGBA" else image.convert(mode)

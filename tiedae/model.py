@@ -1,0 +1,250 @@
+"""Tied and untied MLP autoencoders, in one file.
+
+Both models share one architecture: a stack of `LayerPair`s mirrored around the latent
+code. Encoding runs the pairs forwards, decoding runs them backwards:
+
+    784 -> 400 -> 20 (latent)  ->  400 -> 784
+    ReLU on hidden maps, linear latent, sigmoid output in [0, 1].
+
+The only difference between the two models is where a decoder layer gets its weight.
+`TiedAutoencoder` decodes with the transpose of the encoder's own Parameter (see
+`LayerPair.decoder_weight`: the tie is that one line); `UntiedAutoencoder` gives every
+decoder layer a Parameter of its own. Decoder biases are separate in both.
+
+Save and load go through `huggingface_hub.PyTorchModelHubMixin`: `save_pretrained` writes
+`model.safetensors` + `config.json` (+ a model card), `from_pretrained` rebuilds the model
+strictly and returns it in eval mode.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+DEFAULT_SIZES = (784, 400, 20)
+IMAGE_SHAPE = (1, 28, 28)
+
+MODEL_CARD_TEMPLATE = """
+---
+{{ card_data }}
+---
+
+# tiedae autoencoder
+
+A fully connected MNIST autoencoder (`{{ class_name }}`) from tiedae, the reference demo of
+tied-weight autoencoders. Load it with the `tiedae` package:
+
+```python
+from tiedae import {{ class_name }}
+
+model = {{ class_name }}.from_pretrained("{{ repo_id | default("path/to/checkpoint", true) }}")
+```
+"""
+
+
+class LayerPair(nn.Module):
+    """One encoder layer and its mirror decoder layer."""
+
+    def __init__(self, n_in: int, n_out: int, *, tied: bool) -> None:
+        super().__init__()
+        self.tied = tied
+        # Encoder weight W: (n_out, n_in), the nn.Linear convention. Init as nn.Linear does.
+        self.weight = nn.Parameter(torch.empty(n_out, n_in))
+        self.encoder_bias = nn.Parameter(torch.empty(n_out))
+        self.decoder_bias = nn.Parameter(torch.empty(n_in))
+        # Untied decoder weight: (n_in, n_out), its own Parameter. Tied: none at all.
+        self.own_decoder_weight = None if tied else nn.Parameter(torch.empty(n_in, n_out))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Uniform init with nn.Linear's bounds (1/sqrt(fan_in)) for each direction."""
+        n_out, n_in = self.weight.shape
+        nn.init.uniform_(self.weight, -1 / math.sqrt(n_in), 1 / math.sqrt(n_in))
+        nn.init.uniform_(self.encoder_bias, -1 / math.sqrt(n_in), 1 / math.sqrt(n_in))
+        nn.init.uniform_(self.decoder_bias, -1 / math.sqrt(n_out), 1 / math.sqrt(n_out))
+        if self.own_decoder_weight is not None:
+            nn.init.uniform_(self.own_decoder_weight, -1 / math.sqrt(n_out), 1 / math.sqrt(n_out))
+
+    @property
+    def decoder_weight(self) -> torch.Tensor:
+        """The (n_in, n_out) weight the decoder applies."""
+        if self.tied:
+            return self.weight.t()  # THE TIE: decode with W.t(), a view of the same Parameter
+        return self.own_decoder_weight
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.encoder_bias)
+
+    def decode(self, h: torch.Tensor) -> torch.Tensor:
+        return F.linear(h, self.decoder_weight, self.decoder_bias)
+
+
+class Autoencoder(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="tiedae",
+    license="mit",
+    tags=["autoencoder", "mnist", "tied-weights"],
+    model_card_template=MODEL_CARD_TEMPLATE,
+):
+    """MLP autoencoder over `sizes`; `tied` decides whether decoders reuse encoder weights."""
+
+    def __init__(self, *, sizes: list[int] = list(DEFAULT_SIZES), tied: bool = True) -> None:
+        super().__init__()
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or any(s < 1 for s in sizes):
+            raise ValueError(f"sizes must list at least two positive layer widths, got {sizes}")
+        self.sizes = sizes
+        self.tied = bool(tied)
+        self.layers = nn.ModuleList(
+            LayerPair(n_in, n_out, tied=self.tied) for n_in, n_out in zip(sizes[:-1], sizes[1:])
+        )
+
+    @property
+    def latent_size(self) -> int:
+        return self.sizes[-1]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 784) or (B, 1, 28, 28) -> (B, latent)."""
+        h = x.reshape(x.shape[0], -1)  # (B, 1, 28, 28) -> (B, 784)
+        if h.shape[1] != self.sizes[0]:
+            raise ValueError(f"expected {self.sizes[0]} input features, got input of shape {tuple(x.shape)}")
+        for i, layer in enumerate(self.layers):
+            h = layer.encode(h)
+            if i < len(self.layers) - 1:  # the latent code stays linear
+                h = F.relu(h)
+        return h
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, latent) -> (B, 784) in [0, 1]."""
+        h = z
+        for i, layer in reversed(list(enumerate(self.layers))):
+            h = layer.decode(h)
+            h = torch.sigmoid(h) if i == 0 else F.relu(h)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruct x; the output has the input's shape."""
+        return self.decode(self.encode(x)).reshape(x.shape)
+
+    def generate_model_card(self, *args, **kwargs):
+        """The mixin's card, naming this model's class in its loading snippet."""
+        return super().generate_model_card(*args, class_name=type(self).__name__, **kwargs)
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        map_location: str = "cpu",
+        strict: bool = True,
+        **model_kwargs,
+    ) -> Autoencoder:
+        """Build from config.json and load model.safetensors strictly; errors name the file."""
+        if os.path.isdir(model_id):
+            weights_file = os.path.join(model_id, constants.SAFETENSORS_SINGLE_FILE)
+        else:
+            weights_file = hf_hub_download(
+                repo_id=model_id,
+                filename=constants.SAFETENSORS_SINGLE_FILE,
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                token=token,
+                local_files_only=local_files_only,
+            )
+        config_file = Path(weights_file).with_name(constants.CONFIG_NAME)
+        try:
+            model = cls(**model_kwargs)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{config_file}: does not describe a {cls.__name__}: {e}") from e
+        try:
+            state = load_file(weights_file, device=str(map_location))
+        except (OSError, SafetensorError) as e:
+            raise ValueError(f"{weights_file}: not a readable safetensors file ({e})") from e
+        check_state_dict(model, state, source=weights_file, strict=strict)
+        model.load_state_dict(state, strict=strict)
+        return model.eval()
+
+
+class TiedAutoencoder(Autoencoder):
+    """Autoencoder whose decoder layers reuse the transpose of the encoder weights."""
+
+    def __init__(self, *, sizes: list[int] = list(DEFAULT_SIZES), tied: bool = True) -> None:
+        if not tied:
+            raise ValueError("this is an untied checkpoint (tied=false); load it with UntiedAutoencoder")
+        super().__init__(sizes=sizes, tied=True)
+
+
+class UntiedAutoencoder(Autoencoder):
+    """The same autoencoder with an independent weight in every decoder layer."""
+
+    def __init__(self, *, sizes: list[int] = list(DEFAULT_SIZES), tied: bool = False) -> None:
+        if tied:
+            raise ValueError("this is a tied checkpoint (tied=true); load it with TiedAutoencoder")
+        super().__init__(sizes=sizes, tied=False)
+
+
+def check_state_dict(model: nn.Module, state: dict[str, torch.Tensor], *, source: str, strict: bool = True) -> None:
+    """Raise a ValueError naming `source` if `state` does not fit `model` exactly."""
+    expected = model.state_dict()
+    problems = []
+    if strict:
+        missing = sorted(set(expected) - set(state))
+        unexpected = sorted(set(state) - set(expected))
+        if missing:
+            problems.append(f"missing tensors {missing}")
+        if unexpected:
+            problems.append(f"unexpected tensors {unexpected}")
+    for name in sorted(set(expected) & set(state)):
+        if tuple(state[name].shape) != tuple(expected[name].shape):
+            problems.append(f"{name} has shape {tuple(state[name].shape)}, model needs {tuple(expected[name].shape)}")
+    if problems:
+        desc = f"{type(model).__name__}(sizes={getattr(model, 'sizes', '?')})"
+        raise ValueError(f"{source}: checkpoint does not match {desc}: " + "; ".join(problems))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of distinct trainable scalars (a tied weight counts once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def is_tied(encoder_weight: torch.Tensor, decoder_weight: torch.Tensor) -> bool:
+    """True only if decoder_weight is encoder_weight transposed *through autograd*.
+
+    Equal values or shared storage are not enough: a tie means one Parameter whose
+    gradient collects both uses. Checked by differentiating decoder_weight w.r.t.
+    encoder_weight: only a true tie has a gradient path between them.
+    """
+    if tuple(decoder_weight.shape) != tuple(encoder_weight.t().shape):
+        return False
+    if not (encoder_weight.requires_grad and decoder_weight.requires_grad):
+        return False
+    if decoder_weight is encoder_weight or decoder_weight.grad_fn is None:
+        return False  # a leaf: its own Parameter, whatever it holds
+    probe = torch.randn_like(decoder_weight)
+    (grad,) = torch.autograd.grad(decoder_weight, encoder_weight, probe, retain_graph=True, allow_unused=True)
+    return grad is not None and torch.equal(grad, probe.t())
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a checkpoint's config.json, with a clear error naming the file."""
+    config_file = Path(path) / constants.CONFIG_NAME
+    try:
+        return json.loads(config_file.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{config_file}: cannot read checkpoint config ({e})") from e
