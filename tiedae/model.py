@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -98,16 +99,14 @@ class Autoencoder(
 ):
     """MLP autoencoder over `sizes`; `tied` decides whether decoders reuse encoder weights."""
 
-    def __init__(self, *, sizes: list[int] = list(DEFAULT_SIZES), tied: bool = True) -> None:
+    def __init__(self, *, sizes: Sequence[int] = DEFAULT_SIZES, tied: bool = True) -> None:
         super().__init__()
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or any(s < 1 for s in sizes):
             raise ValueError(f"sizes must list at least two positive layer widths, got {sizes}")
         self.sizes = sizes
         self.tied = bool(tied)
-        self.layers = nn.ModuleList(
-            LayerPair(n_in, n_out, tied=self.tied) for n_in, n_out in zip(sizes[:-1], sizes[1:])
-        )
+        self.layers = nn.ModuleList(LayerPair(n_in, n_out, tied=self.tied) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
 
     @property
     def latent_size(self) -> int:
@@ -184,7 +183,7 @@ class Autoencoder(
 class TiedAutoencoder(Autoencoder):
     """Autoencoder whose decoder layers reuse the transpose of the encoder weights."""
 
-    def __init__(self, *, sizes: list[int] = list(DEFAULT_SIZES), tied: bool = True) -> None:
+    def __init__(self, *, sizes: Sequence[int] = DEFAULT_SIZES, tied: bool = True) -> None:
         if not tied:
             raise ValueError("this is an untied checkpoint (tied=false); load it with UntiedAutoencoder")
         super().__init__(sizes=sizes, tied=True)
@@ -193,7 +192,7 @@ class TiedAutoencoder(Autoencoder):
 class UntiedAutoencoder(Autoencoder):
     """The same autoencoder with an independent weight in every decoder layer."""
 
-    def __init__(self, *, sizes: list[int] = list(DEFAULT_SIZES), tied: bool = False) -> None:
+    def __init__(self, *, sizes: Sequence[int] = DEFAULT_SIZES, tied: bool = False) -> None:
         if tied:
             raise ValueError("this is a tied checkpoint (tied=true); load it with TiedAutoencoder")
         super().__init__(sizes=sizes, tied=False)

@@ -83,15 +83,27 @@ def ink_to_mnist(ink: np.ndarray) -> np.ndarray:
     digit = np.clip(digit, 0, 1)
 
     # Shift so the centre of mass lands on the field's centre (13.5 in pixel-centre
-    # coordinates), keeping the whole box inside the 28×28 field.
+    # coordinates), keeping the whole box inside the 28×28 field. The shift is sub-pixel
+    # (bilinear), so the result does not jump by a pixel as the drawing moves.
     mass = digit.sum()
     cy = (digit.sum(axis=1) @ np.arange(h)) / mass
     cx = (digit.sum(axis=0) @ np.arange(w)) / mass
-    top = min(max(round((MNIST_SIZE - 1) / 2 - cy), 0), MNIST_SIZE - h)
-    left = min(max(round((MNIST_SIZE - 1) / 2 - cx), 0), MNIST_SIZE - w)
-    out = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
-    out[top : top + h, left : left + w] = digit
+    top = min(max((MNIST_SIZE - 1) / 2 - cy, 0), MNIST_SIZE - h)
+    left = min(max((MNIST_SIZE - 1) / 2 - cx, 0), MNIST_SIZE - w)
+    out = shift_into_field(digit, top, left)
     return out / out.max()
+
+
+def shift_into_field(digit: np.ndarray, top: float, left: float) -> np.ndarray:
+    """Place digit at a sub-pixel offset in a 28×28 field, splitting each pixel bilinearly."""
+    h, w = digit.shape
+    iy, ix = math.floor(top), math.floor(left)
+    fy, fx = top - iy, left - ix
+    field = np.zeros((MNIST_SIZE + 1, MNIST_SIZE + 1), dtype=np.float32)  # +1: room for the spill
+    for dy, wy in ((0, 1 - fy), (1, fy)):
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            field[iy + dy : iy + dy + h, ix + dx : ix + dx + w] += wy * wx * digit
+    return field[:MNIST_SIZE, :MNIST_SIZE]
 
 
 def stroke_width(ink: np.ndarray) -> float:
@@ -128,7 +140,9 @@ def _pick_image(sketch: object) -> object | None:
         return sketch
     unknown = set(sketch) - {"background", "layers", "composite", "id"}
     if unknown:
-        raise SketchError(f"A drawing is a dict with 'background', 'layers' and 'composite'; got keys {sorted(map(str, unknown))}.")
+        raise SketchError(
+            f"A drawing is a dict with 'background', 'layers' and 'composite'; got keys {sorted(map(str, unknown))}."
+        )
     # The composite is what the person sees; layers alone miss any background image.
     if sketch.get("composite") is not None:
         return sketch["composite"]
@@ -181,7 +195,7 @@ def _gray_and_alpha_pil(image: Image.Image) -> tuple[np.ndarray, np.ndarray | No
         image = image.convert("I")  # 16-bit variants: one 32-bit mode PIL can resize
     factor = math.ceil(max(image.size) / WORK_SIZE)
     if factor > 1:
-        if image.mode not in ("1", "L", "LA", "RGB", "RGBA", "F", "I"):
+        if image.mode not in ("L", "LA", "RGB", "RGBA", "F", "I"):
             image = image.convert("RGBA" if _has_alpha(image) else "RGB")
         image = image.reduce(factor)  # box filter: cheap, keeps thin strokes' mass
     mode = image.mode

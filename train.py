@@ -1,0 +1,351 @@
+"""Train the tied and the untied autoencoder on MNIST, evaluate both, publish to the Hub.
+
+    python train.py --data-dir ../shared/data          # train both, write checkpoints/
+    python train.py --dry-run                          # one tiny batch end to end
+    python train.py --push-to-hub NAMESPACE            # ... and upload both models
+    python train.py --push-only checkpoints --push-to-hub NAMESPACE   # upload only
+
+Both models see the same batches in the same order with the same noise, optimizer,
+schedule and epochs; they differ only in weight tying.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from tiedae import NOISE_KINDS, TiedAutoencoder, UntiedAutoencoder, add_noise, mse, psnr
+from tiedae.model import Autoencoder
+
+MODEL_CLASSES = {"tied": TiedAutoencoder, "untied": UntiedAutoencoder}
+EVAL_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+EVAL_SEED = 1234  # test-set noise is fixed so every model and every run sees the same corruption
+LICENSE = "mit"
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+class TrainError(Exception):
+    """A problem to report in one clear message, without a traceback."""
+
+
+def get_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data-dir", default="./data", help="MNIST root (torchvision layout MNIST/raw/)")
+    p.add_argument("--out", default=None, help="output directory (default: checkpoints, or a temp dir with --dry-run)")
+    p.add_argument("--sizes", type=int, nargs="+", default=[784, 400, 20], help="layer widths, input first")
+    p.add_argument("--epochs", type=int, default=60, help="training epochs")
+    p.add_argument("--batch-size", type=int, default=128, help="training batch size")
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (Adam, one-cycle schedule)")
+    p.add_argument(
+        "--denoise", action=argparse.BooleanOptionalAction, default=True, help="train on noisy inputs with clean targets"
+    )
+    p.add_argument("--noise-kind", choices=NOISE_KINDS, default="gaussian", help="training noise kind")
+    p.add_argument("--noise-max", type=float, default=0.5, help="training noise level drawn per sample from U[0, max]")
+    p.add_argument("--train-size", type=int, default=None, help="use only the first N training images (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed for init, data order and training noise")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="repeat the comparison for these seeds and report mean ± std (checkpoints from the first)",
+    )
+    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (cuda, then mps, then cpu)")
+    p.add_argument("--dry-run", action="store_true", help="one tiny batch end to end, in seconds")
+    p.add_argument(
+        "--push-to-hub", metavar="NAMESPACE", default=None, help="upload both models to NAMESPACE/<prefix>-tied and -untied"
+    )
+    p.add_argument("--repo-prefix", default="tiedae-mnist", help="Hub repo name prefix")
+    p.add_argument("--private", action="store_true", help="create the Hub repos as private")
+    p.add_argument(
+        "--push-only",
+        metavar="DIR",
+        default=None,
+        help="upload existing checkpoints from DIR (holding tied/ and untied/) without training",
+    )
+    args = p.parse_args(argv)
+    if args.push_only and not args.push_to_hub:
+        p.error("--push-only needs --push-to-hub NAMESPACE")
+    if not 0 <= args.noise_max <= 1:
+        p.error("--noise-max must be between 0 and 1")
+    if args.sizes[0] != 784:
+        p.error("--sizes must start with 784 (28×28 MNIST pixels)")
+    return args
+
+
+def pick_device(name: str) -> torch.device:
+    """cuda, then mps, then cpu for 'auto'; otherwise the named device."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def load_mnist(data_dir: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST train and test images as uint8 tensors (N, 28, 28), through torchvision."""
+    from torchvision import datasets
+
+    try:
+        train = datasets.MNIST(root=data_dir, train=True, download=True).data
+        test = datasets.MNIST(root=data_dir, train=False, download=True).data
+    except Exception as e:  # torchvision raises RuntimeError, URLError, AssertionError, ... here
+        raw = Path(data_dir, "MNIST", "raw").resolve()
+        raise TrainError(
+            f"Could not load MNIST from {raw} and could not download it ({type(e).__name__}: {e}).\n"
+            f"Put the four MNIST files there ({', '.join(IDX_FILES)}, optionally .gz), "
+            "or pass --data-dir pointing at a folder that holds MNIST/raw/."
+        ) from None
+    return train, test
+
+
+def train_epoch(
+    models: dict[str, Autoencoder],
+    optimizers: dict[str, torch.optim.Optimizer],
+    schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler],
+    x_train: torch.Tensor,
+    args: argparse.Namespace,
+    generator: torch.Generator,
+    epoch: int,
+) -> dict[str, float]:
+    """One pass over x_train (uint8 (N, 784)); every model steps on the same noisy batch."""
+    for model in models.values():
+        model.train()
+    n = len(x_train)
+    perm = torch.randperm(n, generator=generator, device=generator.device).to(x_train.device)
+    starts = range(0, n, args.batch_size)
+    if args.dry_run:
+        starts = starts[:1]
+    totals = dict.fromkeys(models, 0.0)
+    bar = tqdm(starts, desc=f"epoch {epoch:3d}", leave=False, unit="batch", disable=None)
+    for start in bar:
+        clean = x_train[perm[start : start + args.batch_size]].float().div_(255)  # (B, 784) in [0, 1]
+        noisy = clean
+        if args.denoise:
+            levels = torch.rand(len(clean), generator=generator, device=generator.device).to(clean) * args.noise_max
+            noisy = add_noise(clean, args.noise_kind, levels, generator=generator)
+        for name, model in models.items():
+            loss = F.binary_cross_entropy(model(noisy), clean)
+            optimizers[name].zero_grad(set_to_none=True)
+            loss.backward()
+            optimizers[name].step()
+            schedulers[name].step()
+            totals[name] += loss.item() * len(clean)
+        bar.set_postfix({name: f"{total / min(n, start + len(clean)):.4f}" for name, total in totals.items()})
+    seen = min(n, len(starts) * args.batch_size)
+    return {name: total / seen for name, total in totals.items()}
+
+
+@torch.inference_mode()
+def reconstruct(model: Autoencoder, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """Model outputs for x (N, 784) in chunks."""
+    model.eval()
+    return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def noisy_test_sets(x_test: torch.Tensor) -> dict[tuple[str, float], torch.Tensor]:
+    """The fixed corrupted copies of the test set every model is evaluated on."""
+    sets = {}
+    for i, kind in enumerate(NOISE_KINDS):
+        for j, level in enumerate(EVAL_LEVELS):
+            if level == 0 and kind != NOISE_KINDS[0]:
+                continue  # clean input is the same for every kind: evaluated once, under gaussian
+            sets[kind, level] = add_noise(x_test, kind, level, seed=EVAL_SEED + 100 * i + j)
+    return sets
+
+
+def summarize(outputs: torch.Tensor, x_test: torch.Tensor) -> dict[str, float]:
+    """Test-set MSE (mean over pixels and images) and PSNR (mean of per-image dB)."""
+    return {"mse": mse(outputs, x_test).mean().item(), "psnr": psnr(outputs, x_test).mean().item()}
+
+
+def evaluate(reconstruct_fn, x_test: torch.Tensor, test_sets: dict) -> dict[str, list[dict]]:
+    """{kind: [{level, mse, psnr}, ...]} for reconstruct_fn over every corrupted test set."""
+    results: dict[str, list[dict]] = {kind: [] for kind in NOISE_KINDS}
+    for (kind, level), noisy in test_sets.items():
+        results[kind].append({"level": level, **summarize(reconstruct_fn(noisy), x_test)})
+    clean = results[NOISE_KINDS[0]][0]
+    for kind in NOISE_KINDS[1:]:
+        results[kind].insert(0, dict(clean))  # level 0 is the clean input for every kind
+    return results
+
+
+def fit_pca(x_train: torch.Tensor, k: int):
+    """The best linear k-D code (PCA on the training set) as a reconstruct function."""
+    x = x_train.double()
+    mean = x.mean(dim=0)
+    _, _, vh = torch.linalg.svd(x - mean, full_matrices=False)
+    basis = vh[:k].T  # (784, k)
+
+    def pca_reconstruct(noisy: torch.Tensor) -> torch.Tensor:
+        centred = noisy.double() - mean
+        return (centred @ basis @ basis.T + mean).clamp(0, 1).to(noisy.dtype)
+
+    return pca_reconstruct
+
+
+def run(args: argparse.Namespace, seed: int, x_train: torch.Tensor, x_test: torch.Tensor, device: torch.device):
+    """Train both models with `seed`; return the models and their test metrics."""
+    models, optimizers, schedulers = {}, {}, {}
+    steps_per_epoch = 1 if args.dry_run else math.ceil(len(x_train) / args.batch_size)
+    for name, cls in MODEL_CLASSES.items():
+        torch.manual_seed(seed)
+        models[name] = cls(sizes=args.sizes).to(device)
+        optimizers[name] = torch.optim.Adam(models[name].parameters(), lr=args.lr)
+        schedulers[name] = torch.optim.lr_scheduler.OneCycleLR(
+            optimizers[name], max_lr=args.lr, total_steps=max(2, args.epochs * steps_per_epoch)
+        )
+    generator = torch.Generator(device=device).manual_seed(seed)
+    x_test_float = x_test.float().div(255)
+    start = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        losses = train_epoch(models, optimizers, schedulers, x_train, args, generator, epoch)
+        test = {name: mse(reconstruct(model, x_test_float), x_test_float).mean().item() for name, model in models.items()}
+        print(
+            f"epoch {epoch:3d}/{args.epochs}  {time.perf_counter() - start:6.1f}s  "
+            + "  ".join(f"{name}: loss {losses[name]:.4f} test MSE {test[name]:.5f}" for name in models),
+            flush=True,
+        )
+    return models, time.perf_counter() - start
+
+
+def evaluate_all(models: dict[str, Autoencoder], x_train: torch.Tensor, x_test: torch.Tensor) -> dict[str, dict]:
+    """Test metrics for both models, PCA with the same latent size, and the noisy input."""
+    x_test_float = x_test.float().div(255)
+    test_sets = noisy_test_sets(x_test_float)
+    latent = next(iter(models.values())).latent_size
+    results = {name: evaluate(lambda x, m=model: reconstruct(m, x), x_test_float, test_sets) for name, model in models.items()}
+    results["pca"] = evaluate(fit_pca(x_train.float().div(255), latent), x_test_float, test_sets)
+    results["noisy_input"] = evaluate(lambda x: x, x_test_float, test_sets)
+    return results
+
+
+def print_table(results: dict[str, dict], spread: dict[str, dict] | None = None) -> None:
+    """MSE per noise kind and level for every model and reference (± std over seeds if given)."""
+    names = list(results)
+    print(f"\n{'noise':<12}{'level':>6}" + "".join(f"{n:>20}" for n in names) + "   (test MSE)")
+    for kind in NOISE_KINDS:
+        for i, row in enumerate(results[names[0]][kind]):
+            cells = []
+            for n in names:
+                value = results[n][kind][i]["mse"]
+                std = spread[n][kind][i]["mse"] if spread else None
+                cells.append(f"{value:.5f} ± {std:.5f}" if std is not None else f"{value:.5f}")
+            print(f"{kind:<12}{row['level']:>6.2f}" + "".join(f"{c:>20}" for c in cells))
+    print()
+
+
+def mean_and_std(per_seed: list[dict[str, dict]]) -> tuple[dict, dict]:
+    """Elementwise mean and sample std of several evaluate_all results."""
+    mean, std = {}, {}
+    for name in per_seed[0]:
+        mean[name], std[name] = {}, {}
+        for kind, rows in per_seed[0][name].items():
+            mean[name][kind], std[name][kind] = [], []
+            for i, row in enumerate(rows):
+                m, s = {"level": row["level"]}, {"level": row["level"]}
+                for key in ("mse", "psnr"):
+                    values = [r[name][kind][i][key] for r in per_seed]
+                    m[key] = statistics.fmean(values)
+                    s[key] = statistics.stdev(values) if len(values) > 1 else 0.0
+                mean[name][kind].append(m)
+                std[name][kind].append(s)
+    return mean, std
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_args(argv)
+    try:
+        if args.push_only:
+            push_checkpoints(Path(args.push_only), args)
+            return 0
+        token = require_token() if args.push_to_hub else None
+        out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="tiedae-dry-run-") if args.dry_run else "checkpoints")
+        device = pick_device(args.device)
+        x_train, x_test = load_mnist(args.data_dir)
+        if args.train_size:
+            x_train = x_train[: args.train_size]
+        if args.dry_run:
+            x_train, x_test = x_train[: args.batch_size], x_test[:256]
+            args.epochs = 1
+        print(f"training on {len(x_train)} images, testing on {len(x_test)}, device {device}, seeds {args.seeds or [args.seed]}")
+        x_train_dev = x_train.reshape(len(x_train), -1).to(device)  # (N, 28, 28) -> (N, 784), uint8 on device
+        seeds = args.seeds or [args.seed]
+        per_seed, first = [], None
+        for seed in seeds:
+            models, seconds = run(args, seed, x_train_dev, x_test.reshape(len(x_test), -1).to(device), device)
+            models = {name: model.cpu() for name, model in models.items()}
+            results = evaluate_all(models, x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1))
+            print_table(results)
+            per_seed.append(results)
+            first = first or (models, results, seconds, seed)
+        summary = None
+        if len(seeds) > 1:
+            mean, std = mean_and_std(per_seed)
+            print(f"mean ± std over seeds {seeds}:")
+            print_table(mean, std)
+            summary = {"seeds": seeds, "mean": mean, "std": std}
+        models, results, seconds, seed = first
+        from tiedae.publish import write_checkpoints
+
+        write_checkpoints(
+            out,
+            models,
+            results,
+            summary=summary,
+            args=args,
+            seed=seed,
+            train_size=len(x_train),
+            test_size=len(x_test),
+            seconds=seconds,
+        )
+        print(f"checkpoints written to {out.resolve()}")
+        if args.push_to_hub:
+            push_checkpoints(out, args, token=token)
+    except TrainError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def require_token() -> str:
+    """The Hub token, checked before any training so a push cannot fail late for want of it."""
+    from huggingface_hub import get_token
+
+    token = get_token()
+    if not token:
+        raise TrainError("--push-to-hub needs a Hugging Face token: run `hf auth login` or set HF_TOKEN, then try again.")
+    return token
+
+
+def push_checkpoints(root: Path, args: argparse.Namespace, token: str | None = None) -> None:
+    """Upload root/tied and root/untied, each to its own model repo."""
+    from tiedae.publish import push_to_hub
+
+    token = token or require_token()
+    try:
+        urls = push_to_hub(root, namespace=args.push_to_hub, prefix=args.repo_prefix, private=args.private, token=token)
+    except Exception as e:
+        raise TrainError(
+            f"upload failed ({type(e).__name__}: {e}).\nThe local checkpoints in {root.resolve()} are intact; "
+            f"retry the upload alone with:\n  python train.py --push-only {root} --push-to-hub {args.push_to_hub}"
+            + (f" --repo-prefix {args.repo_prefix}" if args.repo_prefix != "tiedae-mnist" else "")
+            + (" --private" if args.private else "")
+        ) from None
+    for url in urls:
+        print(f"uploaded {url}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
