@@ -1,0 +1,170 @@
+"""train.py end to end on a tiny IDX MNIST: dry run, bad data, Hub push (faked), atomic writes."""
+
+import hashlib
+import json
+import shutil
+
+import pytest
+from huggingface_hub import HfApi, ModelCard
+
+import train
+from tiedae import TiedAutoencoder, UntiedAutoencoder, publish
+
+FILES = {"model.safetensors", "config.json", "metrics.json", "README.md", "reconstructions.png", "noise_sweep.png"}
+
+
+def dry_run(mnist_root, out, *extra):
+    return train.main(["--dry-run", "--data-dir", str(mnist_root), "--out", str(out), *extra])
+
+
+def digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_dry_run_writes_loadable_checkpoints(mnist_root, tmp_path, capsys):
+    assert dry_run(mnist_root, tmp_path) == 0
+    for name, cls in (("tied", TiedAutoencoder), ("untied", UntiedAutoencoder)):
+        folder = tmp_path / name
+        assert {p.name for p in folder.iterdir()} == FILES
+        model = cls.from_pretrained(folder)
+        assert not model.training and model.sizes == [784, 400, 20]
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["model"] == name and metrics["test_size"] == 60 and metrics["training"]["denoise"] is True
+        gaussian = metrics["test"]["gaussian"]
+        assert [r["level"] for r in gaussian] == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+        assert set(metrics["test"]) == {"gaussian", "salt_pepper", "uniform"}
+        card = ModelCard.load(folder / "README.md")
+        assert card.data.license == "mit" and card.data.datasets == ["mnist"] and card.data.library_name == "tiedae"
+        assert card.data.eval_results[0].dataset_split == "test"
+    assert not list(tmp_path.glob(".staging-*"))
+    out = capsys.readouterr().out
+    assert "test MSE" in out and "pca" in out and "noisy_input" in out
+
+
+def test_training_is_deterministic_per_seed(mnist_root, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert dry_run(mnist_root, a, "--seed", "3") == 0
+    assert dry_run(mnist_root, b, "--seed", "3") == 0
+    assert digest(a / "tied")["model.safetensors"] == digest(b / "tied")["model.safetensors"]
+    assert digest(a / "untied")["model.safetensors"] == digest(b / "untied")["model.safetensors"]
+
+
+def test_multi_seed_reports_mean_and_std(mnist_root, tmp_path, capsys):
+    assert dry_run(mnist_root, tmp_path, "--seeds", "0", "1") == 0
+    assert "mean ± std over seeds [0, 1]" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "tied" / "metrics.json").read_text())["seeds_summary"]
+    assert summary["seeds"] == [0, 1] and summary["std"]["tied"]["gaussian"][0]["mse"] >= 0
+
+
+def test_missing_data_gives_one_clear_message(tmp_path, capsys):
+    assert train.main(["--dry-run", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "Could not load MNIST" in err and "MNIST/raw" in err and "train-images-idx3-ubyte" in err
+    assert "Traceback" not in err
+
+
+def test_corrupt_data_gives_one_clear_message(mnist_root, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    shutil.copytree(mnist_root, broken)
+    (broken / "MNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
+    assert train.main(["--dry-run", "--data-dir", str(broken), "--out", str(tmp_path / "out")]) == 1
+    assert "Could not load MNIST" in capsys.readouterr().err
+
+
+@pytest.fixture
+def fake_hub(monkeypatch, tmp_path):
+    """HfApi.create_repo/upload_folder replaced: uploads are copied to tmp/hub/<repo_id>."""
+    hub = tmp_path / "hub"
+    calls = {"create": [], "upload": []}
+
+    def create_repo(self, repo_id, **kwargs):
+        calls["create"].append((repo_id, kwargs))
+        return f"https://huggingface.co/{repo_id}"
+
+    def upload_folder(self, *, repo_id, folder_path, **kwargs):
+        calls["upload"].append((repo_id, sorted(p.name for p in folder_path.iterdir())))
+        shutil.copytree(folder_path, hub / repo_id)
+        return f"https://huggingface.co/{repo_id}/commit/0"
+
+    monkeypatch.setattr(HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_secret_token_value")
+    return hub, calls
+
+
+def test_push_uploads_each_model_to_its_own_repo(mnist_root, tmp_path, fake_hub, capsys):
+    hub, calls = fake_hub
+    out = tmp_path / "ckpt"
+    assert dry_run(mnist_root, out, "--push-to-hub", "someone", "--private") == 0
+    assert [repo for repo, _ in calls["create"]] == ["someone/tiedae-mnist-tied", "someone/tiedae-mnist-untied"]
+    assert all(kw["private"] and kw["exist_ok"] for _, kw in calls["create"])
+    assert calls["upload"] == [(repo, sorted(FILES)) for repo, _ in calls["create"]]
+    tied = TiedAutoencoder.from_pretrained(hub / "someone" / "tiedae-mnist-tied")
+    untied = UntiedAutoencoder.from_pretrained(hub / "someone" / "tiedae-mnist-untied")
+    assert tied.tied and not untied.tied
+    card = ModelCard.load(hub / "someone" / "tiedae-mnist-tied" / "README.md")
+    assert "someone/tiedae-mnist-untied" in card.text  # links its twin
+    assert {r.metric_type for r in card.data.eval_results} == {"mse", "psnr"}
+    printed = capsys.readouterr()
+    assert "hf_secret_token_value" not in printed.out + printed.err
+
+
+def test_missing_token_fails_before_training(monkeypatch, mnist_root, tmp_path, capsys):
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started without a token")
+
+    monkeypatch.setattr(train, "load_mnist", no_training)
+    assert dry_run(mnist_root, tmp_path, "--push-to-hub", "someone") == 1
+    assert "needs a Hugging Face token" in capsys.readouterr().err
+    assert not (tmp_path / "tied").exists()
+
+
+def test_failed_upload_keeps_local_files_and_says_how_to_retry(monkeypatch, mnist_root, tmp_path, fake_hub, capsys):
+    def failing_upload(self, **kwargs):
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(HfApi, "upload_folder", failing_upload)
+    out = tmp_path / "ckpt"
+    assert dry_run(mnist_root, out, "--push-to-hub", "someone") == 1
+    err = capsys.readouterr().err
+    assert "connection reset" in err and f"--push-only {out} --push-to-hub someone" in err
+    TiedAutoencoder.from_pretrained(out / "tied")
+    UntiedAutoencoder.from_pretrained(out / "untied")
+
+
+def test_push_only_uploads_existing_checkpoints(mnist_root, tmp_path, fake_hub):
+    hub, calls = fake_hub
+    out = tmp_path / "ckpt"
+    assert dry_run(mnist_root, out) == 0
+    assert calls["upload"] == []
+    assert train.main(["--push-only", str(out), "--push-to-hub", "someone"]) == 0
+    assert [repo for repo, _ in calls["upload"]] == ["someone/tiedae-mnist-tied", "someone/tiedae-mnist-untied"]
+
+
+def test_push_only_refuses_a_broken_checkpoint(mnist_root, tmp_path, fake_hub, capsys):
+    hub, calls = fake_hub
+    out = tmp_path / "ckpt"
+    assert dry_run(mnist_root, out) == 0
+    (out / "untied" / "model.safetensors").write_bytes(b"broken")
+    assert train.main(["--push-only", str(out), "--push-to-hub", "someone"]) == 1
+    assert "model.safetensors" in capsys.readouterr().err
+    assert calls["upload"] == []
+
+
+def test_interrupted_save_leaves_previous_checkpoints_intact(monkeypatch, mnist_root, tmp_path):
+    assert dry_run(mnist_root, tmp_path, "--seed", "1") == 0
+    before = {name: digest(tmp_path / name) for name in ("tied", "untied")}
+    real_card = publish.model_card
+
+    def card_then_crash(name, *args, **kwargs):
+        if name == "untied":
+            raise KeyboardInterrupt  # killed mid-save, after the tied folder was complete
+        return real_card(name, *args, **kwargs)
+
+    monkeypatch.setattr(publish, "model_card", card_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        dry_run(mnist_root, tmp_path, "--seed", "2")
+    assert {name: digest(tmp_path / name) for name in ("tied", "untied")} == before
+    assert not list(tmp_path.glob(".staging-*"))
