@@ -135,7 +135,7 @@ def test_failed_upload_keeps_local_files_and_says_how_to_retry(monkeypatch, mnis
 
 
 def test_push_only_uploads_existing_checkpoints(mnist_root, tmp_path, fake_hub):
-    hub, calls = fake_hub
+    _, calls = fake_hub
     out = tmp_path / "ckpt"
     assert dry_run(mnist_root, out) == 0
     assert calls["upload"] == []
@@ -144,7 +144,7 @@ def test_push_only_uploads_existing_checkpoints(mnist_root, tmp_path, fake_hub):
 
 
 def test_push_only_refuses_a_broken_checkpoint(mnist_root, tmp_path, fake_hub, capsys):
-    hub, calls = fake_hub
+    _, calls = fake_hub
     out = tmp_path / "ckpt"
     assert dry_run(mnist_root, out) == 0
     (out / "untied" / "model.safetensors").write_bytes(b"broken")
