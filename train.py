@@ -28,6 +28,7 @@ from tiedae.model import Autoencoder
 
 MODEL_CLASSES = {"tied": TiedAutoencoder, "untied": UntiedAutoencoder}
 EVAL_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+EPOCH_EVAL_SIZE = 1000  # per-epoch progress uses the first 1,000 test images; the final evaluation uses all
 EVAL_SEED = 1234  # test-set noise is fixed so every model and every run sees the same corruption
 LICENSE = "mit"
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -207,14 +208,15 @@ def run(args: argparse.Namespace, seed: int, x_train: torch.Tensor, x_test: torc
             optimizers[name], max_lr=args.lr, total_steps=max(2, args.epochs * steps_per_epoch)
         )
     generator = torch.Generator(device=device).manual_seed(seed)
-    x_test_float = x_test.float().div(255)
+    x_progress = x_test[:EPOCH_EVAL_SIZE].float().div(255)
     start = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         losses = train_epoch(models, optimizers, schedulers, x_train, args, generator, epoch)
-        test = {name: mse(reconstruct(model, x_test_float), x_test_float).mean().item() for name, model in models.items()}
+        test = {name: mse(reconstruct(model, x_progress), x_progress).mean().item() for name, model in models.items()}
         print(
             f"epoch {epoch:3d}/{args.epochs}  {time.perf_counter() - start:6.1f}s  "
-            + "  ".join(f"{name}: loss {losses[name]:.4f} test MSE {test[name]:.5f}" for name in models),
+            + "  ".join(f"{name}: loss {losses[name]:.4f} test MSE {test[name]:.5f}" for name in models)
+            + f"  (first {len(x_progress)} test images)",
             flush=True,
         )
     return models, time.perf_counter() - start

@@ -1,0 +1,235 @@
+"""tiedae Space: draw a digit, add noise, compare a tied and an untied autoencoder side by side.
+
+    python app.py                      # bundled checkpoints/, http://127.0.0.1:7860
+    python app.py --hub NAMESPACE      # NAMESPACE/tiedae-mnist-tied and -untied from the Hub
+    TIEDAE_HUB=NAMESPACE gradio app.py # the same, with auto-reload
+
+This file only wires plain functions from `tiedae` to Gradio components.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from tiedae.demo import (
+    MAX_SEED,
+    check_controls,
+    load_bundled,
+    load_from_hub,
+    metrics_table,
+    noise_sweep_figure,
+    reconstruct_digit,
+    weight_tiles,
+)
+from tiedae.preprocess import SketchError, find_ink, sketch_to_mnist
+
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+torch.set_num_threads(1)  # one thread per call; the queue runs as many calls as there are cores
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+CONCURRENCY = max(1, os.cpu_count() or 1)
+LAUNCH_KWARGS = {"max_file_size": "10mb", "show_error": True}
+BLANK_HINT = "✏️ **Draw a digit (0–9)** on the canvas, upload an image, or pick an example below."
+NOISE_CHOICES = [("Gaussian", "gaussian"), ("Salt & pepper", "salt_pepper"), ("Uniform", "uniform")]
+TIE_LINE = "return self.weight.t()  # THE TIE: decode with W.t(), a view of the same Parameter"
+
+
+def model_source() -> tuple[str | None, str | None]:
+    """Hub namespace and revision from --hub/--revision (python app.py) or TIEDAE_HUB/TIEDAE_REVISION."""
+    hub, revision = os.environ.get("TIEDAE_HUB") or None, os.environ.get("TIEDAE_REVISION") or None
+    if __name__ == "__main__":
+        parser = argparse.ArgumentParser(description="tiedae Gradio app")
+        parser.add_argument("--hub", default=hub, help="load NAMESPACE/tiedae-mnist-{tied,untied} from the Hub (default: bundled checkpoints/)")
+        parser.add_argument("--revision", default=revision, help="Hub revision (branch, tag or commit) to pin (default: main)")
+        args = parser.parse_args()
+        hub, revision = args.hub, args.revision
+    return hub, revision
+
+
+HUB, REVISION = model_source()
+LOADED = load_from_hub(HUB, revision=REVISION) if HUB else load_bundled()
+MODELS = LOADED.models
+
+
+class Sketchpad(gr.Sketchpad):
+    """A Sketchpad that passes its images on undecoded (paths or PNG bytes).
+
+    Gradio decodes background, every layer and the composite on each stroke; we need only
+    the composite, and `sketch_to_mnist` decodes it at reduced size.
+    """
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        if payload.id is not None:  # the browser's strokes arrive as blobs, kept until used
+            blobs = self.blob_storage.pop(payload.id, None)
+            if blobs is None:
+                return None
+            return {"background": blobs.background, "layers": list(blobs.layers), "composite": blobs.composite}
+        return {
+            "background": payload.background.path if payload.background else None,
+            "layers": [layer.path for layer in payload.layers],
+            "composite": payload.composite.path if payload.composite else None,
+        }
+    from collections.abc import Callable, Sequence
+    from typing import TYPE_CHECKING, Any, Literal
+
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def empty_outputs(message: str) -> tuple:
+    """Cleared images, the message in the report, no metrics."""
+    return None, None, None, None, message, None
+
+
+def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int):
+    """Drawing -> MNIST 28×28 -> noise -> tied and untied models -> images and metrics."""
+    try:
+        kind, level, seed = check_controls(noise_kind, noise_level, seed)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    try:
+        clean = sketch_to_mnist(drawing)
+    except SketchError as e:
+        gr.Warning(str(e))
+        return empty_outputs(f"⚠️ {e}")
+    if clean is None:
+        return empty_outputs(BLANK_HINT)
+    out = reconstruct_digit(clean, MODELS, kind, level, seed)
+    images, metrics = out["images"], out["metrics"]
+    report = metrics_table(metrics, LOADED.parameters)
+    numbers = {name: {**m, **({"parameters": LOADED.parameters[name]} if name in LOADED.parameters else {})} for name, m in metrics.items()}
+    return images["clean"], images["noisy"], images["tied"], images["untied"], report, numbers
+
+
+def upload_to_canvas(path: str | None):
+    """Put an uploaded image on the canvas as dark ink on white, so drawing and controls act on it."""
+    if path is None:
+        return gr.skip(), gr.skip()
+    try:
+        ink = find_ink(path)
+    except SketchError as e:
+        raise gr.Error(str(e)) from None
+    if ink is None:
+        gr.Warning("That image looks blank: no strokes found.")
+        return gr.skip(), gr.skip()
+    canvas = Image.fromarray(np.round(255 * (1 - ink)).astype(np.uint8), mode="L").convert("RGBA")
+    return {"background": canvas, "layers": [], "composite": canvas}, gr.Tabs(selected="draw")
+
+
+def new_seed() -> int:
+    return random.randint(0, MAX_SEED)
+
+
+CSS = """
+.pixelated img { image-rendering: pixelated; image-rendering: crisp-edges; width: 100%; height: auto; object-fit: contain; }
+#source-note { font-size: 0.9em; opacity: 0.85; }
+"""
+
+with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3600)) as demo:
+    gr.Markdown(
+        "# tiedae — tied vs untied autoencoders\n"
+        "Draw a digit and add noise. Two MNIST autoencoders of the same shape (784 → 400 → 20 → 400 → 784) "
+        "reconstruct it: the **tied** one decodes with the transpose of its encoder weights, the **untied** one "
+        "has decoder weights of its own — twice the weights. What does tying cost?"
+    )
+    gr.Markdown(
+        (f"⚠️ {LOADED.warning}" if LOADED.warning else f"Models: {LOADED.source}."),
+        elem_id="source-note",
+    )
+    with gr.Row():
+        with gr.Column(scale=2):
+            with gr.Tabs() as tabs:
+                with gr.Tab("Draw", id="draw"):
+                    sketch = Sketchpad(
+                        label="Draw a digit",
+                        type="filepath",
+                        canvas_size=(560, 560),
+                        brush=gr.Brush(default_size=24, colors=["#000000"], color_mode="fixed"),
+                        layers=False,
+                        height=460,
+                        elem_id="sketchpad",
+                    )
+                with gr.Tab("Upload", id="upload"):
+                    upload = gr.File(
+                        label="Upload an image of a digit (PNG, JPEG, …)",
+                        file_types=["image"],
+                        type="filepath",
+                        elem_id="upload",
+                    )
+            with gr.Row():
+                noise_kind = gr.Radio(NOISE_CHOICES, value="gaussian", label="Noise type", elem_id="noise-kind")
+            noise_level = gr.Slider(0, 1, value=0.3, step=0.01, label="Noise level (σ, fraction or amplitude)", elem_id="noise-level")
+            with gr.Row():
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Noise seed", elem_id="seed")
+                reroll = gr.Button("🎲 Re-roll noise", elem_id="reroll")
+            if EXAMPLES_DIR.is_dir():
+                gr.Examples(
+                    examples=sorted(str(p) for p in EXAMPLES_DIR.glob("*.png")),
+                    inputs=upload,
+                    label="Example digits (drawn with pen strokes)",
+                    examples_per_page=10,
+                )
+        with gr.Column(scale=3):
+            with gr.Row(equal_height=True):
+                image_kw = {"type": "numpy", "image_mode": "L", "format": "png", "interactive": False, "buttons": [], "elem_classes": ["pixelated"]}
+                clean_out = gr.Image(label="Clean input (28×28)", elem_id="clean", **image_kw)
+                noisy_out = gr.Image(label="Noisy input", elem_id="noisy", **image_kw)
+                tied_out = gr.Image(label="Tied reconstruction", elem_id="tied", **image_kw)
+                untied_out = gr.Image(label="Untied reconstruction", elem_id="untied", **image_kw)
+            report = gr.Markdown(BLANK_HINT, elem_id="report")
+            numbers = gr.JSON(label="Numbers (as returned by the API)", visible=False)
+
+    with gr.Accordion("Noise sweep on the MNIST test set", open=False):
+        sweep = noise_sweep_figure(LOADED.metrics)
+        if sweep is not None:
+            gr.Plot(sweep, label="Test-set MSE vs noise level (from the checkpoints' metrics.json)")
+        else:
+            gr.Markdown("No usable metrics.json beside the checkpoints, so no sweep to show.")
+    with gr.Accordion("First-layer weights as 28×28 images", open=False):
+        gr.Markdown(
+            "Each tile is one row of the first layer's weight, reshaped to 28×28 (grey = 0). For the **tied** model "
+            "these are the encoder's filters *and* the decoder's basis images: the same numbers. The untied model "
+            "learns two different sets."
+        )
+        with gr.Row():
+            tied_layer, untied_layer = MODELS["tied"].layers[0], MODELS["untied"].layers[0]
+            tile_kw = {"interactive": False, "format": "png", "buttons": [], "elem_classes": ["pixelated"]}
+            gr.Image(weight_tiles(tied_layer.weight), label="Tied: encoder filters = decoder basis", **tile_kw)
+            gr.Image(weight_tiles(untied_layer.weight), label="Untied: encoder filters", **tile_kw)
+            gr.Image(weight_tiles(untied_layer.decoder_weight.t()), label="Untied: decoder basis", **tile_kw)
+    with gr.Accordion("How tying works", open=False):
+        gr.Markdown(
+            "A tied autoencoder keeps **one** weight matrix W per layer pair. The encoder applies `F.linear(x, W, b_enc)`; "
+            "the decoder applies `F.linear(h, W.t(), b_dec)`. `W.t()` is a view of the same `nn.Parameter`, so "
+            "backpropagation adds the gradients of both uses into W, and the model has half the weights.\n\n"
+            f"The one line in `tiedae/model.py` that does it:\n\n```python\n{TIE_LINE}\n```\n\n"
+            "Common mistakes: assigning `decoder.weight = encoder.weight` (wrong shape), wrapping "
+            "`nn.Parameter(encoder.weight.t())` (a second, independent parameter), or copying the transpose "
+            "after each step (two parameters, the decoder's gradient thrown away)."
+        )
+
+    controls = [noise_kind, noise_level, seed]
+    outputs = [clean_out, noisy_out, tied_out, untied_out, report, numbers]
+    sketch.change(reconstruct, [sketch, *controls], outputs, api_name="reconstruct", show_progress="hidden", trigger_mode="always_last")
+    for control in controls:
+        control.change(reconstruct, [sketch, *controls], outputs, api_name=False, show_progress="hidden", trigger_mode="always_last")
+    upload.change(upload_to_canvas, upload, [sketch, tabs], api_name=False)
+    reroll.click(new_seed, None, seed, api_name=False)
+
+demo.queue(default_concurrency_limit=CONCURRENCY)
+
+if __name__ == "__main__":
+    demo.launch(css=CSS, **LAUNCH_KWARGS)

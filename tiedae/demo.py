@@ -1,0 +1,163 @@
+"""The steps behind the Space, as plain functions: load models, reconstruct, and the figures.
+
+Data flows one way: sketch -> `sketch_to_mnist` -> `add_noise` -> both models ->
+`mse`/`psnr` -> display. `app.py` only wires these to Gradio components.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tiedae.metrics import mse, psnr
+from tiedae.model import Autoencoder, TiedAutoencoder, UntiedAutoencoder, count_parameters
+from tiedae.noise import NOISE_KINDS, add_noise
+from tiedae.publish import METRICS_FILE, repo_ids, sweep_figure
+
+log = logging.getLogger("tiedae")
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+MODEL_CLASSES = {"tied": TiedAutoencoder, "untied": UntiedAutoencoder}
+MAX_SEED = 2**31 - 1
+
+
+@dataclass
+class LoadedModels:
+    """Both models, their test metrics (None if unavailable) and where they came from."""
+
+    models: dict[str, Autoencoder]
+    metrics: dict[str, dict | None]
+    source: str
+    warning: str | None = None
+    parameters: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.parameters = {name: count_parameters(model) for name, model in self.models.items()}
+
+
+def _read_metrics(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        log.warning("no usable %s: %s", path, e)
+        return None
+
+
+def load_bundled(root: Path = CHECKPOINTS) -> LoadedModels:
+    """The checkpoints shipped in root/tied and root/untied; errors name the bad file."""
+    models = {}
+    for name, cls in MODEL_CLASSES.items():
+        folder = root / name
+        if not (folder / "model.safetensors").is_file():
+            raise FileNotFoundError(f"{folder / 'model.safetensors'}: checkpoint missing (run train.py to make it)")
+        models[name] = cls.from_pretrained(folder)
+    metrics = {name: _read_metrics(root / name / METRICS_FILE) for name in MODEL_CLASSES}
+    return LoadedModels(models, metrics, source=f"bundled checkpoints ({root})")
+
+
+def load_from_hub(namespace: str, *, revision: str | None = None, root: Path = CHECKPOINTS) -> LoadedModels:
+    """NAMESPACE/tiedae-mnist-tied and -untied from the Hub (or its cache); bundled ones if that fails."""
+    from huggingface_hub import hf_hub_download
+
+    ids = repo_ids(namespace)
+    try:
+        models, metrics = {}, {}
+        for name, cls in MODEL_CLASSES.items():
+            models[name] = cls.from_pretrained(ids[name], revision=revision)
+            metrics_path = hf_hub_download(ids[name], METRICS_FILE, revision=revision)
+            metrics[name] = _read_metrics(Path(metrics_path))
+    except Exception as e:  # offline, no such repo, bad files: all mean "use what we ship"
+        reason = f"{type(e).__name__}: {e}".splitlines()[0]
+        warning = f"Could not load {ids['tied']} / {ids['untied']} from the Hub ({reason}); showing the bundled checkpoints."
+        log.warning(warning)
+        loaded = load_bundled(root)
+        loaded.warning = warning
+        return loaded
+    at = f"@{revision}" if revision else ""
+    return LoadedModels(models, metrics, source=f"Hub: {ids['tied']}{at}, {ids['untied']}{at}")
+
+
+def check_controls(kind: object, level: object, seed: object) -> tuple[str, float, int]:
+    """Validated (kind, level, seed), or a ValueError saying what is wrong."""
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"Noise type must be one of {', '.join(NOISE_KINDS)}; got {kind!r}.")
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not math.isfinite(level) or not 0 <= level <= 1:
+        raise ValueError(f"Noise level must be a number from 0 to 1; got {level!r}.")
+    if isinstance(seed, float) and seed.is_integer():
+        seed = int(seed)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"Seed must be a whole number from 0 to {MAX_SEED}; got {seed!r}.")
+    return kind, float(level), seed
+
+
+@torch.inference_mode()
+def reconstruct_digit(clean: np.ndarray, models: dict[str, Autoencoder], kind: str, level: float, seed: int) -> dict:
+    """Noise the (28, 28) clean digit, run every model; images as uint8 (28, 28), metrics vs clean."""
+    x = torch.from_numpy(clean).reshape(1, 784)  # (28, 28) -> (1, 784)
+    noisy = add_noise(x, kind, level, seed=seed)
+    images = {"clean": x, "noisy": noisy}
+    metrics = {"noisy_input": _metrics(noisy, x)}
+    for name, model in models.items():
+        images[name] = model(noisy)
+        metrics[name] = _metrics(images[name], x)
+    as_uint8 = {k: (v.reshape(28, 28) * 255).round().to(torch.uint8).numpy() for k, v in images.items()}
+    return {"images": as_uint8, "metrics": metrics}
+
+
+def _metrics(output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    return {"mse": round(mse(output, target).item(), 6), "psnr": round(psnr(output, target).item(), 2)}
+
+
+def metrics_table(metrics: dict[str, dict], parameters: dict[str, int]) -> str:
+    """Markdown table: MSE and PSNR against the clean input, and parameter counts."""
+    rows = ["| | MSE ↓ | PSNR ↑ | parameters |", "|---|---:|---:|---:|"]
+    labels = {"tied": "**tied** reconstruction", "untied": "**untied** reconstruction", "noisy_input": "noisy input"}
+    for name in ("tied", "untied", "noisy_input"):
+        m = metrics[name]
+        params = f"{parameters[name]:,}" if name in parameters else ""
+        rows.append(f"| {labels[name]} | {m['mse']:.4f} | {m['psnr']:.1f} dB | {params} |")
+    return "\n".join(rows)
+
+
+def weight_tiles(weight: torch.Tensor, *, count: int = 64, columns: int = 8, scale: int = 2) -> np.ndarray:
+    """The first `count` rows of a (hidden, 784) weight as 28×28 tiles in a grid, uint8 RGB.
+
+    Each tile is scaled symmetrically around zero: grey is 0, dark negative, light positive.
+    """
+    tiles = weight.detach().float()[:count].reshape(-1, 28, 28)  # (count, 784) -> (count, 28, 28)
+    peak = tiles.abs().amax(dim=(1, 2), keepdim=True).clamp_min(1e-8)
+    tiles = 0.5 + 0.5 * tiles / peak
+    rows = math.ceil(len(tiles) / columns)
+    grid = torch.ones(rows * 29 + 1, columns * 29 + 1)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        grid[1 + r * 29 : 1 + r * 29 + 28, 1 + c * 29 : 1 + c * 29 + 28] = tile
+    grid = grid.repeat_interleave(scale, 0).repeat_interleave(scale, 1)
+    gray = (grid * 255).round().to(torch.uint8).numpy()
+    return np.stack([gray] * 3, axis=-1)
+
+
+def sweep_results(metrics: dict[str, dict | None]) -> dict[str, dict] | None:
+    """Both models' test sweeps plus PCA and the noisy input, from the metrics.json files."""
+    if not all(metrics.values()):
+        return None
+    try:
+        first = next(iter(metrics.values()))
+        results = {name: m["test"] for name, m in metrics.items()}
+        results["pca"] = first["pca"]
+        results["noisy_input"] = first["noisy_input"]
+        return results
+    except (KeyError, TypeError):
+        return None
+
+
+def noise_sweep_figure(metrics: dict[str, dict | None]):
+    """The matplotlib noise-sweep chart, or None if metrics are missing."""
+    results = sweep_results(metrics)
+    return sweep_figure(results) if results else None
