@@ -48,7 +48,9 @@ def model_source() -> tuple[str | None, str | None]:
     hub, revision = os.environ.get("TIEDAE_HUB") or None, os.environ.get("TIEDAE_REVISION") or None
     if __name__ == "__main__":
         parser = argparse.ArgumentParser(description="tiedae Gradio app")
-        parser.add_argument("--hub", default=hub, help="load NAMESPACE/tiedae-mnist-{tied,untied} from the Hub (default: bundled checkpoints/)")
+        parser.add_argument(
+            "--hub", default=hub, help="load NAMESPACE/tiedae-mnist-{tied,untied} from the Hub (default: bundled checkpoints/)"
+        )
         parser.add_argument("--revision", default=revision, help="Hub revision (branch, tag or commit) to pin (default: main)")
         args = parser.parse_args()
         hub, revision = args.hub, args.revision
@@ -66,6 +68,9 @@ class Sketchpad(gr.Sketchpad):
     Gradio decodes background, every layer and the composite on each stroke; we need only
     the composite, and `sketch_to_mnist` decodes it at reduced size.
     """
+
+    def get_block_name(self) -> str:
+        return "imageeditor"  # the frontend component Sketchpad itself is a template of
 
     def preprocess(self, payload):
         if payload is None:
@@ -103,7 +108,10 @@ def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int):
     out = reconstruct_digit(clean, MODELS, kind, level, seed)
     images, metrics = out["images"], out["metrics"]
     report = metrics_table(metrics, LOADED.parameters)
-    numbers = {name: {**m, **({"parameters": LOADED.parameters[name]} if name in LOADED.parameters else {})} for name, m in metrics.items()}
+    numbers = {
+        name: {**m, **({"parameters": LOADED.parameters[name]} if name in LOADED.parameters else {})}
+        for name, m in metrics.items()
+    }
     return images["clean"], images["noisy"], images["tied"], images["untied"], report, numbers
 
 
@@ -127,7 +135,7 @@ def new_seed() -> int:
 
 
 CSS = """
-.pixelated img { image-rendering: pixelated; image-rendering: crisp-edges; width: 100%; height: auto; object-fit: contain; }
+.pixelated img { image-rendering: pixelated; width: 100% !important; height: 100% !important; object-fit: contain; }
 #source-note { font-size: 0.9em; opacity: 0.85; }
 """
 
@@ -164,7 +172,9 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
                     )
             with gr.Row():
                 noise_kind = gr.Radio(NOISE_CHOICES, value="gaussian", label="Noise type", elem_id="noise-kind")
-            noise_level = gr.Slider(0, 1, value=0.3, step=0.01, label="Noise level (σ, fraction or amplitude)", elem_id="noise-level")
+            noise_level = gr.Slider(
+                0, 1, value=0.3, step=0.01, label="Noise level (σ, fraction or amplitude)", elem_id="noise-level"
+            )
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Noise seed", elem_id="seed")
                 reroll = gr.Button("🎲 Re-roll noise", elem_id="reroll")
@@ -177,7 +187,15 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
                 )
         with gr.Column(scale=3):
             with gr.Row(equal_height=True):
-                image_kw = {"type": "numpy", "image_mode": "L", "format": "png", "interactive": False, "buttons": [], "elem_classes": ["pixelated"]}
+                image_kw = {
+                    "type": "numpy",
+                    "image_mode": "L",
+                    "format": "png",
+                    "interactive": False,
+                    "buttons": [],
+                    "elem_classes": ["pixelated"],
+                    "height": 200,
+                }
                 clean_out = gr.Image(label="Clean input (28×28)", elem_id="clean", **image_kw)
                 noisy_out = gr.Image(label="Noisy input", elem_id="noisy", **image_kw)
                 tied_out = gr.Image(label="Tied reconstruction", elem_id="tied", **image_kw)
@@ -216,9 +234,13 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
 
     controls = [noise_kind, noise_level, seed]
     outputs = [clean_out, noisy_out, tied_out, untied_out, report, numbers]
-    sketch.change(reconstruct, [sketch, *controls], outputs, api_name="reconstruct", show_progress="hidden", trigger_mode="always_last")
+    sketch.change(
+        reconstruct, [sketch, *controls], outputs, api_name="reconstruct", show_progress="hidden", trigger_mode="always_last"
+    )
     for control in controls:
-        control.change(reconstruct, [sketch, *controls], outputs, api_name=False, show_progress="hidden", trigger_mode="always_last")
+        control.change(
+            reconstruct, [sketch, *controls], outputs, api_name=False, show_progress="hidden", trigger_mode="always_last"
+        )
     upload.change(upload_to_canvas, upload, [sketch, tabs], api_name=False)
     reroll.click(new_seed, None, seed, api_name=False)
 
