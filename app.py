@@ -37,7 +37,6 @@ torch.set_num_threads(1)  # one thread per call; the queue runs as many calls as
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 CONCURRENCY = max(1, os.cpu_count() or 1)
-LAUNCH_KWARGS = {"max_file_size": "10mb", "show_error": True}
 BLANK_HINT = "✏️ **Draw a digit (0–9)** on the canvas, upload an image, or pick an example below."
 NOISE_CHOICES = [("Gaussian", "gaussian"), ("Salt & pepper", "salt_pepper"), ("Uniform", "uniform")]
 TIE_LINE = "return self.weight.t()  # THE TIE: decode with W.t(), a view of the same Parameter"
@@ -138,6 +137,7 @@ CSS = """
 .pixelated img { image-rendering: pixelated; width: 100% !important; height: 100% !important; object-fit: contain; }
 #source-note { font-size: 0.9em; opacity: 0.85; }
 """
+LAUNCH_KWARGS = {"max_file_size": "10mb", "show_error": True, "css": CSS}
 
 with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3600)) as demo:
     gr.Markdown(
@@ -247,4 +247,4 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
 demo.queue(default_concurrency_limit=CONCURRENCY)
 
 if __name__ == "__main__":
-    demo.launch(css=CSS, **LAUNCH_KWARGS)
+    demo.launch(**LAUNCH_KWARGS)

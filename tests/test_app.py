@@ -1,0 +1,288 @@
+"""The Space: reconstruct on drawn digits, bad input, the API over HTTP, Hub loading and fallback."""
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+import app
+from tiedae import TiedAutoencoder, mse
+from tiedae.demo import load_bundled, load_from_hub
+from tiedae.drawing import draw_digit
+from tiedae.preprocess import sketch_to_mnist
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sketch(image):
+    """A Sketchpad value as the component hands it over: a composite, no separate layers."""
+    return {"background": None, "layers": [], "composite": image}
+
+
+def test_reconstruct_shapes_ranges_and_metrics():
+    clean_img, noisy_img, tied_img, untied_img, report, numbers = app.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 7)
+    for image in (clean_img, noisy_img, tied_img, untied_img):
+        assert image.shape == (28, 28) and image.dtype == np.uint8
+    clean = torch.from_numpy(clean_img / 255).reshape(1, -1)
+    # the numbers describe the images shown (up to 8-bit rounding)
+    for name, image in (("tied", tied_img), ("untied", untied_img), ("noisy_input", noisy_img)):
+        shown = mse(torch.from_numpy(image / 255).reshape(1, -1), clean).item()
+        assert numbers[name]["mse"] == pytest.approx(shown, abs=2e-4)
+        assert numbers[name]["psnr"] == pytest.approx(10 * np.log10(1 / numbers[name]["mse"]), abs=0.05)
+    assert numbers["tied"]["parameters"] == 323_204 and numbers["untied"]["parameters"] == 644_804
+    assert numbers["tied"]["mse"] < numbers["noisy_input"]["mse"] / 2  # denoising actually helps
+    assert "323,204" in report and "644,804" in report
+    np.testing.assert_allclose(clean_img / 255, sketch_to_mnist(draw_digit(3)), atol=1 / 255)
+
+
+def test_reconstructions_are_recognisable_digits():
+    # each reconstruction is closer to its own digit than to any other digit
+    clean = {d: sketch_to_mnist(draw_digit(d)) for d in range(10)}
+    for d in range(10):
+        _, _, tied_img, untied_img, _, _ = app.reconstruct(sketch(draw_digit(d)), "gaussian", 0.2, 0)
+        for image in (tied_img, untied_img):
+            errors = {other: np.mean((image / 255 - clean[other]) ** 2) for other in range(10)}
+            assert min(errors, key=errors.get) == d
+
+
+def test_same_seed_same_noise_and_controls_matter():
+    first = app.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 3)
+    again = app.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 3)
+    other = app.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 4)
+    assert np.array_equal(first[1], again[1]) and not np.array_equal(first[1], other[1])
+    quiet = app.reconstruct(sketch(draw_digit(5)), "uniform", 0.0, 3)
+    assert np.array_equal(quiet[0], quiet[1])  # level 0: the noisy input is the clean input
+
+
+@pytest.mark.parametrize(
+    "blank",
+    [None, sketch(None), sketch(Image.new("RGBA", (800, 800), "white")), {"background": None, "layers": [], "composite": None}],
+)
+def test_blank_clears_outputs_with_a_hint(blank):
+    out = app.reconstruct(blank, "gaussian", 0.3, 0)
+    assert out[:4] == (None, None, None, None) and out[5] is None
+    assert "Draw a digit" in out[4]
+
+
+def _dot():
+    image = Image.new("RGB", (800, 800), "white")
+    ImageDraw.Draw(image).ellipse((390, 390, 410, 410), fill="black")
+    return image
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (sketch(_dot()), "dot"),
+        (sketch(Image.new("L", (4, 4), 0)), "too small"),
+        (sketch(b"%PDF-1.4 not an image"), "not an image"),
+        ({"composite": 12}, "Cannot read"),
+        ({"background": None, "layers": 5, "composite": None}, "list"),
+        ({"unexpected": 1}, "keys"),
+        ("/does/not/exist.png", "No image file"),
+        (np.zeros((3, 3, 3, 3)), "shape"),
+    ],
+)
+def test_bad_drawings_get_a_clear_message_and_clear_outputs(bad, message):
+    out = app.reconstruct(bad, "gaussian", 0.3, 0)
+    assert out[:4] == (None, None, None, None)
+    assert message in out[4]
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "L", "P", "CMYK", "RGB", "1", "I", "F"])
+def test_every_image_mode_reconstructs(mode):
+    image = draw_digit(8, mode="RGB").convert(mode)
+    out = app.reconstruct(sketch(image), "gaussian", 0.1, 0)
+    assert out[2] is not None and out[2].max() > 128
+
+
+def test_huge_upload_is_downscaled_and_works():
+    huge = draw_digit(2, size=(5000, 5000), box=(1000, 800, 3000, 4200))
+    out = app.reconstruct(sketch(huge), "gaussian", 0.1, 0)
+    assert out[2] is not None
+
+
+@pytest.mark.parametrize(
+    "kind, level, seed, message",
+    [
+        ("gaussian", float("nan"), 0, "Noise level"),
+        ("gaussian", float("inf"), 0, "Noise level"),
+        ("gaussian", -0.1, 0, "Noise level"),
+        ("gaussian", 1.5, 0, "Noise level"),
+        ("gaussian", "0.3", 0, "Noise level"),
+        ("gaussian", None, 0, "Noise level"),
+        ("speckle", 0.3, 0, "Noise type"),
+        (None, 0.3, 0, "Noise type"),
+        ("gaussian", 0.3, -1, "Seed"),
+        ("gaussian", 0.3, 2.5, "Seed"),
+        ("gaussian", 0.3, float("nan"), "Seed"),
+        ("gaussian", 0.3, "abc", "Seed"),
+    ],
+)
+def test_bad_controls_raise_a_clear_gradio_error(kind, level, seed, message):
+    with pytest.raises(gr.Error, match=message):
+        app.reconstruct(sketch(draw_digit(1)), kind, level, seed)
+
+
+def test_upload_goes_onto_the_canvas_as_dark_ink_on_white(tmp_path):
+    path = tmp_path / "digit.png"
+    draw_digit(4, ink="white", background="black").save(path)  # light on dark: normalised for the canvas
+    value, _ = app.upload_to_canvas(str(path))
+    canvas = np.asarray(value["composite"].convert("L"))
+    assert canvas[0, 0] == 255 and canvas.min() == 0
+    out = app.reconstruct(value, "gaussian", 0.0, 0)
+    assert np.mean((out[0] / 255 - sketch_to_mnist(draw_digit(4))) ** 2) < 0.001
+    (tmp_path / "notes.png").write_bytes(b"not really a png")
+    with pytest.raises(gr.Error, match="not an image"):
+        app.upload_to_canvas(str(tmp_path / "notes.png"))
+
+
+# --- the API over HTTP ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH_KWARGS)
+    yield f"http://127.0.0.1:{port}/"
+    app.demo.close()
+
+
+def test_api_reconstruct_returns_both_reconstructions_and_metrics(server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    path = tmp_path / "three.png"
+    draw_digit(3).save(path)
+    client = Client(server, verbose=False)
+    value = {"background": None, "layers": [], "composite": handle_file(str(path))}
+    clean, noisy, tied, untied, report, numbers = client.predict(value, "gaussian", 0.3, 0, api_name="/reconstruct")
+    tied_img, untied_img = np.asarray(Image.open(tied)), np.asarray(Image.open(untied))
+    assert tied_img.shape[:2] == (28, 28) and tied_img.max() > 128 and untied_img.max() > 128
+    assert set(numbers) == {"tied", "untied", "noisy_input"}
+    assert numbers["tied"]["mse"] < numbers["noisy_input"]["mse"]
+    expected = app.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 0)[5]
+    assert numbers == expected
+
+
+def test_api_bad_input_gets_a_message_and_the_server_keeps_serving(server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(server, verbose=False)
+    good = tmp_path / "seven.png"
+    draw_digit(7).save(good)
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n definitely broken")
+    value = {"background": None, "layers": [], "composite": handle_file(str(good))}
+    with pytest.raises(Exception, match="greater than maximum value 1"):  # Gradio's slider bound check
+        client.predict(value, "gaussian", 7.0, 0, api_name="/reconstruct")
+    with pytest.raises(Exception, match="Noise type"):
+        client.predict(value, "bogus", 0.3, 0, api_name="/reconstruct")
+    out = client.predict(
+        {"background": None, "layers": [], "composite": handle_file(str(junk))}, "gaussian", 0.3, 0, api_name="/reconstruct"
+    )
+    assert "not an image" in out[4]
+    with pytest.raises(Exception):  # noqa: B017 (Gradio rejects a malformed payload before our code runs)
+        client.predict({"composite": 42}, "gaussian", 0.3, 0, api_name="/reconstruct")
+    # still serving normally
+    out = client.predict(value, "gaussian", 0.3, 0, api_name="/reconstruct")
+    assert out[5]["tied"]["mse"] > 0
+
+
+# --- model sources ------------------------------------------------------------------------------
+
+
+def test_bundled_checkpoints_load_with_metrics():
+    loaded = load_bundled()
+    assert loaded.models["tied"].tied and not loaded.models["untied"].tied
+    assert loaded.metrics["tied"]["test"]["gaussian"][0]["level"] == 0
+    assert loaded.warning is None
+
+
+def test_corrupt_bundled_checkpoint_names_the_file(tmp_path):
+    shutil.copytree(ROOT / "checkpoints", tmp_path / "checkpoints")
+    weights = tmp_path / "checkpoints" / "untied" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"untied/model\.safetensors"):
+        load_bundled(tmp_path / "checkpoints")
+
+
+def build_hf_cache(cache: Path, namespace: str) -> None:
+    """A Hub cache holding NAMESPACE/tiedae-mnist-{tied,untied} at refs/main, copied from checkpoints/."""
+    for name in ("tied", "untied"):
+        repo = cache / f"models--{namespace}--tiedae-mnist-{name}"
+        sha = "0123456789abcdef0123456789abcdef0123456" + ("1" if name == "tied" else "2")
+        snapshot = repo / "snapshots" / sha
+        snapshot.mkdir(parents=True)
+        for file in ("config.json", "model.safetensors", "metrics.json"):
+            shutil.copy(ROOT / "checkpoints" / name / file, snapshot / file)
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text(sha)
+
+
+@pytest.fixture
+def offline_hub(monkeypatch, tmp_path):
+    import huggingface_hub.constants as constants
+
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    return cache
+
+
+def test_loads_both_repos_from_an_offline_hub_cache(offline_hub):
+    build_hf_cache(offline_hub, "someorg")
+    loaded = load_from_hub("someorg")
+    assert loaded.warning is None and "someorg/tiedae-mnist-tied" in loaded.source
+    assert isinstance(loaded.models["tied"], TiedAutoencoder) and not loaded.models["tied"].training
+    x = torch.rand(2, 784)
+    assert torch.equal(loaded.models["tied"](x), load_bundled().models["tied"](x))
+    assert loaded.metrics["untied"]["model"] == "untied"
+
+
+def test_missing_repo_falls_back_to_bundled_and_says_so(offline_hub, caplog):
+    loaded = load_from_hub("nobody")
+    assert loaded.warning and "nobody/tiedae-mnist-tied" in loaded.warning and "bundled" in loaded.warning
+    assert "bundled checkpoints" in loaded.source
+    assert any("nobody/tiedae-mnist-tied" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("present", [True, False])
+def test_app_started_with_tiedae_hub_uses_the_hub_or_falls_back_visibly(tmp_path, present):
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    if present:
+        build_hf_cache(cache, "someorg")
+    env = {**os.environ, "TIEDAE_HUB": "someorg", "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
+    code = "import app, json; print(json.dumps([app.LOADED.source, app.LOADED.warning]))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    source, warning = json.loads(result.stdout.strip().splitlines()[-1])
+    if present:
+        assert warning is None and "Hub: someorg/tiedae-mnist-tied" in source
+    else:
+        assert "bundled" in source and "Could not load someorg/tiedae-mnist-tied" in warning
+        assert "Could not load someorg/tiedae-mnist-tied" in result.stderr  # and in the log
+
+
+def test_metrics_table_and_png_bytes_are_small():
+    out = app.reconstruct(sketch(draw_digit(0)), "gaussian", 0.3, 0)
+    buffer = io.BytesIO()
+    Image.fromarray(out[2]).save(buffer, format="PNG")
+    assert buffer.tell() < 2000  # 28×28 outputs: the browser upscales them
