@@ -1,0 +1,101 @@
+"""A real browser (Debian's Chromium through Playwright) draws a digit on the Sketchpad."""
+
+import io
+import math
+import shutil
+import socket
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CHROMIUM = shutil.which("chromium")
+if CHROMIUM is None:
+    pytest.skip("Chromium not installed (apt-get install chromium); .ci/run installs it", allow_module_level=True)
+sync_playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").sync_playwright
+
+import app  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def url():
+    port = _free_port()
+    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH_KWARGS)
+    yield f"http://127.0.0.1:{port}/"
+    app.demo.close()
+
+
+def _arc(cx, cy, rx, ry, start, end, n=18):
+    return [
+        (
+            cx + rx * math.cos(math.radians(start + (end - start) * i / (n - 1))),
+            cy + ry * math.sin(math.radians(start + (end - start) * i / (n - 1))),
+        )
+        for i in range(n)
+    ]
+
+
+def _image(page, elem_id) -> np.ndarray | None:
+    """The pixels the page shows in an output image, fetched as the browser fetched them."""
+    img = page.locator(f"#{elem_id} img")
+    if img.count() == 0 or not img.first.get_attribute("src"):
+        return None
+    body = page.request.get(img.first.get_attribute("src")).body()
+    return np.asarray(Image.open(io.BytesIO(body)).convert("L"))
+
+
+def test_drawing_a_digit_shows_both_reconstructions(url, tmp_path):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.locator("#sketchpad canvas").first.wait_for(timeout=30_000)
+            page.locator("#sketchpad button[aria-label='Brush']").click()
+            box = page.locator("#sketchpad canvas").first.bounding_box()
+            # a 3, drawn off-centre in the upper left of the canvas with two mouse strokes
+            for stroke in (_arc(0.35, 0.3, 0.12, 0.1, 200, 450), _arc(0.35, 0.5, 0.14, 0.1, 270, 510)):
+                points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+                page.mouse.move(*points[0])
+                page.mouse.down()
+                for point in points[1:]:
+                    page.mouse.move(*point, steps=2)
+                page.mouse.up()
+                page.wait_for_timeout(200)
+            page.wait_for_function(
+                "() => document.querySelector('#untied img') && document.querySelector('#tied img')", timeout=30_000
+            )
+            page.wait_for_timeout(1000)
+            tied, untied, noisy = _image(page, "tied"), _image(page, "untied"), _image(page, "noisy")
+            for name, image in (("tied", tied), ("untied", untied)):
+                assert image is not None, f"no {name} reconstruction shown"
+                assert image.shape == (28, 28) and image.max() > 150 and (image > 100).mean() > 0.05, f"{name} output is blank"
+            assert "MSE" in page.locator("#report").inner_text()
+
+            # moving the noise level changes the noisy image
+            old_src = page.locator("#noisy img").first.get_attribute("src")
+            page.locator("#noise-level input[type='range']").focus()
+            for _ in range(30):
+                page.keyboard.press("ArrowRight")
+            page.wait_for_function("(old) => document.querySelector('#noisy img').src !== old", arg=old_src, timeout=30_000)
+            page.wait_for_timeout(1000)  # let the last key's update land
+            assert not np.array_equal(_image(page, "noisy"), noisy), "moving the slider did not change the noisy image"
+            page.screenshot(path=str(tmp_path / "drawn.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (tmp_path / "drawn.png").stat().st_size > 10_000

@@ -1,0 +1,36 @@
+"""The shipped checkpoints: they load strictly, have the expected configs, and their numbers meet the bars."""
+
+import json
+from pathlib import Path
+
+import pytest
+from safetensors import safe_open
+
+from tiedae import TiedAutoencoder, UntiedAutoencoder, count_parameters
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+BARS = {0.0: 0.0105, 0.5: 0.019}  # test MSE at Gaussian sigma 0 and 0.5, for each model
+
+
+@pytest.mark.parametrize("name, cls, tied", [("tied", TiedAutoencoder, True), ("untied", UntiedAutoencoder, False)])
+def test_shipped_checkpoint_loads_and_meets_the_bars(name, cls, tied):
+    folder = CHECKPOINTS / name
+    model = cls.from_pretrained(folder)
+    assert not model.training
+    assert json.loads((folder / "config.json").read_text()) == {"sizes": [784, 400, 20], "tied": tied}
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["parameters"] == count_parameters(model) == (323_204 if tied else 644_804)
+    assert metrics["test_size"] == 10_000 and metrics["train_size"] == 10_000
+    gaussian = {row["level"]: row["mse"] for row in metrics["test"]["gaussian"]}
+    for level, bar in BARS.items():
+        assert gaussian[level] <= bar, f"{name}: test MSE {gaussian[level]} at sigma {level} is above {bar}"
+    assert metrics["noisy_input"]["gaussian"][-1]["mse"] == pytest.approx(0.116, abs=0.002)  # sigma 0.5, clamped
+    for file in ("README.md", "reconstructions.png", "noise_sweep.png"):
+        assert (folder / file).stat().st_size > 0
+
+
+def test_tied_file_holds_each_weight_once_and_both_fit_in_5_mb():
+    with safe_open(CHECKPOINTS / "tied" / "model.safetensors", framework="pt") as f:
+        assert not any("decoder_weight" in key for key in f.keys())
+    total = sum(p.stat().st_size for p in CHECKPOINTS.rglob("*") if p.is_file())
+    assert total <= 5 * 1024 * 1024
