@@ -27,6 +27,8 @@ METRICS_FILE = "metrics.json"
 GRID_FILE = "reconstructions.png"
 SWEEP_FILE = "noise_sweep.png"
 GRID_NOISE = ("gaussian", 0.3)
+LOSS_NAMES = {"bce": "binary cross-entropy", "mse": "mean squared error"}
+PRECISION_NAMES = {"bf16": "bfloat16 autocast for matmuls (weights and optimizer in float32)", "fp32": "float32"}
 KIND_LABELS = {"gaussian": "Gaussian σ", "salt_pepper": "salt & pepper fraction", "uniform": "uniform level"}
 
 
@@ -68,7 +70,8 @@ def write_checkpoints(
                     "optimizer": "Adam",
                     "lr": args.lr,
                     "schedule": "one-cycle",
-                    "loss": "binary cross-entropy",
+                    "loss": LOSS_NAMES[args.loss],
+                    "precision": args.precision,
                     "denoise": args.denoise,
                     "noise_kind": args.noise_kind if args.denoise else None,
                     "noise_max": args.noise_max if args.denoise else None,
@@ -278,9 +281,9 @@ torch and huggingface_hub.
 
 - Data: MNIST training images, **the first {train_size:,} of the 60,000** (`torchvision.datasets.MNIST`,
   `train=True`, indices 0–{train_size - 1}); no validation split was used for any choice.
-- Objective: {denoise}; binary cross-entropy loss.
+- Objective: {denoise}; {LOSS_NAMES[args.loss]} loss.
 - Optimizer: Adam, peak learning rate {args.lr}, one-cycle schedule, batch size {args.batch_size},
-  {args.epochs} epochs, seed {seed}.
+  {args.epochs} epochs, seed {seed}; {PRECISION_NAMES[args.precision]}, on {args.device}.
 - Command: `python train.py --data-dir <MNIST root>{" --train-size " + str(args.train_size) if args.train_size else ""}`
 
 ## Evaluation
