@@ -1,0 +1,69 @@
+"""Helpers shared by the benchmark scripts: paths, an MNIST root, and small statistics."""
+
+from __future__ import annotations
+
+import statistics
+import struct
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+
+
+def mnist_root(data_dir: str | None, *, synthetic_size: int = 2000) -> tuple[str, str]:
+    """(root, description): the real MNIST if data_dir has MNIST/raw/, else a synthetic IDX set in a temp dir."""
+    root = Path(data_dir) if data_dir else DEFAULT_DATA
+    if (root / "MNIST" / "raw").is_dir():
+        return str(root), f"MNIST at {root}"
+    from tiedae.drawing import draw_digit
+    from tiedae.preprocess import sketch_to_mnist
+
+    tmp = Path(tempfile.mkdtemp(prefix="tiedae-bench-data-"))
+    raw = tmp / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    digits = [np.round(255 * sketch_to_mnist(draw_digit(d))).astype(np.uint8) for d in range(10)]
+    for prefix, n in (("train", synthetic_size), ("t10k", synthetic_size // 2)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = np.stack([np.roll(digits[k], tuple(rng.integers(-2, 3, 2)), axis=(0, 1)) for k in labels])
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x803, n, 28, 28) + images.tobytes())
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x801, n) + labels.tobytes())
+    return str(tmp), f"synthetic stroke digits ({synthetic_size} train) in {tmp}: {root} has no MNIST/raw/"
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation."""
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else float("nan")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def machine() -> str:
+    """One line: cores, CPU model, torch and gradio versions."""
+    import os
+    import platform
+
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = []
+    for module in ("torch", "gradio"):
+        try:
+            versions.append(f"{module} {__import__(module).__version__}")
+        except ImportError:
+            pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, " + ", ".join(versions)

@@ -1,0 +1,81 @@
+"""Recompute the shipped checkpoints' test metrics on the real MNIST test set and compare to metrics.json.
+
+    python benchmarks/quality.py [--data-dir ../shared/data] [--quick]
+
+Every number (tied, untied, PCA, noisy input; every noise kind and level) must agree with the
+shipped metrics.json to 1e-4. --quick checks the first 1,000 test images against a fresh
+evaluation only (no comparison with the file, whose numbers are for all 10,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import train  # noqa: E402
+from tiedae import TiedAutoencoder, UntiedAutoencoder  # noqa: E402
+
+TOLERANCE = 1e-4
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"), help="MNIST root (MNIST/raw/)")
+    p.add_argument("--checkpoints", default=str(ROOT / "checkpoints"), help="folder holding tied/ and untied/")
+    p.add_argument("--quick", action="store_true", help="first 1,000 test images, no comparison with metrics.json")
+    args = p.parse_args()
+
+    raw = Path(args.data_dir) / "MNIST" / "raw"
+    if not raw.is_dir():
+        print(f"SKIP: no MNIST at {raw} (pass --data-dir); nothing measured")
+        return 0
+    start = time.perf_counter()
+    x_train, x_test = train.load_mnist(args.data_dir)
+    folder = Path(args.checkpoints)
+    shipped = {name: json.loads((folder / name / "metrics.json").read_text()) for name in ("tied", "untied")}
+    train_size = shipped["tied"]["train_size"]
+    x_train = x_train[:train_size]
+    if args.quick:
+        x_test = x_test[:1000]
+    models = {
+        "tied": TiedAutoencoder.from_pretrained(folder / "tied"),
+        "untied": UntiedAutoencoder.from_pretrained(folder / "untied"),
+    }
+    results = train.evaluate_all(models, x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1))
+    expected = {
+        "tied": shipped["tied"]["test"],
+        "untied": shipped["untied"]["test"],
+        "pca": shipped["tied"]["pca"],
+        "noisy_input": shipped["tied"]["noisy_input"],
+    }
+
+    print(f"{'model':<12}{'noise':<12}{'level':>6}{'MSE now':>12}{'metrics.json':>14}{'|diff|':>10}{'PSNR now':>10}")
+    worst = 0.0
+    for name, by_kind in results.items():
+        for kind, rows in by_kind.items():
+            for row, ref in zip(rows, expected[name][kind], strict=True):
+                diff = abs(row["mse"] - ref["mse"])
+                worst = max(worst, diff)
+                shown = f"{ref['mse']:>14.6f}{diff:>10.2g}" if not args.quick else f"{'(all 10k)':>14}{'':>10}"
+                print(f"{name:<12}{kind:<12}{row['level']:>6.2f}{row['mse']:>12.6f}{shown}{row['psnr']:>10.2f}")
+    seconds = time.perf_counter() - start
+    if args.quick:
+        print(
+            f"SUMMARY quality (quick, {len(x_test)} test images): evaluated {len(results)} models × 16 settings in {seconds:.1f}s; not compared"
+        )
+        return 0
+    ok = worst <= TOLERANCE
+    print(
+        f"SUMMARY quality: largest |MSE now - metrics.json| = {worst:.2g} over {len(x_test)} test images ({'OK' if ok else 'FAIL'}, tolerance {TOLERANCE})"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Training throughput: train.py's step loop vs a standard torchvision DataLoader loop, A/B alternating.
+
+    python benchmarks/train_throughput.py [--data-dir ../shared/data] [--rounds 7] [--batches 60] [--quick]
+
+Both loops train the same tied model (fresh copies, same init) with the same batch size,
+Adam, one-cycle schedule, loss and denoising noise; they differ in how batches are made:
+A = train.train_epoch (the whole dataset as one uint8 tensor, shuffled indices);
+B = DataLoader(datasets.MNIST(transform=ToTensor()), batch_size, shuffle=True).
+The rounds alternate A, B, A, B, ... and the medians are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from types import SimpleNamespace
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+import torch
+import torch.nn.functional as F
+from common import machine, median, mnist_root
+
+import train
+from tiedae import TiedAutoencoder, add_noise
+
+GOAL = 2.5
+
+
+def make_model_and_optimizer(args, steps: int):
+    torch.manual_seed(0)
+    model = TiedAutoencoder()
+    optimizer = train.make_optimizer(model, args.lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
+    return model, optimizer, scheduler
+
+
+def project_loop(x_train: torch.Tensor, args, rounds_total: int):
+    """A: train.train_epoch over the first `batches` batches of the in-memory uint8 dataset."""
+    model, optimizer, scheduler = make_model_and_optimizer(args, (rounds_total + 2) * args.batches + 10)
+    generator = torch.Generator().manual_seed(0)
+    subset = x_train[: args.batches * args.batch_size]
+
+    def run_once() -> float:
+        start = time.perf_counter()
+        train.train_epoch({"tied": model}, {"tied": optimizer}, {"tied": scheduler}, subset, args, generator, epoch=1)
+        return len(subset) / (time.perf_counter() - start)
+
+    return run_once
+
+
+def dataloader_loop(root: str, args, rounds_total: int):
+    """B: the standard loop: torchvision MNIST with ToTensor through a DataLoader."""
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    model, optimizer, scheduler = make_model_and_optimizer(args, (rounds_total + 2) * args.batches + 10)
+    loader = DataLoader(
+        datasets.MNIST(root, train=True, download=True, transform=transforms.ToTensor()), batch_size=args.batch_size, shuffle=True
+    )
+
+    def run_once() -> float:
+        model.train()
+        seen = 0
+        start = time.perf_counter()
+        for i, (x, _) in enumerate(loader):
+            if i == args.batches:
+                break
+            x = x.view(len(x), -1)  # (B, 1, 28, 28) -> (B, 784)
+            noisy = add_noise(x, "gaussian", torch.rand(len(x)) * args.noise_max)
+            loss = F.binary_cross_entropy(model(noisy), x)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            seen += len(x)
+        return seen / (time.perf_counter() - start)
+
+    return run_once
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data-dir", default=None, help="MNIST root (default ../shared/data, else synthetic digits)")
+    p.add_argument("--rounds", type=int, default=7, help="A/B rounds")
+    p.add_argument("--batches", type=int, default=60, help="batches per loop per round")
+    p.add_argument("--batch-size", type=int, default=128, help="batch size for both loops")
+    p.add_argument("--quick", action="store_true", help="2 rounds of 5 batches: a smoke run")
+    args = p.parse_args()
+    if args.quick:
+        args.rounds, args.batches = 2, 5
+    root, data_note = mnist_root(args.data_dir)
+    defaults = train.get_args([])
+    loop_args = SimpleNamespace(**{**vars(defaults), "batch_size": args.batch_size, "batches": args.batches})
+    loop_args.precision = train.pick_precision(defaults.precision, torch.device("cpu"))  # as train.py resolves it
+    x_train, _ = train.load_mnist(root)
+    x_train = x_train.reshape(len(x_train), -1)  # (N, 28, 28) -> (N, 784) uint8
+    if len(x_train) < args.batches * args.batch_size:
+        args.batches = len(x_train) // args.batch_size
+        loop_args.batches = args.batches
+    train.configure_threads()
+    runs = {
+        "A train.py loop": project_loop(x_train, loop_args, args.rounds),
+        "B DataLoader loop": dataloader_loop(root, loop_args, args.rounds),
+    }
+    for run in runs.values():  # warm-up, not counted
+        run()
+    rates = {name: [] for name in runs}
+    print(f"{machine()}; data: {data_note}; torch threads {torch.get_num_threads()}; train.py precision {loop_args.precision}")
+    print(f"{'round':>5}  {'A train.py loop':>18}  {'B DataLoader loop':>18}  {'A/B':>6}   (samples/s)")
+    for r in range(args.rounds):
+        for name, run in runs.items():
+            rates[name].append(run())
+        a, b = (rates[name][-1] for name in runs)
+        print(f"{r + 1:>5}  {a:>18,.0f}  {b:>18,.0f}  {a / b:>6.2f}")
+    a, b = (median(rates[name]) for name in runs)
+    ratio = a / b
+    print(f"{'median':>5}  {a:>18,.0f}  {b:>18,.0f}  {ratio:>6.2f}")
+    verdict = "quick run, not judged" if args.quick else ("meets" if ratio >= GOAL else "misses") + f" the {GOAL}x goal"
+    print(
+        f"SUMMARY train throughput: train.py loop {a:,.0f} samples/s vs DataLoader {b:,.0f} samples/s = {ratio:.2f}x ({verdict})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
