@@ -5,8 +5,9 @@
 Both loops train the same tied model (fresh copies, same init) with the same batch size,
 Adam, one-cycle schedule, loss and denoising noise; they differ in how batches are made:
 A = train.train_epoch (the whole dataset as one uint8 tensor, shuffled indices);
-B = DataLoader(datasets.MNIST(transform=ToTensor()), batch_size, shuffle=True).
-The rounds alternate A, B, A, B, ... and the medians are compared.
+B = DataLoader(datasets.MNIST(transform=ToTensor()), batch_size, shuffle=True), fp32;
+C = A forced to fp32, to show what the data pipeline alone gains.
+The rounds alternate A, B, C, A, B, C, ... and the medians are compared.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def make_model_and_optimizer(args, steps: int):
 
 
 def project_loop(x_train: torch.Tensor, args, rounds_total: int):
-    """A: train.train_epoch over the first `batches` batches of the in-memory uint8 dataset."""
+    """train.train_epoch over the first `batches` batches of the in-memory uint8 dataset."""
     model, optimizer, scheduler = make_model_and_optimizer(args, (rounds_total + 2) * args.batches + 10)
     generator = torch.Generator().manual_seed(0)
     subset = x_train[: args.batches * args.batch_size]
@@ -100,26 +101,29 @@ def main() -> int:
         args.batches = len(x_train) // args.batch_size
         loop_args.batches = args.batches
     train.configure_threads()
+    fp32_args = SimpleNamespace(**{**vars(loop_args), "precision": "fp32"})
     runs = {
         "A train.py loop": project_loop(x_train, loop_args, args.rounds),
         "B DataLoader loop": dataloader_loop(root, loop_args, args.rounds),
+        "C train.py loop fp32": project_loop(x_train, fp32_args, args.rounds),
     }
     for run in runs.values():  # warm-up, not counted
         run()
     rates = {name: [] for name in runs}
     print(f"{machine()}; data: {data_note}; torch threads {torch.get_num_threads()}; train.py precision {loop_args.precision}")
-    print(f"{'round':>5}  {'A train.py loop':>18}  {'B DataLoader loop':>18}  {'A/B':>6}   (samples/s)")
+    print(f"{'round':>6}  {'A train.py':>12}  {'B DataLoader':>12}  {'C train.py fp32':>15}  {'A/B':>5}  {'C/B':>5}   (samples/s)")
     for r in range(args.rounds):
         for name, run in runs.items():
             rates[name].append(run())
-        a, b = (rates[name][-1] for name in runs)
-        print(f"{r + 1:>5}  {a:>18,.0f}  {b:>18,.0f}  {a / b:>6.2f}")
-    a, b = (median(rates[name]) for name in runs)
+        a, b, c = (rates[name][-1] for name in runs)
+        print(f"{r + 1:>6}  {a:>12,.0f}  {b:>12,.0f}  {c:>15,.0f}  {a / b:>5.2f}  {c / b:>5.2f}")
+    a, b, c = (median(rates[name]) for name in runs)
     ratio = a / b
-    print(f"{'median':>5}  {a:>18,.0f}  {b:>18,.0f}  {ratio:>6.2f}")
+    print(f"{'median':>6}  {a:>12,.0f}  {b:>12,.0f}  {c:>15,.0f}  {ratio:>5.2f}  {c / b:>5.2f}")
     verdict = "quick run, not judged" if args.quick else ("meets" if ratio >= GOAL else "misses") + f" the {GOAL}x goal"
     print(
-        f"SUMMARY train throughput: train.py loop {a:,.0f} samples/s vs DataLoader {b:,.0f} samples/s = {ratio:.2f}x ({verdict})"
+        f"SUMMARY train throughput: train.py loop ({loop_args.precision}) {a:,.0f} samples/s vs DataLoader (fp32) {b:,.0f} samples/s "
+        f"= {ratio:.2f}x ({verdict}); train.py loop in fp32: {c / b:.2f}x"
     )
     return 0
 
