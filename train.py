@@ -239,8 +239,11 @@ def fit_pca(x_train: torch.Tensor, k: int):
     return pca_reconstruct
 
 
-def run(args: argparse.Namespace, seed: int, x_train: torch.Tensor, x_test: torch.Tensor, device: torch.device):
-    """Train both models with `seed`; return the models and their test metrics."""
+def run(args: argparse.Namespace, seed: int, x_train: torch.Tensor, x_test: torch.Tensor, device: torch.device, on_epoch=None):
+    """Train both models with `seed`; return them and the training seconds.
+
+    `on_epoch(epoch, models)`, if given, runs after each epoch; returning True stops training.
+    """
     models, optimizers, schedulers = {}, {}, {}
     steps_per_epoch = 1 if args.dry_run else math.ceil(len(x_train) / args.batch_size)
     for name, cls in MODEL_CLASSES.items():
@@ -262,6 +265,8 @@ def run(args: argparse.Namespace, seed: int, x_train: torch.Tensor, x_test: torc
             + f"  (first {len(x_progress)} test images)",
             flush=True,
         )
+        if on_epoch is not None and on_epoch(epoch, models):
+            break
     return models, time.perf_counter() - start
 
 

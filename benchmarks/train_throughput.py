@@ -111,7 +111,9 @@ def main() -> int:
         run()
     rates = {name: [] for name in runs}
     print(f"{machine()}; data: {data_note}; torch threads {torch.get_num_threads()}; train.py precision {loop_args.precision}")
-    print(f"{'round':>6}  {'A train.py':>12}  {'B DataLoader':>12}  {'C train.py fp32':>15}  {'A/B':>5}  {'C/B':>5}   (samples/s)")
+    print(
+        f"{'round':>6}  {'A train.py':>12}  {'B DataLoader':>12}  {'C train.py fp32':>15}  {'A/B':>5}  {'C/B':>5}   (samples/s)"
+    )
     for r in range(args.rounds):
         for name, run in runs.items():
             rates[name].append(run())
