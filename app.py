@@ -10,6 +10,7 @@ This file only wires plain functions from `tiedae` to Gradio components.
 from __future__ import annotations
 
 import argparse
+import html
 import logging
 import os
 import random
@@ -25,9 +26,11 @@ from tiedae.demo import (
     check_controls,
     load_bundled,
     load_from_hub,
-    metrics_table,
     noise_sweep_figure,
+    png_data_uri,
     reconstruct_digit,
+    result_html,
+    result_numbers,
     weight_tiles,
 )
 from tiedae.preprocess import SketchError, find_ink, sketch_to_mnist
@@ -37,7 +40,7 @@ torch.set_num_threads(1)  # one thread per call; the queue runs as many calls as
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 CONCURRENCY = max(1, os.cpu_count() or 1)
-BLANK_HINT = "✏️ **Draw a digit (0–9)** on the canvas, upload an image, or pick an example below."
+BLANK_HINT = '<p class="hint">✏️ <b>Draw a digit (0–9)</b> on the canvas, upload an image, or pick an example below.</p>'
 NOISE_CHOICES = [("Gaussian", "gaussian"), ("Salt & pepper", "salt_pepper"), ("Uniform", "uniform")]
 TIE_LINE = "return self.weight.t()  # THE TIE: decode with W.t(), a view of the same Parameter"
 
@@ -86,13 +89,8 @@ class Sketchpad(gr.Sketchpad):
         }
 
 
-def empty_outputs(message: str) -> tuple:
-    """Cleared images, the message in the report, no metrics."""
-    return None, None, None, None, message, None
-
-
-def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int):
-    """Drawing -> MNIST 28×28 -> noise -> tied and untied models -> images and metrics."""
+def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tuple[str, dict | None]:
+    """Drawing -> MNIST 28×28 -> noise -> tied and untied models -> (display HTML, numbers)."""
     try:
         kind, level, seed = check_controls(noise_kind, noise_level, seed)
     except ValueError as e:
@@ -101,17 +99,12 @@ def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int):
         clean = sketch_to_mnist(drawing)
     except SketchError as e:
         gr.Warning(str(e))
-        return empty_outputs(f"⚠️ {e}")
+        return f'<p class="hint">⚠️ {html.escape(str(e))}</p>', None
     if clean is None:
-        return empty_outputs(BLANK_HINT)
+        return BLANK_HINT, None
     out = reconstruct_digit(clean, MODELS, kind, level, seed)
-    images, metrics = out["images"], out["metrics"]
-    report = metrics_table(metrics, LOADED.parameters)
-    numbers = {
-        name: {**m, **({"parameters": LOADED.parameters[name]} if name in LOADED.parameters else {})}
-        for name, m in metrics.items()
-    }
-    return images["clean"], images["noisy"], images["tied"], images["untied"], report, numbers
+    uris = {name: png_data_uri(image) for name, image in out["images"].items()}  # encoded once, shown and returned
+    return result_html(uris, out["metrics"], LOADED.parameters), result_numbers(uris, out["metrics"], LOADED.parameters)
 
 
 def upload_to_canvas(path: str | None):
@@ -134,7 +127,14 @@ def new_seed() -> int:
 
 
 CSS = """
-.pixelated img { image-rendering: pixelated; width: 100% !important; height: 100% !important; object-fit: contain; }
+.pixelated img, .panel img { image-rendering: pixelated; }
+.pixelated img { width: 100% !important; height: 100% !important; object-fit: contain; }
+.panels { display: grid; grid-template-columns: repeat(4, 1fr); gap: 12px; }
+.panel { margin: 0; text-align: center; }
+.panel img { width: 100%; aspect-ratio: 1; background: #000; border-radius: 4px; }
+.panel figcaption { font-size: 0.9em; margin-top: 4px; }
+table.metrics { margin-top: 12px; }
+.hint { font-size: 1.1em; padding: 24px 0; }
 #source-note { font-size: 0.9em; opacity: 0.85; }
 """
 LAUNCH_KWARGS = {"max_file_size": "10mb", "show_error": True, "css": CSS}
@@ -186,21 +186,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
                     examples_per_page=10,
                 )
         with gr.Column(scale=3):
-            with gr.Row(equal_height=True):
-                image_kw = {
-                    "type": "numpy",
-                    "image_mode": "L",
-                    "format": "png",
-                    "interactive": False,
-                    "buttons": [],
-                    "elem_classes": ["pixelated"],
-                    "height": 200,
-                }
-                clean_out = gr.Image(label="Clean input (28×28)", elem_id="clean", **image_kw)
-                noisy_out = gr.Image(label="Noisy input", elem_id="noisy", **image_kw)
-                tied_out = gr.Image(label="Tied reconstruction", elem_id="tied", **image_kw)
-                untied_out = gr.Image(label="Untied reconstruction", elem_id="untied", **image_kw)
-            report = gr.Markdown(BLANK_HINT, elem_id="report")
+            result = gr.HTML(BLANK_HINT, elem_id="result")
             numbers = gr.JSON(label="Numbers (as returned by the API)", visible=False)
 
     with gr.Accordion("Noise sweep on the MNIST test set", open=False):
@@ -233,7 +219,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         )
 
     controls = [noise_kind, noise_level, seed]
-    outputs = [clean_out, noisy_out, tied_out, untied_out, report, numbers]
+    outputs = [result, numbers]
     sketch.change(
         reconstruct, [sketch, *controls], outputs, api_name="reconstruct", show_progress="hidden", trigger_mode="always_last"
     )

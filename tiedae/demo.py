@@ -6,6 +6,8 @@ Data flows one way: sketch -> `sketch_to_mnist` -> `add_noise` -> both models ->
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import logging
 import math
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from tiedae.metrics import mse, psnr
 from tiedae.model import Autoencoder, TiedAutoencoder, UntiedAutoencoder, count_parameters
@@ -114,15 +117,53 @@ def _metrics(output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     return {"mse": round(mse(output, target).item(), 6), "psnr": round(psnr(output, target).item(), 2)}
 
 
+PANELS = (
+    ("clean", "Clean input (28×28)"),
+    ("noisy", "Noisy input"),
+    ("tied", "Tied reconstruction"),
+    ("untied", "Untied reconstruction"),
+)
+
+
+def png_data_uri(image: np.ndarray) -> str:
+    """A small uint8 image as an inline PNG (data: URI): no file to write, cache or fetch."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def result_html(uris: dict[str, str], metrics: dict[str, dict], parameters: dict[str, int]) -> str:
+    """The four 28×28 images (PNG data URIs) side by side, upscaled crisply by the browser, and the numbers."""
+    panels = "".join(
+        f'<figure class="panel"><img id="{key}-img" alt="{label}" src="{uris[key]}"><figcaption>{label}</figcaption></figure>'
+        for key, label in PANELS
+    )
+    return f'<div class="panels">{panels}</div>' + metrics_table(metrics, parameters)
+
+
 def metrics_table(metrics: dict[str, dict], parameters: dict[str, int]) -> str:
-    """Markdown table: MSE and PSNR against the clean input, and parameter counts."""
-    rows = ["| | MSE ↓ | PSNR ↑ | parameters |", "|---|---:|---:|---:|"]
-    labels = {"tied": "**tied** reconstruction", "untied": "**untied** reconstruction", "noisy_input": "noisy input"}
-    for name in ("tied", "untied", "noisy_input"):
-        m = metrics[name]
-        params = f"{parameters[name]:,}" if name in parameters else ""
-        rows.append(f"| {labels[name]} | {m['mse']:.4f} | {m['psnr']:.1f} dB | {params} |")
-    return "\n".join(rows)
+    """HTML table: MSE and PSNR against the clean input, and parameter counts."""
+    labels = {"tied": "<b>tied</b> reconstruction", "untied": "<b>untied</b> reconstruction", "noisy_input": "noisy input"}
+    rows = "".join(
+        f"<tr><td>{labels[name]}</td><td>{metrics[name]['mse']:.4f}</td><td>{metrics[name]['psnr']:.1f} dB</td>"
+        f"<td>{f'{parameters[name]:,}' if name in parameters else ''}</td></tr>"
+        for name in ("tied", "untied", "noisy_input")
+    )
+    return (
+        '<table class="metrics"><thead><tr><th></th><th>MSE ↓</th><th>PSNR ↑</th><th>parameters</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
+def result_numbers(uris: dict[str, str], metrics: dict[str, dict], parameters: dict[str, int]) -> dict:
+    """What the API returns: metrics, parameter counts, and each 28×28 image as a PNG data URI."""
+    numbers: dict[str, dict] = {
+        "clean": {"image": uris["clean"]},
+        "noisy_input": {**metrics["noisy_input"], "image": uris["noisy"]},
+    }
+    for name in ("tied", "untied"):
+        numbers[name] = {**metrics[name], "parameters": parameters[name], "image": uris[name]}
+    return numbers
 
 
 def weight_tiles(weight: torch.Tensor, *, count: int = 64, columns: int = 8, scale: int = 2) -> np.ndarray:

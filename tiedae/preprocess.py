@@ -194,17 +194,23 @@ def _gray_and_alpha_pil(image: Image.Image) -> tuple[np.ndarray, np.ndarray | No
     if image.mode.startswith("I;16"):
         image = image.convert("I")  # 16-bit variants: one 32-bit mode PIL can resize
     factor = math.ceil(max(image.size) / WORK_SIZE)
-    if factor > 1:
+    if factor > 4:  # huge: shrink first, so the conversions below stay cheap
         if image.mode not in ("L", "LA", "RGB", "RGBA", "F", "I"):
             image = image.convert("RGBA" if _has_alpha(image) else "RGB")
-        image = image.reduce(factor)  # box filter: cheap, keeps thin strokes' mass
-    mode = image.mode
-    if mode in ("I", "F"):
-        return _gray_and_alpha_array(np.asarray(image))
+        image, factor = image.reduce(factor), 1
+    if image.mode in ("I", "F"):
+        return _gray_and_alpha_array(np.asarray(image.reduce(factor) if factor > 1 else image))
+    # Conversions stay in PIL (C), to one channel before the box downscale: this runs on every stroke.
+    alpha = None
     if _has_alpha(image):
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255
-        return _luminance(rgba[..., :3]), rgba[..., 3]
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255, None
+        image = image if image.mode == "RGBA" else image.convert("RGBA")
+        channel = image.getchannel("A")
+        if channel.getextrema()[0] < 250:  # not opaque: the alpha channel holds the strokes
+            alpha = np.asarray(channel.reduce(factor) if factor > 1 else channel, dtype=np.float32) / 255
+    gray = image if image.mode == "L" else image.convert("L")
+    if factor > 1:
+        gray = gray.reduce(factor)  # box filter: cheap, keeps thin strokes' mass
+    return np.asarray(gray, dtype=np.float32) / 255, alpha
 
 
 def _has_alpha(image: Image.Image) -> bool:

@@ -1,0 +1,292 @@
+"""App latency, server CPU and load against the Gradio floor, plus cold start, measured side by side.
+
+    python benchmarks/app_load.py [--calls 200] [--clients 8] [--duration 30] [--quick]
+
+Starts `python app.py` and, beside it, the *floor*: a trivial Gradio app served the same way
+whose endpoint returns one small image (what any Gradio call costs here). Both get the same
+gradio_client traffic:
+1. single client: alternating calls, p50/p95 latency and server CPU per call (from
+   /proc/<pid>/stat), each as a ratio to the floor's;
+2. load: N concurrent clients call /reconstruct for T seconds with varied 800×800 drawings
+   (dark strokes on opaque white, as the Sketchpad sends) and noise: p50/p95/p99, calls/s,
+   errors, server RSS after warm-up and at the end;
+3. cold start: seconds from `python app.py` to the first HTTP 200, median of 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from common import ROOT, machine, median, percentile
+
+from tiedae.drawing import draw_digit
+
+FLOOR_APP = """
+import gradio as gr
+import numpy as np
+
+BASE = (np.arange(28 * 28).reshape(28, 28) * 7) % 256
+
+
+def floor(x: float) -> np.ndarray:
+    # a new small image per call, as any real image endpoint returns (a constant one is cached by Gradio)
+    return ((BASE + int(x * 1e6)) % 256).astype(np.uint8)
+
+
+with gr.Blocks() as demo:
+    value = gr.Number(0)
+    image = gr.Image(format="png", type="numpy", image_mode="L")
+    value.change(floor, value, image, api_name="floor")
+
+demo.queue(default_concurrency_limit=max(1, __import__("os").cpu_count() or 1))
+
+if __name__ == "__main__":
+    demo.launch()
+"""
+GOALS = {"latency": 1.5, "cpu": 1.5, "rss_growth": 0.05}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(script: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    return subprocess.Popen(
+        [sys.executable, str(script)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def wait_http_200(port: int, timeout: float = 120) -> float:
+    """Seconds until GET / answers 200."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                if r.status == 200:
+                    return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"no HTTP 200 on port {port} within {timeout}s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process, all threads, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def make_drawings(folder: Path, count: int) -> list[str]:
+    """count 800×800 PNGs: stroke digits at varied places, sizes and pens, black on opaque white."""
+    rng = random.Random(0)
+    paths = []
+    for i in range(count):
+        w, h = rng.uniform(200, 420), rng.uniform(320, 600)
+        x0, y0 = rng.uniform(20, 780 - w), rng.uniform(20, 780 - h)
+        image = draw_digit(i % 10, box=(x0, y0, x0 + w, y0 + h), width=rng.uniform(18, 50))
+        path = folder / f"drawing_{i:02d}.png"
+        image.save(path)
+        paths.append(str(path))
+    return paths
+
+
+class Caller:
+    """One gradio_client per thread: makes one app or floor call and times it."""
+
+    def __init__(self, url: str, kind: str, drawings: list[str], seed: int):
+        from gradio_client import Client
+
+        self.client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="tiedae-bench-client-"))
+        self.kind = kind
+        self.drawings = drawings
+        self.rng = random.Random(seed)
+
+    def call(self) -> float:
+        from gradio_client import handle_file
+
+        start = time.perf_counter()
+        if self.kind == "floor":
+            self.client.predict(self.rng.random(), api_name="/floor")
+        else:
+            drawing = {"background": None, "layers": [], "composite": handle_file(self.rng.choice(self.drawings))}
+            noise = self.rng.choice(["gaussian", "salt_pepper", "uniform"])
+            level, seed = round(self.rng.random(), 2), self.rng.randrange(1000)
+            shown, numbers = self.client.predict(drawing, noise, level, seed, api_name="/reconstruct")
+            if numbers is None:
+                raise RuntimeError(f"no reconstruction: {shown}")
+        return time.perf_counter() - start
+
+
+def single_client(servers: dict, drawings: list[str], calls: int) -> dict:
+    """Alternate app and floor calls from one client each; latency and server CPU per call."""
+    callers = {name: Caller(s["url"], name, drawings, seed=1) for name, s in servers.items()}
+    for caller in callers.values():  # warm-up
+        for _ in range(5):
+            caller.call()
+    latencies = {name: [] for name in servers}
+    cpu = dict.fromkeys(servers, 0.0)
+    for _ in range(calls):
+        for name, caller in callers.items():
+            before = cpu_seconds(servers[name]["proc"].pid)
+            latencies[name].append(caller.call())
+            cpu[name] += cpu_seconds(servers[name]["proc"].pid) - before
+    return {
+        name: {"p50": median(latencies[name]), "p95": percentile(latencies[name], 95), "cpu_per_call": cpu[name] / calls}
+        for name in servers
+    }
+
+
+def load(server: dict, drawings: list[str], clients: int, duration: float) -> dict:
+    """clients threads calling /reconstruct for `duration` seconds."""
+    callers = [Caller(server["url"], "app", drawings, seed=100 + i) for i in range(clients)]
+    for caller in callers:  # warm-up
+        caller.call()
+    pid = server["proc"].pid
+    rss_start = rss_mb(pid)
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + duration
+
+    def worker(caller: Caller) -> None:
+        while time.perf_counter() < stop:
+            try:
+                seconds = caller.call()
+                with lock:
+                    latencies.append(seconds)
+            except Exception as e:  # every failure is counted and reported
+                with lock:
+                    errors.append(f"{type(e).__name__}: {e}"[:200])
+
+    start = time.perf_counter()
+    cpu_start = cpu_seconds(pid)
+    threads = [threading.Thread(target=worker, args=(c,)) for c in callers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    return {
+        "calls": len(latencies),
+        "errors": errors,
+        "calls_per_s": len(latencies) / elapsed,
+        "p50": median(latencies),
+        "p95": percentile(latencies, 95),
+        "p99": percentile(latencies, 99),
+        "rss_start": rss_start,
+        "rss_end": rss_mb(pid),
+        "cpu_per_call": (cpu_seconds(pid) - cpu_start) / max(1, len(latencies)),
+    }
+
+
+def cold_start(runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        port = free_port()
+        proc = start_server(ROOT / "app.py", port)
+        try:
+            times.append(wait_http_200(port))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return times
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--calls", type=int, default=200, help="single-client calls to each server")
+    p.add_argument("--clients", type=int, default=8, help="concurrent clients in the load phase")
+    p.add_argument("--duration", type=float, default=30, help="seconds of load")
+    p.add_argument("--cold-starts", type=int, default=3, help="cold starts to time")
+    p.add_argument("--quick", action="store_true", help="10 calls, 2 clients for 3 s, 1 cold start: a smoke run")
+    args = p.parse_args()
+    if args.quick:
+        args.calls, args.clients, args.duration, args.cold_starts = 10, 2, 3, 1
+    print(machine())
+
+    tmp = Path(tempfile.mkdtemp(prefix="tiedae-bench-app-"))
+    floor_script = tmp / "floor_app.py"
+    floor_script.write_text(FLOOR_APP)
+    drawings = make_drawings(tmp, 20)
+    servers = {}
+    try:
+        for name, script in (("app", ROOT / "app.py"), ("floor", floor_script)):
+            port = free_port()
+            servers[name] = {"proc": start_server(script, port), "url": f"http://127.0.0.1:{port}/"}
+            wait_http_200(port)
+
+        single = single_client(servers, drawings, args.calls)
+        a, f = single["app"], single["floor"]
+        print(f"\nsingle client, {args.calls} alternating calls each")
+        print(f"{'':<8}{'p50 ms':>10}{'p95 ms':>10}{'server CPU ms/call':>20}")
+        for name in ("app", "floor"):
+            s = single[name]
+            print(f"{name:<8}{1000 * s['p50']:>10.1f}{1000 * s['p95']:>10.1f}{1000 * s['cpu_per_call']:>20.1f}")
+        latency_ratio, cpu_ratio = a["p50"] / f["p50"], a["cpu_per_call"] / f["cpu_per_call"]
+        print(f"{'ratio':<8}{latency_ratio:>10.2f}{a['p95'] / f['p95']:>10.2f}{cpu_ratio:>20.2f}")
+
+        result = load(servers["app"], drawings, args.clients, args.duration)
+        growth = result["rss_end"] / result["rss_start"] - 1
+        print(f"\nload: {args.clients} clients for {args.duration:.0f}s on /reconstruct")
+        print(
+            f"calls {result['calls']}  errors {len(result['errors'])}  calls/s {result['calls_per_s']:.1f}  "
+            f"p50 {1000 * result['p50']:.0f} ms  p95 {1000 * result['p95']:.0f} ms  p99 {1000 * result['p99']:.0f} ms  "
+            f"server CPU {1000 * result['cpu_per_call']:.1f} ms/call"
+        )
+        print(
+            f"server RSS {result['rss_start']:.1f} MB after warm-up -> {result['rss_end']:.1f} MB at the end ({100 * growth:+.1f}%)"
+        )
+        for error in sorted(set(result["errors"]))[:5]:
+            print(f"  error: {error}")
+    finally:
+        for server in servers.values():
+            server["proc"].terminate()
+            server["proc"].wait(timeout=30)
+
+    starts = cold_start(args.cold_starts)
+    print(
+        f"\ncold start (python app.py to first HTTP 200): {', '.join(f'{s:.2f}s' for s in starts)}; median {statistics.median(starts):.2f}s"
+    )
+
+    met = {
+        "latency": latency_ratio <= GOALS["latency"],
+        "cpu": cpu_ratio <= GOALS["cpu"],
+        "errors": not result["errors"],
+        "rss": growth < GOALS["rss_growth"],
+        "cold start": statistics.median(starts) <= 5,
+    }
+    verdict = (
+        "quick run, not judged"
+        if args.quick
+        else ("all goals met" if all(met.values()) else "missed: " + ", ".join(k for k, v in met.items() if not v))
+    )
+    print(
+        f"SUMMARY app: p50 {latency_ratio:.2f}x and CPU {cpu_ratio:.2f}x the Gradio floor; {args.clients} clients: "
+        f"{result['calls']} calls, {len(result['errors'])} errors, RSS {100 * growth:+.1f}%; cold start {statistics.median(starts):.2f}s ({verdict})"
+    )
+    return 0 if args.quick or not result["errors"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
