@@ -1,5 +1,6 @@
 """The Space: reconstruct on drawn digits, bad input, the API over HTTP, Hub loading and fallback."""
 
+import base64
 import io
 import json
 import os
@@ -24,44 +25,61 @@ from tiedae.preprocess import sketch_to_mnist
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def decode(uri: str) -> np.ndarray:
+    """A PNG data URI as returned by the API -> uint8 (28, 28)."""
+    assert uri.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+
+
+def images_of(numbers: dict) -> dict[str, np.ndarray]:
+    return {
+        key: decode(numbers[name]["image"])
+        for key, name in (("clean", "clean"), ("noisy", "noisy_input"), ("tied", "tied"), ("untied", "untied"))
+    }
+
+
 def sketch(image):
     """A Sketchpad value as the component hands it over: a composite, no separate layers."""
     return {"background": None, "layers": [], "composite": image}
 
 
 def test_reconstruct_shapes_ranges_and_metrics():
-    clean_img, noisy_img, tied_img, untied_img, report, numbers = app.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 7)
-    for image in (clean_img, noisy_img, tied_img, untied_img):
+    shown, numbers = app.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 7)
+    images = images_of(numbers)
+    for image in images.values():
         assert image.shape == (28, 28) and image.dtype == np.uint8
-    clean = torch.from_numpy(clean_img / 255).reshape(1, -1)
+    clean = torch.from_numpy(images["clean"] / 255).reshape(1, -1)
     # the numbers describe the images shown (up to 8-bit rounding)
-    for name, image in (("tied", tied_img), ("untied", untied_img), ("noisy_input", noisy_img)):
-        shown = mse(torch.from_numpy(image / 255).reshape(1, -1), clean).item()
-        assert numbers[name]["mse"] == pytest.approx(shown, abs=2e-4)
+    for name, key in (("tied", "tied"), ("untied", "untied"), ("noisy_input", "noisy")):
+        shown_mse = mse(torch.from_numpy(images[key] / 255).reshape(1, -1), clean).item()
+        assert numbers[name]["mse"] == pytest.approx(shown_mse, abs=2e-4)
         assert numbers[name]["psnr"] == pytest.approx(10 * np.log10(1 / numbers[name]["mse"]), abs=0.05)
+        assert f"{numbers[name]['mse']:.4f}" in shown
     assert numbers["tied"]["parameters"] == 323_204 and numbers["untied"]["parameters"] == 644_804
     assert numbers["tied"]["mse"] < numbers["noisy_input"]["mse"] / 2  # denoising actually helps
-    assert "323,204" in report and "644,804" in report
-    np.testing.assert_allclose(clean_img / 255, sketch_to_mnist(draw_digit(3)), atol=1 / 255)
+    assert "323,204" in shown and "644,804" in shown
+    for uri in (numbers[name]["image"] for name in ("clean", "noisy_input", "tied", "untied")):
+        assert uri in shown  # the page shows exactly the images the API returns
+    np.testing.assert_allclose(images["clean"] / 255, sketch_to_mnist(draw_digit(3)), atol=1 / 255)
 
 
 def test_reconstructions_are_recognisable_digits():
     # each reconstruction is closer to its own digit than to any other digit
     clean = {d: sketch_to_mnist(draw_digit(d)) for d in range(10)}
     for d in range(10):
-        _, _, tied_img, untied_img, _, _ = app.reconstruct(sketch(draw_digit(d)), "gaussian", 0.2, 0)
-        for image in (tied_img, untied_img):
+        images = images_of(app.reconstruct(sketch(draw_digit(d)), "gaussian", 0.2, 0)[1])
+        for image in (images["tied"], images["untied"]):
             errors = {other: np.mean((image / 255 - clean[other]) ** 2) for other in range(10)}
             assert min(errors, key=errors.get) == d
 
 
 def test_same_seed_same_noise_and_controls_matter():
-    first = app.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 3)
-    again = app.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 3)
-    other = app.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 4)
-    assert np.array_equal(first[1], again[1]) and not np.array_equal(first[1], other[1])
-    quiet = app.reconstruct(sketch(draw_digit(5)), "uniform", 0.0, 3)
-    assert np.array_equal(quiet[0], quiet[1])  # level 0: the noisy input is the clean input
+    first = images_of(app.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 3)[1])
+    again = images_of(app.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 3)[1])
+    other = images_of(app.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 4)[1])
+    assert np.array_equal(first["noisy"], again["noisy"]) and not np.array_equal(first["noisy"], other["noisy"])
+    quiet = images_of(app.reconstruct(sketch(draw_digit(5)), "uniform", 0.0, 3)[1])
+    assert np.array_equal(quiet["clean"], quiet["noisy"])  # level 0: the noisy input is the clean input
 
 
 @pytest.mark.parametrize(
@@ -69,9 +87,9 @@ def test_same_seed_same_noise_and_controls_matter():
     [None, sketch(None), sketch(Image.new("RGBA", (800, 800), "white")), {"background": None, "layers": [], "composite": None}],
 )
 def test_blank_clears_outputs_with_a_hint(blank):
-    out = app.reconstruct(blank, "gaussian", 0.3, 0)
-    assert out[:4] == (None, None, None, None) and out[5] is None
-    assert "Draw a digit" in out[4]
+    shown, numbers = app.reconstruct(blank, "gaussian", 0.3, 0)
+    assert numbers is None and "<img" not in shown
+    assert "Draw a digit" in shown
 
 
 def _dot():
@@ -94,22 +112,21 @@ def _dot():
     ],
 )
 def test_bad_drawings_get_a_clear_message_and_clear_outputs(bad, message):
-    out = app.reconstruct(bad, "gaussian", 0.3, 0)
-    assert out[:4] == (None, None, None, None)
-    assert message in out[4]
+    shown, numbers = app.reconstruct(bad, "gaussian", 0.3, 0)
+    assert numbers is None and "<img" not in shown
+    assert message in shown
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "L", "P", "CMYK", "RGB", "1", "I", "F"])
 def test_every_image_mode_reconstructs(mode):
     image = draw_digit(8, mode="RGB").convert(mode)
-    out = app.reconstruct(sketch(image), "gaussian", 0.1, 0)
-    assert out[2] is not None and out[2].max() > 128
+    numbers = app.reconstruct(sketch(image), "gaussian", 0.1, 0)[1]
+    assert numbers is not None and decode(numbers["tied"]["image"]).max() > 128
 
 
 def test_huge_upload_is_downscaled_and_works():
     huge = draw_digit(2, size=(5000, 5000), box=(1000, 800, 3000, 4200))
-    out = app.reconstruct(sketch(huge), "gaussian", 0.1, 0)
-    assert out[2] is not None
+    assert app.reconstruct(sketch(huge), "gaussian", 0.1, 0)[1] is not None
 
 
 @pytest.mark.parametrize(
@@ -140,8 +157,8 @@ def test_upload_goes_onto_the_canvas_as_dark_ink_on_white(tmp_path):
     value, _ = app.upload_to_canvas(str(path))
     canvas = np.asarray(value["composite"].convert("L"))
     assert canvas[0, 0] == 255 and canvas.min() == 0
-    out = app.reconstruct(value, "gaussian", 0.0, 0)
-    assert np.mean((out[0] / 255 - sketch_to_mnist(draw_digit(4))) ** 2) < 0.001
+    clean = decode(app.reconstruct(value, "gaussian", 0.0, 0)[1]["clean"]["image"])
+    assert np.mean((clean / 255 - sketch_to_mnist(draw_digit(4))) ** 2) < 0.001
     (tmp_path / "notes.png").write_bytes(b"not really a png")
     with pytest.raises(gr.Error, match="not an image"):
         app.upload_to_canvas(str(tmp_path / "notes.png"))
@@ -171,14 +188,13 @@ def test_api_reconstruct_returns_both_reconstructions_and_metrics(server, tmp_pa
     draw_digit(3).save(path)
     client = Client(server, verbose=False)
     value = {"background": None, "layers": [], "composite": handle_file(str(path))}
-    _, _, tied, untied, report, numbers = client.predict(value, "gaussian", 0.3, 0, api_name="/reconstruct")
-    assert "MSE" in report
-    tied_img, untied_img = np.asarray(Image.open(tied)), np.asarray(Image.open(untied))
-    assert tied_img.shape[:2] == (28, 28) and tied_img.max() > 128 and untied_img.max() > 128
-    assert set(numbers) == {"tied", "untied", "noisy_input"}
+    shown, numbers = client.predict(value, "gaussian", 0.3, 0, api_name="/reconstruct")
+    assert "MSE" in shown
+    tied_img, untied_img = decode(numbers["tied"]["image"]), decode(numbers["untied"]["image"])
+    assert tied_img.shape == (28, 28) and tied_img.max() > 128 and untied_img.max() > 128
+    assert set(numbers) == {"clean", "tied", "untied", "noisy_input"}
     assert numbers["tied"]["mse"] < numbers["noisy_input"]["mse"]
-    expected = app.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 0)[5]
-    assert numbers == expected
+    assert numbers == app.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 0)[1]
 
 
 def test_api_bad_input_gets_a_message_and_the_server_keeps_serving(server, tmp_path):
@@ -194,15 +210,13 @@ def test_api_bad_input_gets_a_message_and_the_server_keeps_serving(server, tmp_p
         client.predict(value, "gaussian", 7.0, 0, api_name="/reconstruct")
     with pytest.raises(Exception, match="not in the list of choices"):  # Gradio's radio check
         client.predict(value, "bogus", 0.3, 0, api_name="/reconstruct")
-    out = client.predict(
-        {"background": None, "layers": [], "composite": handle_file(str(junk))}, "gaussian", 0.3, 0, api_name="/reconstruct"
-    )
-    assert "not an image" in out[4]
+    junk_value = {"background": None, "layers": [], "composite": handle_file(str(junk))}
+    shown, numbers = client.predict(junk_value, "gaussian", 0.3, 0, api_name="/reconstruct")
+    assert "not an image" in shown and numbers is None
     with pytest.raises(Exception):  # noqa: B017 (Gradio rejects a malformed payload before our code runs)
         client.predict({"composite": 42}, "gaussian", 0.3, 0, api_name="/reconstruct")
     # still serving normally
-    out = client.predict(value, "gaussian", 0.3, 0, api_name="/reconstruct")
-    assert out[5]["tied"]["mse"] > 0
+    assert client.predict(value, "gaussian", 0.3, 0, api_name="/reconstruct")[1]["tied"]["mse"] > 0
 
 
 # --- model sources ------------------------------------------------------------------------------
@@ -282,8 +296,7 @@ def test_app_started_with_tiedae_hub_uses_the_hub_or_falls_back_visibly(tmp_path
         assert "Could not load someorg/tiedae-mnist-tied" in result.stderr  # and in the log
 
 
-def test_metrics_table_and_png_bytes_are_small():
-    out = app.reconstruct(sketch(draw_digit(0)), "gaussian", 0.3, 0)
-    buffer = io.BytesIO()
-    Image.fromarray(out[2]).save(buffer, format="PNG")
-    assert buffer.tell() < 2000  # 28×28 outputs: the browser upscales them
+def test_outputs_are_small_inline_pngs():
+    shown, numbers = app.reconstruct(sketch(draw_digit(0)), "gaussian", 0.3, 0)
+    assert len(numbers["tied"]["image"]) < 2000  # 28×28 PNGs inline: the browser upscales them
+    assert len(shown) < 10_000

@@ -1,5 +1,6 @@
 """A real browser (Debian's Chromium through Playwright) draws a digit on the Sketchpad."""
 
+import base64
 import io
 import math
 import shutil
@@ -50,13 +51,13 @@ def _arc(cx, cy, rx, ry, start, end, n=18):
     ]
 
 
-def _image(page, elem_id) -> np.ndarray | None:
-    """The pixels the page shows in an output image, fetched as the browser fetched them."""
-    img = page.locator(f"#{elem_id} img")
-    if img.count() == 0 or not img.first.get_attribute("src"):
+def _image(page, key) -> np.ndarray | None:
+    """The pixels the page shows in one result panel (an inline PNG data URI)."""
+    img = page.locator(f"#{key}-img")
+    if img.count() == 0:
         return None
-    body = page.request.get(img.first.get_attribute("src")).body()
-    return np.asarray(Image.open(io.BytesIO(body)).convert("L"))
+    src = img.first.get_attribute("src")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("L"))
 
 
 def test_drawing_a_digit_shows_both_reconstructions(url, tmp_path):
@@ -78,21 +79,21 @@ def test_drawing_a_digit_shows_both_reconstructions(url, tmp_path):
                 page.mouse.up()
                 page.wait_for_timeout(200)
             page.wait_for_function(
-                "() => document.querySelector('#untied img') && document.querySelector('#tied img')", timeout=30_000
+                "() => document.querySelector('#untied-img') && document.querySelector('#tied-img')", timeout=30_000
             )
             page.wait_for_timeout(1000)
             tied, untied, noisy = _image(page, "tied"), _image(page, "untied"), _image(page, "noisy")
             for name, image in (("tied", tied), ("untied", untied)):
                 assert image is not None, f"no {name} reconstruction shown"
                 assert image.shape == (28, 28) and image.max() > 150 and (image > 100).mean() > 0.05, f"{name} output is blank"
-            assert "MSE" in page.locator("#report").inner_text()
+            assert "MSE" in page.locator("#result").inner_text()
 
             # moving the noise level changes the noisy image
-            old_src = page.locator("#noisy img").first.get_attribute("src")
+            old_src = page.locator("#noisy-img").first.get_attribute("src")
             page.locator("#noise-level input[type='range']").focus()
             for _ in range(30):
                 page.keyboard.press("ArrowRight")
-            page.wait_for_function("(old) => document.querySelector('#noisy img').src !== old", arg=old_src, timeout=30_000)
+            page.wait_for_function("(old) => document.querySelector('#noisy-img').src !== old", arg=old_src, timeout=30_000)
             page.wait_for_timeout(1000)  # let the last key's update land
             assert not np.array_equal(_image(page, "noisy"), noisy), "moving the slider did not change the noisy image"
             page.screenshot(path=str(tmp_path / "drawn.png"), full_page=True)
