@@ -10,6 +10,7 @@ This file only wires plain functions from `tiedae` to Gradio components.
 from __future__ import annotations
 
 import argparse
+import functools
 import html
 import logging
 import os
@@ -26,7 +27,7 @@ from tiedae.demo import (
     check_controls,
     load_bundled,
     load_from_hub,
-    noise_sweep_figure,
+    noise_sweep_image,
     png_data_uri,
     reconstruct_digit,
     result_html,
@@ -122,6 +123,15 @@ def upload_to_canvas(path: str | None):
     return {"background": canvas, "layers": [], "composite": canvas}, gr.Tabs(selected="draw")
 
 
+@functools.cache
+def sweep_chart() -> np.ndarray:
+    """Drawn on first view, not at start-up: matplotlib costs a second the first page does not need."""
+    chart = noise_sweep_image(LOADED.metrics)
+    if chart is None:
+        raise gr.Error("No usable metrics.json beside the checkpoints, so there is no sweep to show.")
+    return chart
+
+
 def new_seed() -> int:
     return random.randint(0, MAX_SEED)
 
@@ -189,12 +199,14 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             result = gr.HTML(BLANK_HINT, elem_id="result")
             numbers = gr.JSON(label="Numbers (as returned by the API)", visible=False)
 
-    with gr.Accordion("Noise sweep on the MNIST test set", open=False):
-        sweep = noise_sweep_figure(LOADED.metrics)
-        if sweep is not None:
-            gr.Plot(sweep, label="Test-set MSE vs noise level (from the checkpoints' metrics.json)")
-        else:
-            gr.Markdown("No usable metrics.json beside the checkpoints, so no sweep to show.")
+    with gr.Accordion("Noise sweep on the MNIST test set", open=False) as sweep_section:
+        sweep = gr.Image(
+            label="Test-set MSE vs noise level (from the checkpoints' metrics.json)",
+            interactive=False,
+            format="png",
+            buttons=[],
+            elem_id="sweep",
+        )
     with gr.Accordion("First-layer weights as 28×28 images", open=False):
         gr.Markdown(
             "Each tile is one row of the first layer's weight, reshaped to 28×28 (grey = 0). For the **tied** model "
@@ -229,6 +241,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         )
     upload.change(upload_to_canvas, upload, [sketch, tabs], api_name=False)
     reroll.click(new_seed, None, seed, api_name=False)
+    sweep_section.expand(sweep_chart, None, sweep, api_name=False)
 
 demo.queue(default_concurrency_limit=CONCURRENCY)
 

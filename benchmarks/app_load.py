@@ -157,33 +157,36 @@ def single_client(servers: dict, drawings: list[str], calls: int) -> dict:
     }
 
 
-def load(server: dict, drawings: list[str], clients: int, duration: float) -> dict:
-    """clients threads calling /reconstruct for `duration` seconds."""
+def load(server: dict, drawings: list[str], clients: int, duration: float, warmup: float) -> dict:
+    """clients threads calling /reconstruct: `warmup` seconds unmeasured, then `duration` seconds measured."""
     callers = [Caller(server["url"], "app", drawings, seed=100 + i) for i in range(clients)]
-    for caller in callers:  # warm-up
-        caller.call()
     pid = server["proc"].pid
-    rss_start = rss_mb(pid)
     latencies: list[float] = []
     errors: list[str] = []
+    rss_trace: list[tuple[float, float]] = []
     lock = threading.Lock()
-    stop = time.perf_counter() + duration
+    phase = {"measuring": False, "stop": time.perf_counter() + warmup + duration}
 
     def worker(caller: Caller) -> None:
-        while time.perf_counter() < stop:
+        while time.perf_counter() < phase["stop"]:
             try:
                 seconds = caller.call()
-                with lock:
-                    latencies.append(seconds)
+                if phase["measuring"]:
+                    with lock:
+                        latencies.append(seconds)
             except Exception as e:  # every failure is counted and reported
                 with lock:
                     errors.append(f"{type(e).__name__}: {e}"[:200])
 
-    start = time.perf_counter()
-    cpu_start = cpu_seconds(pid)
     threads = [threading.Thread(target=worker, args=(c,)) for c in callers]
     for t in threads:
         t.start()
+    time.sleep(warmup)
+    phase["measuring"] = True
+    start, cpu_start, rss_start = time.perf_counter(), cpu_seconds(pid), rss_mb(pid)
+    while any(t.is_alive() for t in threads):
+        rss_trace.append((time.perf_counter() - start, rss_mb(pid)))
+        time.sleep(min(10.0, max(0.5, duration / 12)))
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
@@ -196,6 +199,7 @@ def load(server: dict, drawings: list[str], clients: int, duration: float) -> di
         "p99": percentile(latencies, 99),
         "rss_start": rss_start,
         "rss_end": rss_mb(pid),
+        "rss_trace": rss_trace,
         "cpu_per_call": (cpu_seconds(pid) - cpu_start) / max(1, len(latencies)),
     }
 
@@ -217,12 +221,13 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--calls", type=int, default=200, help="single-client calls to each server")
     p.add_argument("--clients", type=int, default=8, help="concurrent clients in the load phase")
-    p.add_argument("--duration", type=float, default=30, help="seconds of load")
+    p.add_argument("--duration", type=float, default=30, help="seconds of measured load")
+    p.add_argument("--warmup", type=float, default=10, help="seconds of load before measuring (RSS baseline after it)")
     p.add_argument("--cold-starts", type=int, default=3, help="cold starts to time")
     p.add_argument("--quick", action="store_true", help="10 calls, 2 clients for 3 s, 1 cold start: a smoke run")
     args = p.parse_args()
     if args.quick:
-        args.calls, args.clients, args.duration, args.cold_starts = 10, 2, 3, 1
+        args.calls, args.clients, args.duration, args.warmup, args.cold_starts = 10, 2, 3, 1, 1
     print(machine())
 
     tmp = Path(tempfile.mkdtemp(prefix="tiedae-bench-app-"))
@@ -246,9 +251,9 @@ def main() -> int:
         latency_ratio, cpu_ratio = a["p50"] / f["p50"], a["cpu_per_call"] / f["cpu_per_call"]
         print(f"{'ratio':<8}{latency_ratio:>10.2f}{a['p95'] / f['p95']:>10.2f}{cpu_ratio:>20.2f}")
 
-        result = load(servers["app"], drawings, args.clients, args.duration)
+        result = load(servers["app"], drawings, args.clients, args.duration, args.warmup)
         growth = result["rss_end"] / result["rss_start"] - 1
-        print(f"\nload: {args.clients} clients for {args.duration:.0f}s on /reconstruct")
+        print(f"\nload: {args.clients} clients, {args.warmup:.0f}s warm-up then {args.duration:.0f}s measured on /reconstruct")
         print(
             f"calls {result['calls']}  errors {len(result['errors'])}  calls/s {result['calls_per_s']:.1f}  "
             f"p50 {1000 * result['p50']:.0f} ms  p95 {1000 * result['p95']:.0f} ms  p99 {1000 * result['p99']:.0f} ms  "

@@ -300,3 +300,10 @@ def test_outputs_are_small_inline_pngs():
     shown, numbers = app.reconstruct(sketch(draw_digit(0)), "gaussian", 0.3, 0)
     assert len(numbers["tied"]["image"]) < 2000  # 28×28 PNGs inline: the browser upscales them
     assert len(shown) < 10_000
+
+
+def test_noise_sweep_chart_is_drawn_from_metrics_on_first_view():
+    chart = app.sweep_chart()
+    assert chart.ndim == 3 and chart.shape[2] == 3 and chart.shape[1] > 600
+    assert chart.std() > 10  # not a blank canvas
+    assert app.sweep_chart() is chart  # drawn once

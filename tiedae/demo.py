@@ -198,7 +198,15 @@ def sweep_results(metrics: dict[str, dict | None]) -> dict[str, dict] | None:
         return None
 
 
-def noise_sweep_figure(metrics: dict[str, dict | None]):
-    """The matplotlib noise-sweep chart, or None if metrics are missing."""
+def noise_sweep_image(metrics: dict[str, dict | None]) -> np.ndarray | None:
+    """The noise-sweep chart rendered to an RGB array, or None if metrics are missing."""
     results = sweep_results(metrics)
-    return sweep_figure(results) if results else None
+    if results is None:
+        return None
+    import matplotlib.pyplot as plt
+
+    fig = sweep_figure(results)
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()  # (H, W, 4) -> (H, W, 3)
+    plt.close(fig)
+    return image
