@@ -168,6 +168,19 @@ def test_bad_input_raises_sketch_error(bad, message):
         sketch_to_mnist(bad)
 
 
+def test_decompression_bomb_is_refused_before_decoding():
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b"")
+    with pytest.raises(SketchError, match="too large"):
+        sketch_to_mnist(bomb)
+
+
 def test_huge_input_is_downscaled_and_still_right():
     huge = draw_digit(4, size=(4000, 4000), box=(500, 500, 2000, 3500))
     small = draw_digit(4, size=(400, 400), box=(50, 50, 200, 350))

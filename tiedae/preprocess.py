@@ -184,7 +184,9 @@ def _open_image(source: str | os.PathLike | bytes | bytearray) -> Image.Image:
         return image
     except SketchError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:
+        raise SketchError("The image is too large to open safely.") from e
+    except (UnidentifiedImageError, OSError, ValueError) as e:
         raise SketchError("That file is not an image that can be read (PNG, JPEG, WebP, …).") from e
 
 
