@@ -28,7 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import ROOT, machine, median, percentile
+from _common import ROOT, machine, median, percentile
 
 from tiedae.drawing import draw_digit
 

@@ -28,7 +28,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, mnist_root
+from _common import ROOT, mnist_root
 from PIL import Image, ImageDraw
 
 from tiedae.drawing import draw_digit

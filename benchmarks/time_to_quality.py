@@ -19,7 +19,7 @@ import tempfile
 import time
 
 os.environ.setdefault("TQDM_DISABLE", "1")
-from common import ROOT, machine, mnist_root
+from _common import ROOT, machine, mnist_root
 
 import train
 from tiedae import mse

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 os.environ.setdefault("TQDM_DISABLE", "1")
 import torch
 import torch.nn.functional as F
-from common import machine, median, mnist_root
+from _common import machine, median, mnist_root
 
 import train
 from tiedae import TiedAutoencoder, add_noise
