@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import functools
 import html
+import inspect
 import logging
 import os
 import random
@@ -29,12 +30,14 @@ from tiedae.demo import (
     load_from_hub,
     noise_sweep_image,
     png_data_uri,
+    prepared_digit,
     reconstruct_digit,
     result_html,
     result_numbers,
     weight_tiles,
 )
-from tiedae.preprocess import SketchError, find_ink, sketch_to_mnist
+from tiedae.model import LayerPair
+from tiedae.preprocess import SketchError, find_ink
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 torch.set_num_threads(1)  # one thread per call; the queue runs as many calls as there are cores
@@ -43,7 +46,7 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 CONCURRENCY = max(1, os.cpu_count() or 1)
 BLANK_HINT = '<p class="hint">✏️ <b>Draw a digit (0–9)</b> on the canvas, upload an image, or pick an example below.</p>'
 NOISE_CHOICES = [("Gaussian", "gaussian"), ("Salt & pepper", "salt_pepper"), ("Uniform", "uniform")]
-TIE_LINE = "return self.weight.t()  # THE TIE: decode with W.t(), a view of the same Parameter"
+TIE_LINE = next(line.strip() for line in inspect.getsource(LayerPair).splitlines() if "THE TIE" in line)
 
 
 def model_source() -> tuple[str | None, str | None]:
@@ -61,7 +64,10 @@ def model_source() -> tuple[str | None, str | None]:
 
 
 HUB, REVISION = model_source()
-LOADED = load_from_hub(HUB, revision=REVISION) if HUB else load_bundled()
+try:
+    LOADED = load_from_hub(HUB, revision=REVISION) if HUB else load_bundled()
+except (ValueError, FileNotFoundError) as e:  # a broken bundled checkpoint: say which file, no traceback
+    raise SystemExit(f"error: {e}") from None
 MODELS = LOADED.models
 
 
@@ -97,7 +103,7 @@ def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tupl
     except ValueError as e:
         raise gr.Error(str(e)) from None
     try:
-        clean = sketch_to_mnist(drawing)
+        clean = prepared_digit(drawing)
     except SketchError as e:
         gr.Warning(str(e))
         return f'<p class="hint">⚠️ {html.escape(str(e))}</p>', None

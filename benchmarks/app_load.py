@@ -112,15 +112,26 @@ def make_drawings(folder: Path, count: int) -> list[str]:
 
 
 class Caller:
-    """One gradio_client per thread: makes one app or floor call and times it."""
+    """One gradio_client per thread: makes one call and times it.
 
-    def __init__(self, url: str, kind: str, drawings: list[str], seed: int):
+    kind "app": a new drawing every call (walking the list from its own offset), as strokes
+    are; "app-same": one drawing with new noise every call, as slider moves are; "floor".
+    """
+
+    def __init__(self, url: str, kind: str, drawings: list[str], seed: int, start: int = 0):
         from gradio_client import Client
 
         self.client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="tiedae-bench-client-"))
         self.kind = kind
         self.drawings = drawings
         self.rng = random.Random(seed)
+        self.next = start  # clients start far apart in the list, so none repeats another's recent drawing
+
+    def drawing(self) -> str:
+        if self.kind == "app-same":
+            return self.drawings[0]
+        self.next += 1
+        return self.drawings[self.next % len(self.drawings)]
 
     def call(self) -> float:
         from gradio_client import handle_file
@@ -129,7 +140,7 @@ class Caller:
         if self.kind == "floor":
             self.client.predict(self.rng.random(), api_name="/floor")
         else:
-            drawing = {"background": None, "layers": [], "composite": handle_file(self.rng.choice(self.drawings))}
+            drawing = {"background": None, "layers": [], "composite": handle_file(self.drawing())}
             noise = self.rng.choice(["gaussian", "salt_pepper", "uniform"])
             level, seed = round(self.rng.random(), 2), self.rng.randrange(1000)
             shown, numbers = self.client.predict(drawing, noise, level, seed, api_name="/reconstruct")
@@ -139,8 +150,10 @@ class Caller:
 
 
 def single_client(servers: dict, drawings: list[str], calls: int) -> dict:
-    """Alternate app and floor calls from one client each; latency and server CPU per call."""
+    """Alternate app (new drawing), app (same drawing) and floor calls; latency and server CPU per call."""
     callers = {name: Caller(s["url"], name, drawings, seed=1) for name, s in servers.items()}
+    servers = {**servers, "app-same": servers["app"]}
+    callers["app-same"] = Caller(servers["app"]["url"], "app-same", drawings, seed=2)
     for caller in callers.values():  # warm-up
         for _ in range(5):
             caller.call()
@@ -159,7 +172,7 @@ def single_client(servers: dict, drawings: list[str], calls: int) -> dict:
 
 def load(server: dict, drawings: list[str], clients: int, duration: float, warmup: float) -> dict:
     """clients threads calling /reconstruct: `warmup` seconds unmeasured, then `duration` seconds measured."""
-    callers = [Caller(server["url"], "app", drawings, seed=100 + i) for i in range(clients)]
+    callers = [Caller(server["url"], "app", drawings, seed=100 + i, start=i * len(drawings) // clients) for i in range(clients)]
     pid = server["proc"].pid
     latencies: list[float] = []
     errors: list[str] = []
@@ -233,7 +246,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="tiedae-bench-app-"))
     floor_script = tmp / "floor_app.py"
     floor_script.write_text(FLOOR_APP)
-    drawings = make_drawings(tmp, 20)
+    drawings = make_drawings(tmp, 40 if args.quick else 1500)
     servers = {}
     try:
         for name, script in (("app", ROOT / "app.py"), ("floor", floor_script)):
@@ -244,12 +257,17 @@ def main() -> int:
         single = single_client(servers, drawings, args.calls)
         a, f = single["app"], single["floor"]
         print(f"\nsingle client, {args.calls} alternating calls each")
-        print(f"{'':<8}{'p50 ms':>10}{'p95 ms':>10}{'server CPU ms/call':>20}")
-        for name in ("app", "floor"):
+        print("app = a new 800×800 drawing every call (a stroke); app-same = the same drawing, new noise (a slider move)")
+        print(f"{'':<10}{'p50 ms':>10}{'p95 ms':>10}{'server CPU ms/call':>20}")
+        for name in ("app", "app-same", "floor"):
             s = single[name]
-            print(f"{name:<8}{1000 * s['p50']:>10.1f}{1000 * s['p95']:>10.1f}{1000 * s['cpu_per_call']:>20.1f}")
+            print(f"{name:<10}{1000 * s['p50']:>10.1f}{1000 * s['p95']:>10.1f}{1000 * s['cpu_per_call']:>20.1f}")
         latency_ratio, cpu_ratio = a["p50"] / f["p50"], a["cpu_per_call"] / f["cpu_per_call"]
-        print(f"{'ratio':<8}{latency_ratio:>10.2f}{a['p95'] / f['p95']:>10.2f}{cpu_ratio:>20.2f}")
+        print(f"{'app/floor':<10}{latency_ratio:>10.2f}{a['p95'] / f['p95']:>10.2f}{cpu_ratio:>20.2f}")
+        same = single["app-same"]
+        print(
+            f"{'same/floor':<10}{same['p50'] / f['p50']:>10.2f}{same['p95'] / f['p95']:>10.2f}{same['cpu_per_call'] / f['cpu_per_call']:>20.2f}"
+        )
 
         result = load(servers["app"], drawings, args.clients, args.duration, args.warmup)
         growth = result["rss_end"] / result["rss_start"] - 1

@@ -300,15 +300,16 @@ def digest(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-def interrupted_save(data_root: str) -> None:
+def fresh_checkpoints(data_root: str) -> tuple[Path, dict]:
+    """A dry-run checkpoint folder in a temp dir, and the bytes of each of its files."""
     out = Path(tempfile.mkdtemp()) / "ckpt"
-    subprocess.run(
-        [sys.executable, "train.py", "--dry-run", "--data-dir", data_root, "--out", str(out)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    before = {name: digest(out / name) for name in ("tied", "untied")}
+    command = [sys.executable, "train.py", "--dry-run", "--data-dir", data_root, "--out", str(out)]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    return out, {name: digest(out / name) for name in ("tied", "untied")}
+
+
+def interrupted_save(data_root: str) -> None:
+    out, before = fresh_checkpoints(data_root)
     result = subprocess.run(
         [sys.executable, "-c", INTERRUPTED_SAVE, data_root, str(out)], cwd=ROOT, capture_output=True, text=True
     )
@@ -322,14 +323,7 @@ def interrupted_save(data_root: str) -> None:
 
 
 def failing_push(data_root: str) -> None:
-    out = Path(tempfile.mkdtemp()) / "ckpt"
-    subprocess.run(
-        [sys.executable, "train.py", "--dry-run", "--data-dir", data_root, "--out", str(out)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    before = {name: digest(out / name) for name in ("tied", "untied")}
+    out, before = fresh_checkpoints(data_root)
     result = subprocess.run([sys.executable, "-c", FAILING_PUSH, str(out)], cwd=ROOT, capture_output=True, text=True)
     intact = {name: digest(out / name) for name in ("tied", "untied")} == before
     message = result.stderr.strip()

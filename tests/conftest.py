@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny MNIST in torchvision's layout, made from stroke-drawn digits."""
 
+import socket
 import struct
 
 import numpy as np
@@ -51,3 +52,16 @@ def no_mnist_download(monkeypatch):
     from torchvision import datasets
 
     monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """The Space served on a free local port for the tests of one module; closed afterwards."""
+    import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH_KWARGS)
+    yield f"http://127.0.0.1:{port}/"
+    app.demo.close()

@@ -5,7 +5,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -167,26 +166,12 @@ def test_upload_goes_onto_the_canvas_as_dark_ink_on_white(tmp_path):
 # --- the API over HTTP ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server():
-    port = free_port()
-    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH_KWARGS)
-    yield f"http://127.0.0.1:{port}/"
-    app.demo.close()
-
-
-def test_api_reconstruct_returns_both_reconstructions_and_metrics(server, tmp_path):
+def test_api_reconstruct_returns_both_reconstructions_and_metrics(app_url, tmp_path):
     from gradio_client import Client, handle_file
 
     path = tmp_path / "three.png"
     draw_digit(3).save(path)
-    client = Client(server, verbose=False)
+    client = Client(app_url, verbose=False)
     value = {"background": None, "layers": [], "composite": handle_file(str(path))}
     shown, numbers = client.predict(value, "gaussian", 0.3, 0, api_name="/reconstruct")
     assert "MSE" in shown
@@ -197,10 +182,10 @@ def test_api_reconstruct_returns_both_reconstructions_and_metrics(server, tmp_pa
     assert numbers == app.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 0)[1]
 
 
-def test_api_bad_input_gets_a_message_and_the_server_keeps_serving(server, tmp_path):
+def test_api_bad_input_gets_a_message_and_the_server_keeps_serving(app_url, tmp_path):
     from gradio_client import Client, handle_file
 
-    client = Client(server, verbose=False)
+    client = Client(app_url, verbose=False)
     good = tmp_path / "seven.png"
     draw_digit(7).save(good)
     junk = tmp_path / "junk.png"

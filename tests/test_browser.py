@@ -4,7 +4,6 @@ import base64
 import io
 import math
 import shutil
-import socket
 
 import numpy as np
 import pytest
@@ -15,8 +14,6 @@ if CHROMIUM is None:
     pytest.skip("Chromium not installed (apt-get install chromium); .ci/run installs it", allow_module_level=True)
 sync_playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").sync_playwright
 
-import app  # noqa: E402
-
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -25,20 +22,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def url():
-    port = _free_port()
-    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH_KWARGS)
-    yield f"http://127.0.0.1:{port}/"
-    app.demo.close()
 
 
 def _arc(cx, cy, rx, ry, start, end, n=18):
@@ -60,12 +43,12 @@ def _image(page, key) -> np.ndarray | None:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("L"))
 
 
-def test_drawing_a_digit_shows_both_reconstructions(url, tmp_path):
+def test_drawing_a_digit_shows_both_reconstructions(app_url, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(url)
+            page.goto(app_url)
             page.locator("#sketchpad canvas").first.wait_for(timeout=30_000)
             page.locator("#sketchpad button[aria-label='Brush']").click()
             box = page.locator("#sketchpad canvas").first.bounding_box()

@@ -68,3 +68,24 @@ def draw_digit(
         for px, py in (points[0], points[-1]):
             pen.ellipse((px - r, py - r, px + r, py + r), fill=ink)
     return image if mode == "RGBA" else image.convert(mode)
+
+
+def save_examples(folder: str) -> None:
+    """Write examples/digit_0.png … digit_9.png: 280×280, black strokes on white, jittered."""
+    import random
+    from pathlib import Path
+
+    rng = random.Random(0)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for d in range(10):
+        x0, y0 = rng.uniform(60, 110), rng.uniform(30, 60)
+        box = (x0, y0, x0 + rng.uniform(90, 120), y0 + rng.uniform(170, 200))
+        draw_digit(d, size=(280, 280), box=box, width=rng.uniform(16, 24), mode="L").save(
+            Path(folder) / f"digit_{d}.png", optimize=True
+        )
+
+
+if __name__ == "__main__":  # python -m tiedae.drawing examples
+    import sys
+
+    save_examples(sys.argv[1] if len(sys.argv) > 1 else "examples")

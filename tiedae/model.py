@@ -18,7 +18,6 @@ strictly and returns it in eval mode.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -238,12 +237,3 @@ def is_tied(encoder_weight: torch.Tensor, decoder_weight: torch.Tensor) -> bool:
     probe = torch.randn_like(decoder_weight)
     (grad,) = torch.autograd.grad(decoder_weight, encoder_weight, probe, retain_graph=True, allow_unused=True)
     return grad is not None and torch.equal(grad, probe.t())
-
-
-def load_config(path: str | Path) -> dict:
-    """Read a checkpoint's config.json, with a clear error naming the file."""
-    config_file = Path(path) / constants.CONFIG_NAME
-    try:
-        return json.loads(config_file.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{config_file}: cannot read checkpoint config ({e})") from e

@@ -1,0 +1,75 @@
+"""The app's steps: the recent-drawings cache and the controls check."""
+
+import io
+
+import pytest
+
+from tiedae import demo
+from tiedae.drawing import draw_digit
+from tiedae.preprocess import SketchError
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Count real preprocessing runs; start from an empty cache."""
+    calls = []
+    real = demo.sketch_to_mnist
+
+    def counting(drawing):
+        calls.append(drawing)
+        return real(drawing)
+
+    monkeypatch.setattr(demo, "sketch_to_mnist", counting)
+    monkeypatch.setattr(demo, "_prepared", type(demo._prepared)())
+    return calls
+
+
+def png(digit: int, **kw) -> bytes:
+    buffer = io.BytesIO()
+    draw_digit(digit, **kw).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_same_drawing_is_prepared_once(counted, tmp_path):
+    path = tmp_path / "three.png"
+    path.write_bytes(png(3))
+    first = demo.prepared_digit({"background": None, "layers": [], "composite": str(path)})
+    again = demo.prepared_digit({"background": None, "layers": [], "composite": str(path)})
+    assert len(counted) == 1 and again is first
+    blob = png(5)
+    assert demo.prepared_digit({"composite": blob}) is demo.prepared_digit({"composite": bytes(blob)})
+    assert len(counted) == 2
+
+
+def test_a_changed_drawing_is_prepared_again(counted, tmp_path):
+    path = tmp_path / "digit.png"
+    path.write_bytes(png(1))
+    one = demo.prepared_digit(str(path))
+    path.write_bytes(png(7, width=60))
+    seven = demo.prepared_digit(str(path))
+    assert len(counted) == 2 and not (one == seven).all()
+
+
+def test_cache_is_bounded_and_errors_are_not_kept(counted, tmp_path):
+    for i in range(demo.PREPARED_CACHE_SIZE + 5):
+        demo.prepared_digit(png(i % 10, box=(100 + i, 100, 400 + i, 600)))
+    assert len(demo._prepared) == demo.PREPARED_CACHE_SIZE
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    calls_before = len(counted)
+    for _ in range(2):
+        with pytest.raises(SketchError):
+            demo.prepared_digit(str(bad))
+    assert len(counted) == calls_before + 2
+
+
+def test_images_in_memory_are_not_cached(counted):
+    image = draw_digit(4)
+    demo.prepared_digit(image)
+    demo.prepared_digit(image)
+    assert len(counted) == 2
+
+
+@pytest.mark.parametrize("seed, expected", [(3, 3), (3.0, 3), (0, 0), (demo.MAX_SEED, demo.MAX_SEED)])
+def test_controls_accept_whole_seeds(seed, expected):
+    assert demo.check_controls("uniform", 1, seed) == ("uniform", 1.0, expected)
