@@ -278,8 +278,9 @@ def main() -> int:
             f"server CPU {1000 * result['cpu_per_call']:.1f} ms/call"
         )
         print(
-            f"server RSS {result['rss_start']:.1f} MB after warm-up -> {result['rss_end']:.1f} MB at the end ({100 * growth:+.1f}%)"
+            f"server RSS {result['rss_start']:.1f} MB after {args.warmup:.0f}s warm-up -> {result['rss_end']:.1f} MB at the end ({100 * growth:+.1f}%)"
         )
+        print("RSS over time: " + ", ".join(f"{t:.0f}s {mb:.0f} MB" for t, mb in result["rss_trace"]))
         for error in sorted(set(result["errors"]))[:5]:
             print(f"  error: {error}")
     finally:

@@ -13,7 +13,7 @@ from tiedae.preprocess import SketchError
 def counted(monkeypatch):
     """Count real preprocessing runs; start from an empty cache."""
     calls = []
-    real = demo.sketch_to_mnist
+    real = demo.sketch_to_mnist  # counted: the decoding work the cache exists to skip
 
     def counting(drawing):
         calls.append(drawing)
@@ -61,6 +61,19 @@ def test_cache_is_bounded_and_errors_are_not_kept(counted, tmp_path):
         with pytest.raises(SketchError):
             demo.prepared_digit(str(bad))
     assert len(counted) == calls_before + 2
+
+
+def test_the_same_content_at_a_new_path_or_rewritten_is_a_hit(counted, tmp_path):
+    data = png(8)
+    (tmp_path / "a.png").write_bytes(data)
+    (tmp_path / "b.png").write_bytes(data)  # an upload of the same drawing again
+    assert demo.prepared_digit(str(tmp_path / "a.png")) is demo.prepared_digit(str(tmp_path / "b.png"))
+    assert len(counted) == 1
+
+
+def test_malformed_dicts_still_get_their_message(counted):
+    with pytest.raises(SketchError, match="keys"):
+        demo.prepared_digit({"composite": png(1), "extra": 1})
 
 
 def test_images_in_memory_are_not_cached(counted):

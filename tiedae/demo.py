@@ -96,30 +96,33 @@ _prepared: OrderedDict[bytes, np.ndarray | None] = OrderedDict()
 _prepared_lock = threading.Lock()
 
 
-def drawing_key(drawing: object) -> bytes | None:
-    """A key for the image a drawing is read from (its PNG bytes, or its file and version); None if neither."""
-    composite = drawing.get("composite") if isinstance(drawing, dict) else drawing
-    if isinstance(composite, (bytes, bytearray)):
-        return hashlib.blake2b(composite, digest_size=16).digest()
-    if isinstance(composite, str):
+def composite_bytes(drawing: object) -> bytes | None:
+    """The encoded image a drawing is read from (its composite, a file or bytes), or None."""
+    if isinstance(drawing, dict):
+        if not set(drawing) <= {"background", "layers", "composite", "id"}:
+            return None  # let sketch_to_mnist say what is wrong with it
+        drawing = drawing.get("composite")
+    if isinstance(drawing, (bytes, bytearray)):
+        return bytes(drawing)
+    if isinstance(drawing, (str, os.PathLike)):
         try:
-            stat = os.stat(composite)
+            return Path(drawing).read_bytes()
         except OSError:
             return None
-        return f"{composite}|{stat.st_size}|{stat.st_mtime_ns}".encode()
     return None
 
 
 def prepared_digit(drawing: object) -> np.ndarray | None:
-    """sketch_to_mnist, remembered for recent drawings: moving a slider re-sends the same drawing."""
-    key = drawing_key(drawing)
-    if key is None:
+    """sketch_to_mnist, remembered by content for recent drawings: moving a slider re-sends the same one."""
+    data = composite_bytes(drawing)
+    if data is None:
         return sketch_to_mnist(drawing)
+    key = hashlib.blake2b(data, digest_size=16).digest()
     with _prepared_lock:
         if key in _prepared:
             _prepared.move_to_end(key)
             return _prepared[key]
-    digit = sketch_to_mnist(drawing)  # a SketchError propagates and nothing is kept
+    digit = sketch_to_mnist(data)  # a SketchError propagates and nothing is kept
     with _prepared_lock:
         _prepared[key] = digit
         while len(_prepared) > PREPARED_CACHE_SIZE:
