@@ -245,7 +245,10 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         control.change(
             reconstruct, [sketch, *controls], outputs, api_name=False, show_progress="hidden", trigger_mode="always_last"
         )
-    upload.change(upload_to_canvas, upload, [sketch, tabs], api_name=False)
+    # Setting the canvas from the server does not fire its change event: reconstruct the upload directly.
+    upload.change(upload_to_canvas, upload, [sketch, tabs], api_name=False).then(
+        reconstruct, [upload, *controls], outputs, api_name=False, show_progress="hidden"
+    )
     reroll.click(new_seed, None, seed, api_name=False)
     sweep_section.expand(sweep_chart, None, sweep, api_name=False)
 

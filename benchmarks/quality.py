@@ -33,7 +33,7 @@ def main() -> int:
 
     raw = Path(args.data_dir) / "MNIST" / "raw"
     if not raw.is_dir():
-        print(f"SKIP: no MNIST at {raw} (pass --data-dir); nothing measured")
+        print(f"SUMMARY quality: skipped, no MNIST at {raw} (pass --data-dir); nothing measured")
         return 0
     start = time.perf_counter()
     x_train, x_test = train.load_mnist(args.data_dir)

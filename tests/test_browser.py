@@ -83,3 +83,21 @@ def test_drawing_a_digit_shows_both_reconstructions(app_url, tmp_path):
         finally:
             browser.close()
     assert (tmp_path / "drawn.png").stat().st_size > 10_000
+
+
+def test_an_example_goes_onto_the_canvas_and_is_reconstructed(app_url):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(app_url)
+            page.get_by_text("digit_5.png").first.click(timeout=30_000)
+            page.wait_for_function("() => document.querySelector('#tied-img')", timeout=30_000)
+            tied = _image(page, "tied")
+            assert tied.max() > 150 and (tied > 100).mean() > 0.05, "the example's reconstruction is blank"
+            # the controls now act on the example, which is on the canvas
+            old_src = page.locator("#noisy-img").first.get_attribute("src")
+            page.get_by_label("Salt & pepper").check()
+            page.wait_for_function("(old) => document.querySelector('#noisy-img').src !== old", arg=old_src, timeout=30_000)
+        finally:
+            browser.close()
