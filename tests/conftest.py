@@ -54,9 +54,9 @@ def no_mnist_download(monkeypatch):
     monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app_url():
-    """The Space served on a free local port for the tests of one module; closed afterwards."""
+    """The Space served once on a free local port for the whole session (closing it clears its file cache)."""
     import app
 
     with socket.socket() as s:
