@@ -43,61 +43,58 @@ def _image(page, key) -> np.ndarray | None:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("L"))
 
 
-def test_drawing_a_digit_shows_both_reconstructions(app_url, tmp_path):
+@pytest.fixture
+def page(app_url):
+    """A fresh Chromium page on the app; the browser is closed afterwards."""
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(app_url)
-            page.locator("#sketchpad canvas").first.wait_for(timeout=30_000)
-            page.locator("#sketchpad button[aria-label='Brush']").click()
-            box = page.locator("#sketchpad canvas").first.bounding_box()
-            # a 3, drawn off-centre in the upper left of the canvas with two mouse strokes
-            for stroke in (_arc(0.35, 0.3, 0.12, 0.1, 200, 450), _arc(0.35, 0.5, 0.14, 0.1, 270, 510)):
-                points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
-                page.mouse.move(*points[0])
-                page.mouse.down()
-                for point in points[1:]:
-                    page.mouse.move(*point, steps=2)
-                page.mouse.up()
-                page.wait_for_timeout(200)
-            page.wait_for_function(
-                "() => document.querySelector('#untied-img') && document.querySelector('#tied-img')", timeout=30_000
-            )
-            page.wait_for_timeout(1000)
-            tied, untied, noisy = _image(page, "tied"), _image(page, "untied"), _image(page, "noisy")
-            for name, image in (("tied", tied), ("untied", untied)):
-                assert image is not None, f"no {name} reconstruction shown"
-                assert image.shape == (28, 28) and image.max() > 150 and (image > 100).mean() > 0.05, f"{name} output is blank"
-            assert "MSE" in page.locator("#result").inner_text()
-
-            # moving the noise level changes the noisy image
-            old_src = page.locator("#noisy-img").first.get_attribute("src")
-            page.locator("#noise-level input[type='range']").focus()
-            for _ in range(30):
-                page.keyboard.press("ArrowRight")
-            page.wait_for_function("(old) => document.querySelector('#noisy-img').src !== old", arg=old_src, timeout=30_000)
-            page.wait_for_timeout(1000)  # let the last key's update land
-            assert not np.array_equal(_image(page, "noisy"), noisy), "moving the slider did not change the noisy image"
-            page.screenshot(path=str(tmp_path / "drawn.png"), full_page=True)
+            yield page
         finally:
             browser.close()
+
+
+def test_drawing_a_digit_shows_both_reconstructions(page, tmp_path):
+    page.locator("#sketchpad canvas").first.wait_for(timeout=30_000)
+    page.locator("#sketchpad button[aria-label='Brush']").click()
+    box = page.locator("#sketchpad canvas").first.bounding_box()
+    # a 3, drawn off-centre in the upper left of the canvas with two mouse strokes
+    for stroke in (_arc(0.35, 0.3, 0.12, 0.1, 200, 450), _arc(0.35, 0.5, 0.14, 0.1, 270, 510)):
+        points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*point, steps=2)
+        page.mouse.up()
+        page.wait_for_timeout(200)
+    page.wait_for_function("() => document.querySelector('#untied-img') && document.querySelector('#tied-img')", timeout=30_000)
+    page.wait_for_timeout(1000)
+    tied, untied, noisy = _image(page, "tied"), _image(page, "untied"), _image(page, "noisy")
+    for name, image in (("tied", tied), ("untied", untied)):
+        assert image is not None, f"no {name} reconstruction shown"
+        assert image.shape == (28, 28) and image.max() > 150 and (image > 100).mean() > 0.05, f"{name} output is blank"
+    assert "MSE" in page.locator("#result").inner_text()
+
+    # moving the noise level changes the noisy image
+    old_src = page.locator("#noisy-img").first.get_attribute("src")
+    page.locator("#noise-level input[type='range']").focus()
+    for _ in range(30):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("(old) => document.querySelector('#noisy-img').src !== old", arg=old_src, timeout=30_000)
+    page.wait_for_timeout(1000)  # let the last key's update land
+    assert not np.array_equal(_image(page, "noisy"), noisy), "moving the slider did not change the noisy image"
+    page.screenshot(path=str(tmp_path / "drawn.png"), full_page=True)
     assert (tmp_path / "drawn.png").stat().st_size > 10_000
 
 
-def test_an_example_goes_onto_the_canvas_and_is_reconstructed(app_url):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(app_url)
-            page.get_by_text("digit_5.png").first.click(timeout=30_000)
-            page.wait_for_function("() => document.querySelector('#tied-img')", timeout=30_000)
-            tied = _image(page, "tied")
-            assert tied.max() > 150 and (tied > 100).mean() > 0.05, "the example's reconstruction is blank"
-            # the controls now act on the example, which is on the canvas
-            old_src = page.locator("#noisy-img").first.get_attribute("src")
-            page.get_by_label("Salt & pepper").check()
-            page.wait_for_function("(old) => document.querySelector('#noisy-img').src !== old", arg=old_src, timeout=30_000)
-        finally:
-            browser.close()
+def test_an_example_goes_onto_the_canvas_and_is_reconstructed(page):
+    page.get_by_text("digit_5.png").first.click(timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#tied-img')", timeout=30_000)
+    tied = _image(page, "tied")
+    assert tied.max() > 150 and (tied > 100).mean() > 0.05, "the example's reconstruction is blank"
+    # the controls now act on the example, which is on the canvas
+    old_src = page.locator("#noisy-img").first.get_attribute("src")
+    page.get_by_label("Salt & pepper").check()
+    page.wait_for_function("(old) => document.querySelector('#noisy-img').src !== old", arg=old_src, timeout=30_000)
