@@ -24,10 +24,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from tiedae import NOISE_KINDS, TiedAutoencoder, UntiedAutoencoder, add_noise, mse, psnr
-from tiedae.model import Autoencoder
+from tiedae import NOISE_KINDS, add_noise, mse, psnr
+from tiedae.model import MODEL_CLASSES, Autoencoder
 
-MODEL_CLASSES = {"tied": TiedAutoencoder, "untied": UntiedAutoencoder}
 EVAL_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 EPOCH_EVAL_SIZE = 1000  # per-epoch progress uses the first 1,000 test images; the final evaluation uses all
 EVAL_SEED = 1234  # test-set noise is fixed so every model and every run sees the same corruption

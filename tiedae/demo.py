@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from tiedae.metrics import mse, psnr
-from tiedae.model import Autoencoder, TiedAutoencoder, UntiedAutoencoder, count_parameters
+from tiedae.model import MODEL_CLASSES, Autoencoder, count_parameters
 from tiedae.noise import NOISE_KINDS, add_noise
 from tiedae.preprocess import sketch_to_mnist
 from tiedae.publish import METRICS_FILE, repo_ids, sweep_figure
@@ -31,7 +31,6 @@ from tiedae.publish import METRICS_FILE, repo_ids, sweep_figure
 log = logging.getLogger("tiedae")
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-MODEL_CLASSES = {"tied": TiedAutoencoder, "untied": UntiedAutoencoder}
 MAX_SEED = 2**31 - 1
 
 
@@ -43,7 +42,7 @@ class LoadedModels:
     metrics: dict[str, dict | None]
     source: str
     warning: str | None = None
-    parameters: dict[str, int] = field(default_factory=dict)
+    parameters: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.parameters = {name: count_parameters(model) for name, model in self.models.items()}

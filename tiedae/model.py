@@ -197,6 +197,9 @@ class UntiedAutoencoder(Autoencoder):
         super().__init__(sizes=sizes, tied=False)
 
 
+MODEL_CLASSES = {"tied": TiedAutoencoder, "untied": UntiedAutoencoder}  # checkpoint folder / repo suffix -> class
+
+
 def check_state_dict(model: nn.Module, state: dict[str, torch.Tensor], *, source: str, strict: bool = True) -> None:
     """Raise a ValueError naming `source` if `state` does not fit `model` exactly."""
     expected = model.state_dict()

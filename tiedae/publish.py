@@ -18,7 +18,7 @@ import torch
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 
 from tiedae.drawing import draw_digit
-from tiedae.model import Autoencoder, count_parameters
+from tiedae.model import MODEL_CLASSES, Autoencoder, count_parameters
 from tiedae.noise import NOISE_KINDS, add_noise
 from tiedae.preprocess import sketch_to_mnist
 
@@ -309,18 +309,15 @@ Reconstructions of digits drawn with pen strokes (not MNIST images): clean, nois
 
 def push_to_hub(root: Path, *, namespace: str, prefix: str, private: bool, token: str | None) -> list[str]:
     """Upload root/tied and root/untied to their repos; returns the commit URLs."""
-    from tiedae.model import TiedAutoencoder, UntiedAutoencoder
-
     ids = repo_ids(namespace, prefix)
-    classes = {"tied": TiedAutoencoder, "untied": UntiedAutoencoder}
-    for name, cls in classes.items():  # refuse to upload anything that does not load
+    for name, cls in MODEL_CLASSES.items():  # refuse to upload anything that does not load
         folder = root / name
         if not folder.is_dir():
             raise FileNotFoundError(f"no checkpoint folder {folder}")
         cls.from_pretrained(folder)
     api = HfApi(token=token)
     urls = []
-    for name in classes:
+    for name in MODEL_CLASSES:
         api.create_repo(ids[name], repo_type="model", private=private, exist_ok=True)
         commit = api.upload_folder(
             repo_id=ids[name],
