@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import statistics
 import struct
+import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +72,29 @@ def machine() -> str:
         except ImportError:
             pass
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, " + ", ".join(versions)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(script: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    return subprocess.Popen(
+        [sys.executable, str(script)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def wait_http_200(port: int, timeout: float = 120) -> float:
+    """Seconds until GET / answers 200."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                if r.status == 200:
+                    return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"no HTTP 200 on port {port} within {timeout}s")

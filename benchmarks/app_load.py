@@ -18,17 +18,14 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
-from _common import ROOT, machine, median, percentile
+from _common import ROOT, free_port, machine, median, percentile, start_server, wait_http_200
 
 from tiedae.drawing import draw_digit
 
@@ -56,32 +53,6 @@ if __name__ == "__main__":
 """
 GOALS = {"latency": 1.5, "cpu": 1.5, "rss_growth": 0.05}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(script: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    return subprocess.Popen(
-        [sys.executable, str(script)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-
-
-def wait_http_200(port: int, timeout: float = 120) -> float:
-    """Seconds until GET / answers 200."""
-    start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
-                if r.status == 200:
-                    return time.perf_counter() - start
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"no HTTP 200 on port {port} within {timeout}s")
 
 
 def cpu_seconds(pid: int) -> float:

@@ -22,13 +22,12 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 import zlib
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, mnist_root
+from _common import ROOT, free_port, mnist_root, start_server, wait_http_200
 from PIL import Image, ImageDraw
 
 from tiedae.drawing import draw_digit
@@ -339,12 +338,11 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="accepted for CI; the run is always complete")
     p.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="tiedae-faults-"))
-    port = _free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    server = start_server(ROOT / "app.py", port)
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait(url)
+        wait_http_200(port)
         print(f"part 1: bad input through the API of {url}")
         bad_input_run(url, folder)
         report("server process still running", server.poll() is None, f"pid {server.pid}")
@@ -366,25 +364,6 @@ def main() -> int:
         f"SUMMARY faults: {len(RESULTS) - len(bad)}/{len(RESULTS)} handled" + (f"; NOT handled: {', '.join(bad)}" if bad else "")
     )
     return 1 if bad else 0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, timeout: float = 120) -> None:
-    start = time.time()
-    while time.time() - start < timeout:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from PIL import Image
 
 from tiedae.metrics import mse, psnr
 from tiedae.model import MODEL_CLASSES, Autoencoder, count_parameters
-from tiedae.noise import NOISE_KINDS, add_noise
+from tiedae.noise import NOISE_KINDS, add_noise, check_noise
 from tiedae.preprocess import sketch_to_mnist
 from tiedae.publish import METRICS_FILE, repo_ids, sweep_figure
 
@@ -133,8 +133,10 @@ def check_controls(kind: object, level: object, seed: object) -> tuple[str, floa
     """Validated (kind, level, seed), or a ValueError saying what is wrong."""
     if kind not in NOISE_KINDS:
         raise ValueError(f"Noise type must be one of {', '.join(NOISE_KINDS)}; got {kind!r}.")
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not math.isfinite(level) or not 0 <= level <= 1:
-        raise ValueError(f"Noise level must be a number from 0 to 1; got {level!r}.")
+    try:
+        check_noise(kind, level)  # the one rule for noise levels
+    except ValueError:
+        raise ValueError(f"Noise level must be a number from 0 to 1; got {level!r}.") from None
     if isinstance(seed, float) and seed.is_integer():
         seed = int(seed)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
