@@ -1,0 +1,309 @@
+"""Round trip: real MNIST test digits rendered the way people's input arrives, through the app's preprocessing.
+
+    python benchmarks/roundtrip.py [--data-dir ../shared/data] [--digits 500] [--quick]
+
+Each MNIST test digit is rendered as a drawing (scaled up 5-25×, anywhere on a canvas of the
+app's size or larger, with several resampling filters, pens from thin to fat, opaque white,
+transparent and light-on-dark canvases) or as a phone photo (dark ink on paper, uneven light,
+a shadow edge, paper texture, sensor noise, blur, JPEG), and the photos again stored with each
+EXIF orientation. Every rendering goes through `sketch_to_mnist`, exactly as the app calls it,
+and the result is compared with the original digit:
+
+- input fidelity: MSE(preprocessed rendering, original digit), mean, p90 and max;
+- reconstruction ratio, per model: MSE(model(preprocessed), original) / MSE(model(original), original).
+
+It also re-measures on the data the MNIST constants `tiedae.preprocess` uses and prints them
+beside the code's values. The full run checks the acceptance bars and exits 1 if one is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter
+from scipy import ndimage
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, machine, mnist_root  # noqa: E402
+
+import train  # noqa: E402
+from tiedae import TiedAutoencoder, UntiedAutoencoder  # noqa: E402
+from tiedae import preprocess as pre  # noqa: E402
+from tiedae.demo import CANVAS_SIZE  # noqa: E402
+from tiedae.metrics import mse  # noqa: E402
+
+FILTERS = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+CANVASES = ("white", "transparent", "light-on-dark")
+MORPH_SCALE = 8  # pens are thinned and thickened on the digit upscaled 8×, then resized to the drawing's scale
+# EXIF orientation -> the transpose that stores an upright picture so that a viewer applying the tag shows it upright
+STORE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+BARS = {  # family -> (mean, max) input-fidelity bars; None: no bar
+    "drawing, own pen": (0.010, 0.03),
+    "drawing, thin pen": (0.02, None),
+    "drawing, fat pen": (0.02, None),
+    "photo": (0.02, None),
+}
+RATIO_BAR = 1.5  # median reconstruction ratio, drawings at the digit's own pen
+EXIF_BAR = 0.002  # each orientation's mean fidelity within this of the upright photos'
+
+
+def pen(digit: np.ndarray, grow: float) -> Image.Image:
+    """The digit (28, 28) upscaled MORPH_SCALE× with its strokes grown (> 0) or thinned (< 0) by `grow` MNIST px a side.
+
+    A round pen: grey dilation or erosion with a disk (not the distance transform the app uses).
+    """
+    big = np.asarray(Image.fromarray(digit.astype(np.float32), mode="F").resize((28 * MORPH_SCALE,) * 2, Image.Resampling.BILINEAR))
+    radius = abs(grow) * MORPH_SCALE
+    r = math.ceil(radius)
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+    disk = yy**2 + xx**2 <= radius**2
+    morph = ndimage.grey_dilation if grow > 0 else ndimage.grey_erosion
+    return Image.fromarray(morph(big, footprint=disk).astype(np.float32), mode="F")
+
+
+def render_drawing(digit: np.ndarray, rng: np.random.Generator, *, grow: float) -> Image.Image:
+    """A drawing of the digit: scaled 5-25×, anywhere on a canvas at least the app's size."""
+    scale = rng.uniform(5, 25)
+    side = round(28 * scale)
+    source = pen(digit, grow) if grow else Image.fromarray(digit.astype(np.float32), mode="F")
+    ink = source.resize((side, side), FILTERS[rng.choice(list(FILTERS))])
+    ink = np.clip(np.asarray(ink), 0, 1)
+    canvas = max(CANVAS_SIZE, side + 2) + int(rng.integers(0, CANVAS_SIZE))
+    top, left = rng.integers(0, canvas - side + 1, size=2)
+    field = np.zeros((canvas, canvas), np.float32)
+    field[top : top + side, left : left + side] = ink
+    ink8 = np.round(255 * field).astype(np.uint8)
+    kind = rng.choice(CANVASES)
+    if kind == "white":  # black pen on an opaque white canvas
+        return Image.fromarray(255 - ink8, mode="L").convert("RGBA")
+    if kind == "transparent":  # black pen on a transparent canvas: the strokes are in the alpha channel
+        rgba = np.zeros((canvas, canvas, 4), np.uint8)
+        rgba[..., 3] = ink8
+        return Image.fromarray(rgba, mode="RGBA")
+    return Image.fromarray(ink8, mode="L").convert("RGB")  # white chalk on black
+
+
+def render_photo(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A phone photo of the digit in dark ink on paper: uneven light, a shadow edge, texture, noise, blur, JPEG."""
+    h, w = (600, 800) if rng.random() < 0.5 else (800, 600)
+    scale = rng.uniform(8, 18)
+    side = round(28 * scale)
+    ink = np.clip(np.asarray(Image.fromarray(digit.astype(np.float32), mode="F").resize((side, side), Image.Resampling.BICUBIC)), 0, 1)
+    top, left = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+    field = np.zeros((h, w), np.float32)
+    field[top : top + side, left : left + side] = ink
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    # Light falls off across the page (from 100% to 45-75%), in a random direction.
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = (np.cos(angle) * xx / w + np.sin(angle) * yy / h)
+    ramp = (ramp - ramp.min()) / (ramp.max() - ramp.min())
+    light = 1 - rng.uniform(0.25, 0.55) * ramp
+    # A shadow edge (a hand or the phone) across part of the page, slightly soft.
+    a2 = rng.uniform(0, 2 * np.pi)
+    line = np.cos(a2) * (xx - w * rng.uniform(0.2, 0.8)) + np.sin(a2) * (yy - h * rng.uniform(0.2, 0.8))
+    light *= 1 - rng.uniform(0.2, 0.45) * (1 / (1 + np.exp(-line / rng.uniform(2, 8))))
+    # Paper: slightly off-white, with fibre texture at two scales.
+    fine = rng.normal(0, 1, (h, w)).astype(np.float32)
+    coarse = np.asarray(Image.fromarray(rng.normal(0, 1, (h // 8, w // 8)).astype(np.float32), mode="F").resize((w, h), Image.Resampling.BICUBIC))
+    paper = rng.uniform(0.82, 0.95) + 0.015 * fine + 0.02 * coarse
+    pen_reflectance = rng.uniform(0.08, 0.25)
+    surface = paper * (1 - field) + pen_reflectance * field
+    gray = light * surface
+    rgb = gray[..., None] * np.array([1.0, rng.uniform(0.95, 1.0), rng.uniform(0.85, 0.97)], np.float32)  # warm light
+    rgb = rgb + rng.normal(0, rng.uniform(0.01, 0.03), rgb.shape).astype(np.float32)  # sensor noise
+    photo = Image.fromarray(np.round(255 * np.clip(rgb, 0, 1)).astype(np.uint8), mode="RGB")
+    photo = photo.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0)))  # focus and motion
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", quality=int(rng.integers(60, 95)))
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def with_orientation(jpeg: Image.Image, orientation: int) -> Image.Image:
+    """The photo stored as a phone would with EXIF orientation `orientation`, decoded from JPEG bytes."""
+    upright = jpeg.convert("RGB")
+    stored = upright.transpose(STORE_FOR_ORIENTATION[orientation])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    stored.save(buffer, format="JPEG", quality=92, exif=exif)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def with_orientation_upright(jpeg: Image.Image) -> Image.Image:
+    """The photo re-saved as the rotated ones are, with orientation 1 (the control for JPEG re-encoding)."""
+    buffer = io.BytesIO()
+    jpeg.convert("RGB").save(buffer, format="JPEG", quality=92)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+
+def measure_mnist(images: np.ndarray) -> list[tuple[str, str, str]]:
+    """(what, measured on the data, value in the code) for each constant in tiedae.preprocess."""
+    x = images.astype(np.float32) / 255  # (N, 28, 28)
+    mass = x.sum(axis=(1, 2))
+    com_y, com_x = (x.sum(axis=2) @ np.arange(28)) / mass, (x.sum(axis=1) @ np.arange(28)) / mass
+    rows, cols = x.max(axis=2) > 0.1, x.max(axis=1) > 0.1
+    height = 28 - rows.argmax(axis=1) - rows[:, ::-1].argmax(axis=1)
+    width = 28 - cols.argmax(axis=1) - cols[:, ::-1].argmax(axis=1)
+    longer, shorter = np.maximum(height, width), np.minimum(height, width)
+    even = np.mean(shorter % 2 == 0)
+    widths = [pre.stroke_width(d) for d in x]
+    p05, p2, p50, p98, p995 = np.percentile(widths, [0.5, 2, 50, 98, 99.5])
+    return [
+        (
+            "centre of mass (row, col)",
+            f"rows {com_y.min():.2f}-{com_y.max():.2f} (mean {com_y.mean():.3f}), cols {com_x.min():.2f}-{com_x.max():.2f} (mean {com_x.mean():.3f})",
+            f"whole-pixel shift to {pre.COM_TARGET}",
+        ),
+        (
+            "bounding box (> 0.1), longer side",
+            f"{np.mean(longer == 20):.1%} are 20 px (min {longer.min()}, max {longer.max()})",
+            f"BOX_SIZE = {pre.BOX_SIZE}",
+        ),
+        ("shorter side even (centred in the box)", f"{even:.1%} even", "centred on a pixel edge"),
+        (
+            "stroke width (stroke_width), p0.5 / p2 / median / p98 / p99.5",
+            f"{p05:.2f} / {p2:.2f} / {p50:.2f} / {p98:.2f} / {p995:.2f} px",
+            f"STROKE_MIN {pre.STROKE_MIN}, STROKE_MAX {pre.STROKE_MAX}",
+        ),
+        ("peak intensity", f"{np.mean(x.max(axis=(1, 2)) >= 0.99):.1%} have a pixel ≥ 0.99", "output scaled to peak 1"),
+    ]
+
+
+@torch.inference_mode()
+def reconstruction_errors(models: dict, inputs: np.ndarray, originals: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-digit MSE against the originals of each model fed `inputs`: {name: (N,)}."""
+    x = torch.from_numpy(inputs.reshape(len(inputs), 784))  # (N, 28, 28) -> (N, 784)
+    target = torch.from_numpy(originals.reshape(len(originals), 784))
+    return {name: mse(model(x), target).numpy() for name, model in models.items()}
+
+
+def run_family(name, renders, originals, models, own_errors) -> dict:
+    """Preprocess every rendering; fidelity and reconstruction ratios against the originals."""
+    start = time.perf_counter()
+    prepared, failures = [], 0
+    for image, original in zip(renders, originals):
+        try:
+            x = pre.sketch_to_mnist(image)
+        except pre.SketchError:
+            x = None
+        if x is None:
+            failures += 1
+            x = np.zeros_like(original)  # counted as a total loss, not skipped
+        prepared.append(x)
+    seconds = time.perf_counter() - start
+    prepared = np.stack(prepared)
+    fidelity = ((prepared - originals) ** 2).mean(axis=(1, 2))
+    errors = reconstruction_errors(models, prepared, originals)
+    ratios = {m: errors[m] / own_errors[m] for m in models}
+    return {
+        "family": name,
+        "n": len(originals),
+        "failures": failures,
+        "fidelity": fidelity,
+        "ratios": ratios,
+        "ms": 1000 * seconds / len(originals),
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data-dir", default=None, help="MNIST root holding MNIST/raw/ (default: ../shared/data)")
+    p.add_argument("--checkpoints", default=str(ROOT / "checkpoints"), help="folder holding tied/ and untied/")
+    p.add_argument("--digits", type=int, default=500, help="MNIST test digits per family")
+    p.add_argument("--seed", type=int, default=0, help="seed for choosing digits and renderings")
+    p.add_argument("--quick", action="store_true", help="20 digits per family, no bars checked (CI smoke run)")
+    args = p.parse_args()
+    n = 20 if args.quick else args.digits
+
+    root, description = mnist_root(args.data_dir)
+    print(f"machine: {machine()}\ndata: {description}")
+    x_train, x_test = train.load_mnist(root)
+    print("\nMNIST measured vs the constants in tiedae/preprocess.py:")
+    for what, measured, code in measure_mnist(np.concatenate([x_test.numpy(), x_train.numpy()])):
+        print(f"  {what:<52} {measured:<70} code: {code}")
+
+    rng = np.random.default_rng(args.seed)
+    index = rng.choice(len(x_test), size=n, replace=False)
+    originals = x_test.numpy()[index].astype(np.float32) / 255  # (n, 28, 28)
+    models = {
+        "tied": TiedAutoencoder.from_pretrained(Path(args.checkpoints) / "tied"),
+        "untied": UntiedAutoencoder.from_pretrained(Path(args.checkpoints) / "untied"),
+    }
+    own = reconstruction_errors(models, originals, originals)
+
+    photos = [render_photo(d, rng) for d in originals]
+    families = {
+        "drawing, own pen": [render_drawing(d, rng, grow=0) for d in originals],
+        "drawing, thin pen": [render_drawing(d, rng, grow=-rng.uniform(0.3, 0.6)) for d in originals],
+        "drawing, fat pen": [render_drawing(d, rng, grow=rng.uniform(0.5, 1.5)) for d in originals],
+        "photo": photos,
+    }
+    for orientation in STORE_FOR_ORIENTATION:
+        families[f"photo, EXIF {orientation}"] = [with_orientation(photo, orientation) for photo in photos]
+    families["photo, EXIF 1 (re-saved)"] = [with_orientation_upright(photo) for photo in photos]
+
+    results = [run_family(name, renders, originals, models, own) for name, renders in families.items()]
+
+    print(f"\n{n} MNIST test digits per family; fidelity = MSE(preprocessed, original); ratio = model MSE on it / on the original")
+    print(f"{'family':<26}{'mean':>9}{'p90':>9}{'max':>9}{'fail':>6}{'tied ratio':>12}{'untied ratio':>14}{'ms/img':>8}")
+    for r in results:
+        f = r["fidelity"]
+        print(
+            f"{r['family']:<26}{f.mean():>9.4f}{np.percentile(f, 90):>9.4f}{f.max():>9.4f}{r['failures']:>6}"
+            f"{np.median(r['ratios']['tied']):>12.2f}{np.median(r['ratios']['untied']):>14.2f}{r['ms']:>8.1f}"
+        )
+
+    by_name = {r["family"]: r for r in results}
+    missed = []
+    for family, (mean_bar, max_bar) in BARS.items():
+        f = by_name[family]["fidelity"]
+        if f.mean() > mean_bar:
+            missed.append(f"{family}: mean {f.mean():.4f} > {mean_bar}")
+        if max_bar is not None and f.max() > max_bar:
+            missed.append(f"{family}: max {f.max():.4f} > {max_bar}")
+    for model in models:
+        ratio = float(np.median(by_name["drawing, own pen"]["ratios"][model]))
+        if ratio > RATIO_BAR:
+            missed.append(f"{model} median ratio {ratio:.2f} > {RATIO_BAR}")
+    upright = by_name["photo, EXIF 1 (re-saved)"]["fidelity"].mean()  # same JPEG re-encoding as the rotated ones
+    worst_exif = max(abs(by_name[f"photo, EXIF {o}"]["fidelity"].mean() - upright) for o in STORE_FOR_ORIENTATION)
+    if worst_exif > EXIF_BAR:
+        missed.append(f"EXIF orientation off the upright photos by {worst_exif:.4f} > {EXIF_BAR}")
+    own_pen = by_name["drawing, own pen"]
+    headline = (
+        f"drawings at own pen: fidelity mean {own_pen['fidelity'].mean():.4f} max {own_pen['fidelity'].max():.4f}, "
+        f"ratio tied {np.median(own_pen['ratios']['tied']):.2f} untied {np.median(own_pen['ratios']['untied']):.2f}; "
+        f"thin {by_name['drawing, thin pen']['fidelity'].mean():.4f}, fat {by_name['drawing, fat pen']['fidelity'].mean():.4f}, "
+        f"photos {by_name['photo']['fidelity'].mean():.4f}, EXIF within {worst_exif:.4f}"
+    )
+    if args.quick:
+        print(f"SUMMARY roundtrip (quick, {n} digits per family, bars not checked): {headline}")
+        return 0
+    verdict = "all bars met" if not missed else "MISSED: " + "; ".join(missed)
+    print(f"SUMMARY roundtrip ({n} digits per family): {headline}; {verdict}")
+    return 0 if not missed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
