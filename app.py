@@ -24,8 +24,10 @@ import torch
 from PIL import Image
 
 from tiedae.demo import (
+    CANVAS_SIZE,
     MAX_SEED,
     check_controls,
+    ink_on_canvas,
     load_bundled,
     load_from_hub,
     noise_sweep_image,
@@ -71,29 +73,27 @@ except (ValueError, FileNotFoundError) as e:  # a broken bundled checkpoint: say
 MODELS = LOADED.models
 
 
-class Sketchpad(gr.Sketchpad):
-    """A Sketchpad that passes its images on undecoded (paths or PNG bytes).
-
-    Gradio decodes background, every layer and the composite on each stroke; we need only
-    the composite, and `sketch_to_mnist` decodes it at reduced size.
-    """
-
-    def get_block_name(self) -> str:
-        return "imageeditor"  # the frontend component Sketchpad itself is a template of
-
-    def preprocess(self, payload):
-        if payload is None:
-            return None
-        if payload.id is not None:  # the browser's strokes arrive as blobs, kept until used
-            blobs = self.blob_storage.pop(payload.id, None)
-            if blobs is None:
-                return None
-            return {"background": blobs.background, "layers": list(blobs.layers), "composite": blobs.composite}
-        return {
-            "background": payload.background.path if payload.background else None,
-            "layers": [layer.path for layer in payload.layers],
-            "composite": payload.composite.path if payload.composite else None,
-        }
+def drawing_image(drawing: object) -> object:
+    """The one image a Sketchpad value (or an upload's path) stands for: what the person sees on the canvas."""
+    if not isinstance(drawing, dict):
+        return drawing  # an upload's file path, or None
+    unknown = set(drawing) - {"background", "layers", "composite", "id"}
+    if unknown:
+        raise SketchError(
+            f"A drawing is a dict with 'background', 'layers' and 'composite'; got keys {sorted(map(str, unknown))}."
+        )
+    if drawing.get("composite") is not None:
+        return drawing["composite"]  # the background with every layer on it
+    layers = drawing.get("layers") or []
+    if not isinstance(layers, (list, tuple)) or not all(layer is None or isinstance(layer, Image.Image) for layer in layers):
+        raise SketchError("A drawing's 'layers' must be a list of images.")
+    layers = [layer for layer in layers if layer is not None]
+    if not layers:
+        return drawing.get("background")
+    composite = drawing.get("background") or Image.new("RGBA", layers[0].size, (0, 0, 0, 0))
+    for layer in layers:
+        composite = Image.alpha_composite(composite.convert("RGBA"), layer.convert("RGBA").resize(composite.size))
+    return composite
 
 
 def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tuple[str, dict | None]:
@@ -103,7 +103,8 @@ def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tupl
     except ValueError as e:
         raise gr.Error(str(e)) from None
     try:
-        clean = prepared_digit(drawing)
+        image = drawing_image(drawing)
+        clean = None if image is None else prepared_digit(image)
     except SketchError as e:
         gr.Warning(str(e))
         return f'<p class="hint">⚠️ {html.escape(str(e))}</p>', None
@@ -115,7 +116,7 @@ def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tupl
 
 
 def upload_to_canvas(path: str | None):
-    """Put an uploaded image on the canvas as dark ink on white, so drawing and controls act on it."""
+    """Put an uploaded image or example on the canvas as the strokes found in it, dark on white, cropped to the digit."""
     if path is None:
         return gr.skip(), gr.skip()
     try:
@@ -125,7 +126,7 @@ def upload_to_canvas(path: str | None):
     if ink is None:
         gr.Warning("That image looks blank: no strokes found.")
         return gr.skip(), gr.skip()
-    canvas = Image.fromarray(np.round(255 * (1 - ink)).astype(np.uint8), mode="L").convert("RGBA")
+    canvas = ink_on_canvas(ink, CANVAS_SIZE)
     return {"background": canvas, "layers": [], "composite": canvas}, gr.Tabs(selected="draw")
 
 
@@ -142,6 +143,19 @@ def new_seed() -> int:
     return random.randint(0, MAX_SEED)
 
 
+BRUSH_SIZE = 12  # radius, px on the CANVAS_SIZE canvas: strokes ~13% of a digit drawn two-thirds of its height, as MNIST
+SELECT_BRUSH_JS = """
+() => {
+  const pick = () => {
+    const brush = document.querySelector("#sketchpad button[aria-label='Brush']");
+    if (brush) brush.click();
+    return Boolean(brush);
+  };
+  if (pick()) return;
+  const timer = setInterval(() => pick() && clearInterval(timer), 100);
+  setTimeout(() => clearInterval(timer), 15000);
+}
+"""
 CSS = """
 .pixelated img, .panel img { image-rendering: pixelated; }
 .pixelated img { width: 100% !important; height: 100% !important; object-fit: contain; }
@@ -170,11 +184,11 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         with gr.Column(scale=2):
             with gr.Tabs() as tabs:
                 with gr.Tab("Draw", id="draw"):
-                    sketch = Sketchpad(
+                    sketch = gr.Sketchpad(
                         label="Draw a digit",
-                        type="filepath",
-                        canvas_size=(560, 560),
-                        brush=gr.Brush(default_size=24, colors=["#000000"], color_mode="fixed"),
+                        type="pil",
+                        canvas_size=(CANVAS_SIZE, CANVAS_SIZE),
+                        brush=gr.Brush(default_size=BRUSH_SIZE, colors=["#000000"], color_mode="fixed"),
                         layers=False,
                         height=460,
                         elem_id="sketchpad",
@@ -194,10 +208,11 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Noise seed", elem_id="seed")
                 reroll = gr.Button("🎲 Re-roll noise", elem_id="reroll")
+            example = gr.Image(type="filepath", visible=False, elem_id="example")  # what an example click sets
             if EXAMPLES_DIR.is_dir():
                 gr.Examples(
                     examples=sorted(str(p) for p in EXAMPLES_DIR.glob("*.png")),
-                    inputs=upload,
+                    inputs=example,
                     label="Example digits (drawn with pen strokes)",
                     examples_per_page=10,
                 )
@@ -245,10 +260,14 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         control.change(
             reconstruct, [sketch, *controls], outputs, api_name=False, show_progress="hidden", trigger_mode="always_last"
         )
-    # Setting the canvas from the server does not fire its change event: reconstruct the upload directly.
-    upload.change(upload_to_canvas, upload, [sketch, tabs], api_name=False).then(
-        reconstruct, [upload, *controls], outputs, api_name=False, show_progress="hidden"
-    )
+    # An upload or example goes onto the canvas and is reconstructed from there, so drawing over it works.
+    # (Setting the canvas from the server does not fire its change event, hence the explicit .then.)
+    for source in (upload, example):
+        source.change(upload_to_canvas, source, [sketch, tabs], api_name=False).then(
+            reconstruct, [sketch, *controls], outputs, api_name=False, show_progress="hidden"
+        )
+    # The Sketchpad starts with no tool chosen ("select the draw tool"); choose the brush so the first stroke draws.
+    demo.load(None, None, None, js=SELECT_BRUSH_JS)
     reroll.click(new_seed, None, seed, api_name=False)
     sweep_section.expand(sweep_chart, None, sweep, api_name=False)
 

@@ -31,13 +31,13 @@ from PIL import Image, ImageFilter
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, machine, mnist_root  # noqa: E402
+from _common import ROOT, machine, mnist_root
 
-import train  # noqa: E402
-from tiedae import TiedAutoencoder, UntiedAutoencoder  # noqa: E402
-from tiedae import preprocess as pre  # noqa: E402
-from tiedae.demo import CANVAS_SIZE  # noqa: E402
-from tiedae.metrics import mse  # noqa: E402
+import train
+from tiedae import TiedAutoencoder, UntiedAutoencoder
+from tiedae import preprocess as pre
+from tiedae.demo import CANVAS_SIZE
+from tiedae.metrics import mse
 
 FILTERS = {
     "nearest": Image.Resampling.NEAREST,
@@ -72,7 +72,9 @@ def pen(digit: np.ndarray, grow: float) -> Image.Image:
 
     A round pen: grey dilation or erosion with a disk (not the distance transform the app uses).
     """
-    big = np.asarray(Image.fromarray(digit.astype(np.float32), mode="F").resize((28 * MORPH_SCALE,) * 2, Image.Resampling.BILINEAR))
+    big = np.asarray(
+        Image.fromarray(digit.astype(np.float32), mode="F").resize((28 * MORPH_SCALE,) * 2, Image.Resampling.BILINEAR)
+    )
     radius = abs(grow) * MORPH_SCALE
     r = math.ceil(radius)
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
@@ -108,14 +110,16 @@ def render_photo(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     h, w = (600, 800) if rng.random() < 0.5 else (800, 600)
     scale = rng.uniform(8, 18)
     side = round(28 * scale)
-    ink = np.clip(np.asarray(Image.fromarray(digit.astype(np.float32), mode="F").resize((side, side), Image.Resampling.BICUBIC)), 0, 1)
+    ink = np.clip(
+        np.asarray(Image.fromarray(digit.astype(np.float32), mode="F").resize((side, side), Image.Resampling.BICUBIC)), 0, 1
+    )
     top, left = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
     field = np.zeros((h, w), np.float32)
     field[top : top + side, left : left + side] = ink
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     # Light falls off across the page (from 100% to 45-75%), in a random direction.
     angle = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(angle) * xx / w + np.sin(angle) * yy / h)
+    ramp = np.cos(angle) * xx / w + np.sin(angle) * yy / h
     ramp = (ramp - ramp.min()) / (ramp.max() - ramp.min())
     light = 1 - rng.uniform(0.25, 0.55) * ramp
     # A shadow edge (a hand or the phone) across part of the page, slightly soft.
@@ -124,7 +128,9 @@ def render_photo(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     light *= 1 - rng.uniform(0.2, 0.45) * (1 / (1 + np.exp(-line / rng.uniform(2, 8))))
     # Paper: slightly off-white, with fibre texture at two scales.
     fine = rng.normal(0, 1, (h, w)).astype(np.float32)
-    coarse = np.asarray(Image.fromarray(rng.normal(0, 1, (h // 8, w // 8)).astype(np.float32), mode="F").resize((w, h), Image.Resampling.BICUBIC))
+    coarse = np.asarray(
+        Image.fromarray(rng.normal(0, 1, (h // 8, w // 8)).astype(np.float32), mode="F").resize((w, h), Image.Resampling.BICUBIC)
+    )
     paper = rng.uniform(0.82, 0.95) + 0.015 * fine + 0.02 * coarse
     pen_reflectance = rng.uniform(0.08, 0.25)
     surface = paper * (1 - field) + pen_reflectance * field
@@ -154,7 +160,6 @@ def with_orientation_upright(jpeg: Image.Image) -> Image.Image:
     buffer = io.BytesIO()
     jpeg.convert("RGB").save(buffer, format="JPEG", quality=92)
     return Image.open(io.BytesIO(buffer.getvalue()))
-
 
 
 def measure_mnist(images: np.ndarray) -> list[tuple[str, str, str]]:
@@ -198,21 +203,32 @@ def reconstruction_errors(models: dict, inputs: np.ndarray, originals: np.ndarra
     return {name: mse(model(x), target).numpy() for name, model in models.items()}
 
 
-def run_family(name, renders, originals, models, own_errors) -> dict:
-    """Preprocess every rendering; fidelity and reconstruction ratios against the originals."""
-    start = time.perf_counter()
-    prepared, failures = [], 0
-    for image, original in zip(renders, originals):
-        try:
-            x = pre.sketch_to_mnist(image)
-        except pre.SketchError:
-            x = None
-        if x is None:
-            failures += 1
-            x = np.zeros_like(original)  # counted as a total loss, not skipped
-        prepared.append(x)
-    seconds = time.perf_counter() - start
-    prepared = np.stack(prepared)
+def prepare(image: Image.Image, like: np.ndarray) -> tuple[np.ndarray, bool]:
+    """sketch_to_mnist as the app calls it; a blank or refused result counts as an all-black digit (a total loss)."""
+    try:
+        x = pre.sketch_to_mnist(image)
+    except pre.SketchError:
+        x = None
+    return (np.zeros_like(like), True) if x is None else (x, False)
+
+
+def renderings(digit: np.ndarray, rng: np.random.Generator) -> dict[str, Image.Image]:
+    """Every family's rendering of one digit."""
+    photo = render_photo(digit, rng)
+    out = {
+        "drawing, own pen": render_drawing(digit, rng, grow=0),
+        "drawing, thin pen": render_drawing(digit, rng, grow=-rng.uniform(0.3, 0.6)),
+        "drawing, fat pen": render_drawing(digit, rng, grow=rng.uniform(0.5, 1.5)),
+        "photo": photo,
+        "photo, EXIF 1 (re-saved)": with_orientation_upright(photo),
+    }
+    for orientation in STORE_FOR_ORIENTATION:
+        out[f"photo, EXIF {orientation}"] = with_orientation(photo, orientation)
+    return out
+
+
+def summarize_family(name: str, prepared: np.ndarray, failures: int, seconds: float, originals, models, own_errors) -> dict:
+    """Fidelity and reconstruction ratios of one family's preprocessed renderings against the originals."""
     fidelity = ((prepared - originals) ** 2).mean(axis=(1, 2))
     errors = reconstruction_errors(models, prepared, originals)
     ratios = {m: errors[m] / own_errors[m] for m in models}
@@ -252,20 +268,25 @@ def main() -> int:
     }
     own = reconstruction_errors(models, originals, originals)
 
-    photos = [render_photo(d, rng) for d in originals]
-    families = {
-        "drawing, own pen": [render_drawing(d, rng, grow=0) for d in originals],
-        "drawing, thin pen": [render_drawing(d, rng, grow=-rng.uniform(0.3, 0.6)) for d in originals],
-        "drawing, fat pen": [render_drawing(d, rng, grow=rng.uniform(0.5, 1.5)) for d in originals],
-        "photo": photos,
-    }
-    for orientation in STORE_FOR_ORIENTATION:
-        families[f"photo, EXIF {orientation}"] = [with_orientation(photo, orientation) for photo in photos]
-    families["photo, EXIF 1 (re-saved)"] = [with_orientation_upright(photo) for photo in photos]
+    # One digit at a time: all its renderings, preprocessed at once, so only 28×28 results are kept.
+    prepared: dict[str, list[np.ndarray]] = {}
+    failures: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    for digit in originals:
+        for family, image in renderings(digit, rng).items():
+            start = time.perf_counter()
+            x, failed = prepare(image, digit)
+            seconds[family] = seconds.get(family, 0.0) + time.perf_counter() - start
+            prepared.setdefault(family, []).append(x)
+            failures[family] = failures.get(family, 0) + failed
+    results = [
+        summarize_family(family, np.stack(xs), failures[family], seconds[family], originals, models, own)
+        for family, xs in prepared.items()
+    ]
 
-    results = [run_family(name, renders, originals, models, own) for name, renders in families.items()]
-
-    print(f"\n{n} MNIST test digits per family; fidelity = MSE(preprocessed, original); ratio = model MSE on it / on the original")
+    print(
+        f"\n{n} MNIST test digits per family; fidelity = MSE(preprocessed, original); ratio = model MSE on it / on the original"
+    )
     print(f"{'family':<26}{'mean':>9}{'p90':>9}{'max':>9}{'fail':>6}{'tied ratio':>12}{'untied ratio':>14}{'ms/img':>8}")
     for r in results:
         f = r["fidelity"]

@@ -102,7 +102,6 @@ def _dot():
     [
         (sketch(_dot()), "dot"),
         (sketch(Image.new("L", (4, 4), 0)), "too small"),
-        (sketch(b"%PDF-1.4 not an image"), "not an image"),
         ({"composite": 12}, "Cannot read"),
         ({"background": None, "layers": 5, "composite": None}, "list"),
         ({"unexpected": 1}, "keys"),
@@ -114,6 +113,34 @@ def test_bad_drawings_get_a_clear_message_and_clear_outputs(bad, message):
     shown, numbers = app.reconstruct(bad, "gaussian", 0.3, 0)
     assert numbers is None and "<img" not in shown
     assert message in shown
+
+
+def test_drawing_image_reads_every_sketchpad_form():
+    opaque = draw_digit(2)
+    layer = draw_digit(2, background=None)
+    reference = sketch_to_mnist(opaque)
+    forms = {
+        "composite": {"background": None, "layers": [], "composite": opaque},
+        "transparent composite": {"background": None, "layers": [layer], "composite": layer},
+        "layers only": {"background": None, "layers": [layer], "composite": None},
+        "background and layers": {"background": Image.new("RGBA", (800, 800), "white"), "layers": [layer], "composite": None},
+        "a file path (upload)": str(ROOT / "examples" / "digit_2.png"),
+    }
+    for name, value in forms.items():
+        image = app.drawing_image(value)
+        assert image is not None, name
+        if name != "a file path (upload)":
+            assert np.mean((sketch_to_mnist(image) - reference) ** 2) < 0.0005, name
+    assert app.drawing_image(None) is None and app.drawing_image(sketch(None)) is None
+
+
+def test_upload_goes_onto_the_canvas_as_its_strokes():
+    value, _ = app.upload_to_canvas(str(ROOT / "examples" / "digit_3.png"))
+    assert value["composite"].size == (app.CANVAS_SIZE, app.CANVAS_SIZE)
+    on_canvas = app.reconstruct(value, "gaussian", 0.0, 0)[1]
+    direct = app.reconstruct(str(ROOT / "examples" / "digit_3.png"), "gaussian", 0.0, 0)[1]
+    clean = decode(on_canvas["clean"]["image"]) / 255
+    assert np.mean((clean - decode(direct["clean"]["image"]) / 255) ** 2) < 0.003  # the canvas holds the same digit
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "L", "P", "CMYK", "RGB", "1", "I", "F"])
@@ -184,6 +211,7 @@ def test_api_reconstruct_returns_both_reconstructions_and_metrics(app_url, tmp_p
 
 def test_api_bad_input_gets_a_message_and_the_server_keeps_serving(app_url, tmp_path):
     from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
 
     client = Client(app_url, verbose=False)
     good = tmp_path / "seven.png"
@@ -191,15 +219,15 @@ def test_api_bad_input_gets_a_message_and_the_server_keeps_serving(app_url, tmp_
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"\x89PNG\r\n\x1a\n definitely broken")
     value = {"background": None, "layers": [], "composite": handle_file(str(good))}
-    with pytest.raises(Exception, match="greater than maximum value 1"):  # Gradio's slider bound check
+    with pytest.raises(AppError, match="greater than maximum value 1"):  # Gradio's slider bound check
         client.predict(value, "gaussian", 7.0, 0, api_name="/reconstruct")
-    with pytest.raises(Exception, match="not in the list of choices"):  # Gradio's radio check
+    with pytest.raises(AppError, match="not in the list of choices"):  # Gradio's radio check
         client.predict(value, "bogus", 0.3, 0, api_name="/reconstruct")
+    # A file the Sketchpad cannot decode, or a malformed payload, is refused by Gradio before our code runs.
     junk_value = {"background": None, "layers": [], "composite": handle_file(str(junk))}
-    shown, numbers = client.predict(junk_value, "gaussian", 0.3, 0, api_name="/reconstruct")
-    assert "not an image" in shown and numbers is None
-    with pytest.raises(Exception):  # noqa: B017 (Gradio rejects a malformed payload before our code runs)
-        client.predict({"composite": 42}, "gaussian", 0.3, 0, api_name="/reconstruct")
+    for bad in (junk_value, {"composite": 42}):
+        with pytest.raises(AppError, match="EditorData"):
+            client.predict(bad, "gaussian", 0.3, 0, api_name="/reconstruct")
     # still serving normally
     assert client.predict(value, "gaussian", 0.3, 0, api_name="/reconstruct")[1]["tied"]["mse"] > 0
 

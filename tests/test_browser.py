@@ -57,8 +57,9 @@ def page(app_url):
 
 
 def test_drawing_a_digit_shows_both_reconstructions(page, tmp_path):
+    # No tool is clicked first: the page is ready to draw as soon as it has loaded.
     page.locator("#sketchpad canvas").first.wait_for(timeout=30_000)
-    page.locator("#sketchpad button[aria-label='Brush']").click()
+    page.get_by_text("select the draw tool to start").wait_for(state="hidden", timeout=30_000)
     box = page.locator("#sketchpad canvas").first.bounding_box()
     # a 3, drawn off-centre in the upper left of the canvas with two mouse strokes
     for stroke in (_arc(0.35, 0.3, 0.12, 0.1, 200, 450), _arc(0.35, 0.5, 0.14, 0.1, 270, 510)):
@@ -90,7 +91,8 @@ def test_drawing_a_digit_shows_both_reconstructions(page, tmp_path):
 
 
 def test_an_example_goes_onto_the_canvas_and_is_reconstructed(page):
-    page.get_by_text("digit_5.png").first.click(timeout=30_000)
+    thumbnail = page.locator("img[src*='digit_5']").first  # examples are shown as pictures, not file names
+    thumbnail.click(timeout=30_000)
     page.wait_for_function("() => document.querySelector('#tied-img')", timeout=30_000)
     tied = _image(page, "tied")
     assert tied.max() > 150 and (tied > 100).mean() > 0.05, "the example's reconstruction is blank"

@@ -25,13 +25,14 @@ from PIL import Image
 from tiedae.metrics import mse, psnr
 from tiedae.model import MODEL_CLASSES, Autoencoder, count_parameters
 from tiedae.noise import NOISE_KINDS, add_noise, check_noise
-from tiedae.preprocess import sketch_to_mnist
+from tiedae.preprocess import ink_box, sketch_to_mnist
 from tiedae.publish import METRICS_FILE, repo_ids, sweep_figure
 
 log = logging.getLogger("tiedae")
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 MAX_SEED = 2**31 - 1
+CANVAS_SIZE = 280  # the Sketchpad's pixels per side: 10 per MNIST pixel, so the browser sends and the server decodes little
 
 
 @dataclass
@@ -65,7 +66,7 @@ def load_bundled(root: Path = CHECKPOINTS) -> LoadedModels:
             raise FileNotFoundError(f"{folder / 'model.safetensors'}: checkpoint missing (run train.py to make it)")
         models[name] = cls.from_pretrained(folder)
     metrics = {name: _read_metrics(root / name / METRICS_FILE) for name in MODEL_CLASSES}
-    return LoadedModels(models, metrics, source=f"bundled checkpoints ({root})")
+    return LoadedModels(models, metrics, source=f"bundled checkpoints ({root.name}/)")
 
 
 def load_from_hub(namespace: str, *, revision: str | None = None, root: Path = CHECKPOINTS) -> LoadedModels:
@@ -95,38 +96,50 @@ _prepared: OrderedDict[bytes, np.ndarray | None] = OrderedDict()
 _prepared_lock = threading.Lock()
 
 
-def composite_bytes(drawing: object) -> bytes | None:
-    """The encoded image a drawing is read from (its composite, a file or bytes), or None."""
-    if isinstance(drawing, dict):
-        if not set(drawing) <= {"background", "layers", "composite", "id"}:
-            return None  # let sketch_to_mnist say what is wrong with it
-        drawing = drawing.get("composite")
-    if isinstance(drawing, (bytes, bytearray)):
-        return bytes(drawing)
-    if isinstance(drawing, (str, os.PathLike)):
+def image_key(image: object) -> bytes | None:
+    """A digest of an image's content (pixels, or a file's bytes), or None if it cannot be read as such."""
+    if isinstance(image, Image.Image):
+        data = f"{image.mode} {image.size}".encode() + image.tobytes()
+    elif isinstance(image, np.ndarray):
+        data = f"{image.dtype} {image.shape}".encode() + np.ascontiguousarray(image).tobytes()
+    elif isinstance(image, (str, os.PathLike)):
         try:
-            return Path(drawing).read_bytes()
+            data = Path(image).read_bytes()
         except OSError:
-            return None
-    return None
+            return None  # let sketch_to_mnist say what is wrong with it
+    else:
+        return None
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def prepared_digit(drawing: object) -> np.ndarray | None:
-    """sketch_to_mnist, remembered by content for recent drawings: moving a slider re-sends the same one."""
-    data = composite_bytes(drawing)
-    if data is None:
-        return sketch_to_mnist(drawing)
-    key = hashlib.blake2b(data, digest_size=16).digest()
+def prepared_digit(image: object) -> np.ndarray | None:
+    """sketch_to_mnist, remembered by content for recent images: moving a slider re-sends the same drawing."""
+    key = image_key(image)
+    if key is None:
+        return sketch_to_mnist(image)
     with _prepared_lock:
         if key in _prepared:
             _prepared.move_to_end(key)
             return _prepared[key]
-    digit = sketch_to_mnist(data)  # a SketchError propagates and nothing is kept
+    digit = sketch_to_mnist(image)  # a SketchError propagates and nothing is kept
     with _prepared_lock:
         _prepared[key] = digit
         while len(_prepared) > PREPARED_CACHE_SIZE:
             _prepared.popitem(last=False)
     return digit
+
+
+def ink_on_canvas(ink: np.ndarray, size: int) -> Image.Image:
+    """A stroke map as dark strokes on a white size×size canvas, cropped to the digit with a margin (RGBA)."""
+    top, bottom, left, right = ink_box(ink)
+    side = 1.4 * max(bottom - top, right - left)  # the digit and a margin around it
+    cy, cx = (top + bottom) / 2, (left + right) / 2
+    margin = math.ceil(side)  # PIL reads a box only inside the image: pad with empty canvas
+    picture = Image.fromarray(np.pad(ink.astype(np.float32), margin), mode="F")
+    box = (cx - side / 2 + margin, cy - side / 2 + margin, cx + side / 2 + margin, cy + side / 2 + margin)
+    filter_ = Image.Resampling.BILINEAR if size > side else Image.Resampling.BOX
+    square = np.clip(np.asarray(picture.resize((size, size), filter_, box=box)), 0, 1)
+    return Image.fromarray(np.round(255 * (1 - square)).astype(np.uint8), mode="L").convert("RGBA")
 
 
 def check_controls(kind: object, level: object, seed: object) -> tuple[str, float, int]:

@@ -55,7 +55,7 @@ MAX_PIXELS = 50_000_000  # refuse to decode images larger than this (decompressi
 MIN_SIDE = 8  # smaller images hold no usable digit
 BLANK_INK = 0.15  # peak contrast below this (after removing the background) counts as blank
 MIN_EXTENT = 0.04  # strokes spanning less of the image's longer side are a dot, not a digit
-FLAT_BORDER = 0.04  # a border whose brightness varies less than this is a plain canvas, not a photo
+FLAT_BORDER = 0.6  # a border this much of which is exactly one grey level is a plain canvas, not a photo
 
 
 class SketchError(ValueError):
@@ -97,31 +97,35 @@ def find_ink(image: Image.Image | np.ndarray | str | os.PathLike) -> np.ndarray 
 
 def ink_from_gray(gray: np.ndarray) -> np.ndarray:
     """Ink contrast of a gray image in [0, 1] against its background (the paper or canvas)."""
-    # Ink is the minority at one end of the histogram; the median is background.
-    lo, median, hi = np.percentile(gray, [0.5, 50, 99.5])
-    dark_ink = median - lo >= hi - median
-    paper = gray if dark_ink else 1 - gray  # work as dark ink on light paper from here
-    border = np.concatenate([paper[0], paper[-1], paper[:, 0], paper[:, -1]])
-    b_lo, b_hi = np.percentile(border, [5, 95])
-    if b_hi - b_lo < FLAT_BORDER:  # a plain canvas: one background level for the whole image
-        background = float(np.median(border))
-        return np.clip((background - paper) / max(background, 1e-3), 0, 1, dtype=np.float32)
-    return _photo_ink(paper)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background = float(np.median(border))
+    if np.mean(np.abs(border - background) <= 1.5 / 255) >= FLAT_BORDER:
+        # A plain canvas (a photo's border always has noise): one background level; ink is what differs from it.
+        ink = background - gray if background > 0.5 else gray - background
+        return np.clip(ink / max(background, 1 - background, 1e-3), 0, 1, dtype=np.float32)
+    return photo_ink(gray)
 
 
-def _photo_ink(paper: np.ndarray) -> np.ndarray:
-    """Ink of a photo of dark strokes on paper, under uneven light, with texture and noise."""
-    h, w = paper.shape
-    # The paper's own brightness, estimated locally: a closing (max, then min filter) wider
-    # than any stroke removes the strokes and keeps broad light changes and shadow edges.
+def photo_ink(gray: np.ndarray) -> np.ndarray:
+    """Ink of a photo of strokes on paper, under uneven light and shadows, with texture and noise."""
+    h, w = gray.shape
+    # The paper's own brightness, estimated locally at low resolution: a closing (max, then min
+    # filter) wider than any stroke removes dark strokes and keeps broad light changes and shadow
+    # edges; an opening does the same for light strokes on a dark board.
     factor = max(1, math.ceil(max(h, w) / BACKGROUND_SIZE))
-    small = np.asarray(Image.fromarray(paper.astype(np.float32), mode="F").reduce(factor))
-    size = 2 * (max(small.shape) // 12) + 1  # about a sixth of the image: wider than a stroke
-    background = ndimage.uniform_filter(ndimage.grey_closing(small, size=size), 3)
-    background = np.asarray(Image.fromarray(background, mode="F").resize((w, h), Image.Resampling.BILINEAR))
-    # Contrast relative to the local paper brightness: the same ink reads the same in light and shade.
-    contrast = np.maximum(background - paper, 0) / np.maximum(background, 0.05)
-    contrast = ndimage.median_filter(contrast, size=3)  # sensor noise and paper fibres: isolated pixels
+    small = np.asarray(Image.fromarray(gray.astype(np.float32), mode="F").reduce(factor))
+    size = 2 * (max(small.shape) // 16) + 1  # an eighth of the image: wider than any stroke
+    contrasts = []
+    for morph, sign in ((ndimage.grey_closing, 1), (ndimage.grey_opening, -1)):
+        background = ndimage.uniform_filter(morph(small, size=size, mode="nearest"), 3)
+        background = np.asarray(Image.fromarray(background, mode="F").resize((w, h), Image.Resampling.BILINEAR))
+        if sign > 0:  # dark ink: contrast relative to the local paper brightness, the same in light and shade
+            contrast = np.maximum(background - gray, 0) / np.maximum(background, 0.05)
+        else:
+            contrast = np.maximum(gray - background, 0) / np.maximum(1 - background, 0.05)
+        contrasts.append(ndimage.median_filter(contrast, size=3))  # sensor noise and paper fibres: isolated pixels
+    # The ink's polarity is the one whose strokes stand out more against the rest.
+    contrast = max(contrasts, key=lambda c: float(np.percentile(c, 99.5)) - float(np.median(c)))
     # What most pixels (paper) show, and a few robust deviations more, is not ink.
     median = float(np.median(contrast))
     spread = 1.4826 * float(np.median(np.abs(contrast - median)))
@@ -130,7 +134,20 @@ def _photo_ink(paper: np.ndarray) -> np.ndarray:
     if strokes.size == 0:
         return np.zeros_like(contrast)
     full = float(np.percentile(strokes, 90))  # the strokes' core is full ink, as in MNIST
-    return np.clip((contrast - floor) / max(full - floor, 1e-3), 0, 1, dtype=np.float32)
+    ink = np.clip((contrast - floor) / max(full - floor, 1e-3), 0, 1, dtype=np.float32)
+    return _without_border_blobs(ink)
+
+
+def _without_border_blobs(ink: np.ndarray) -> np.ndarray:
+    """Only the ink near clear strokes that stay off the photo's edge; all zero if none do.
+
+    Shadow corners and the paper's edge reach the edge of a photo; a digit someone photographs does not.
+    """
+    labels, count = ndimage.label(ink > 0.25)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    strokes = np.isin(labels, np.setdiff1d(np.arange(1, count + 1), edge))
+    near = ndimage.binary_dilation(strokes, iterations=3)  # their faint, anti-aliased edges too
+    return np.where(near, ink, 0).astype(np.float32)
 
 
 def open_image(source: str | os.PathLike) -> Image.Image:
@@ -368,5 +385,7 @@ def _shift(digit: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """Move a (28, 28) image by whole pixels, filling with 0 (nothing falls off: the box is 20 px)."""
     out = np.zeros_like(digit)
     h, w = digit.shape
-    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = digit[max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = digit[
+        max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)
+    ]
     return out
