@@ -124,8 +124,7 @@ def upload_to_canvas(path: str | None):
     except SketchError as e:
         raise gr.Error(str(e)) from None
     if ink is None:
-        gr.Warning("That image looks blank: no strokes found.")
-        return gr.skip(), gr.skip()
+        raise gr.Error("No digit found in that image: it looks blank, or the strokes are too faint to tell from the paper.")
     canvas = ink_on_canvas(ink, CANVAS_SIZE)
     return {"background": canvas, "layers": [], "composite": canvas}, gr.Tabs(selected="draw")
 
@@ -262,8 +261,9 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         )
     # An upload or example goes onto the canvas and is reconstructed from there, so drawing over it works.
     # (Setting the canvas from the server does not fire its change event, hence the explicit .then.)
-    for source in (upload, example):
-        source.change(upload_to_canvas, source, [sketch, tabs], api_name=False).then(
+    # The upload step is callable by clients (not in the API docs), so bad files can be tested down the path people use.
+    for source, api_name in ((upload, "upload_to_canvas"), (example, False)):
+        source.change(upload_to_canvas, source, [sketch, tabs], api_name=api_name, api_visibility="undocumented").then(
             reconstruct, [sketch, *controls], outputs, api_name=False, show_progress="hidden"
         )
     # The Sketchpad starts with no tool chosen ("select the draw tool"); choose the brush so the first stroke draws.

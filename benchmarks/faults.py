@@ -30,7 +30,7 @@ import numpy as np
 from _common import ROOT, free_port, mnist_root, start_server, wait_http_200
 from PIL import Image, ImageDraw
 
-from tiedae.drawing import draw_digit
+from tiedae.drawing import draw_digit, photograph
 
 RESULTS: list[tuple[str, bool, str]] = []
 
@@ -61,23 +61,26 @@ def bomb_png(width: int, height: int) -> bytes:
 
 
 def bad_files(folder: Path) -> dict[str, tuple[bytes, str, str]]:
-    """name -> (file bytes, file name, what the message must contain)."""
+    """name -> (file bytes, file name, what the answer must contain); "error:" answers are refusals."""
     dot = Image.new("RGB", (800, 800), "white")
     ImageDraw.Draw(dot).ellipse((400, 400, 412, 412), fill="black")
     digit = draw_digit(3)
     sixteen = Image.fromarray(np.asarray(digit.convert("L"), dtype=np.uint16) * 257)
     huge = draw_digit(5, size=(6000, 6000), box=(1500, 1000, 4000, 5000))
+    upright = photograph(draw_digit(4, size=(600, 800), box=(150, 200, 400, 600), width=36), seed=5)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # a phone photo stored sideways, the tag saying so
     return {
         "blank white canvas": (png_bytes(Image.new("RGBA", (800, 800), "white")), "blank.png", "Draw a digit"),
         "blank transparent canvas": (png_bytes(Image.new("RGBA", (800, 800), (0, 0, 0, 0))), "clear.png", "Draw a digit"),
         "near-blank (faint specks)": (png_bytes(_specks()), "specks.png", "Draw a digit"),
         "a single dot": (png_bytes(dot), "dot.png", "dot"),
         "tiny image (4x4)": (png_bytes(Image.new("L", (4, 4), 0)), "tiny.png", "too small"),
-        "non-image bytes named .png": (b"this is certainly not a PNG file" * 10, "fake.png", "not an image"),
-        "text file": (b"hello\n", "notes.txt", "not an image"),
-        "zero-byte file": (b"", "empty.png", "not an image"),
-        "truncated PNG": (png_bytes(digit)[:300], "cut.png", "not an image"),
-        "decompression bomb header": (bomb_png(100_000, 100_000), "bomb.png", "too large"),
+        "non-image bytes named .png": (b"this is certainly not a PNG file" * 10, "fake.png", "error:not an image"),
+        "text file": (b"hello\n", "notes.txt", "error:not an image"),
+        "zero-byte file": (b"", "empty.png", "error:not an image"),
+        "truncated PNG": (png_bytes(digit)[:300], "cut.png", "error:not an image"),
+        "decompression bomb header": (bomb_png(100_000, 100_000), "bomb.png", "error:too large"),
         "huge image (6000x6000)": (png_bytes(huge), "huge.png", "<img"),
         "RGBA transparent strokes": (png_bytes(draw_digit(3, background=None)), "rgba.png", "<img"),
         "mode L": (png_bytes(digit.convert("L")), "l.png", "<img"),
@@ -86,7 +89,16 @@ def bad_files(folder: Path) -> dict[str, tuple[bytes, str, str]]:
         "16-bit grey PNG": (png_bytes(sixteen), "sixteen.png", "<img"),
         "CMYK JPEG": (png_bytes(digit.convert("CMYK"), "JPEG"), "cmyk.jpg", "<img"),
         "light strokes on dark": (png_bytes(draw_digit(3, ink="white", background="black")), "dark.png", "<img"),
+        "photo: uneven light and a shadow": (png_bytes(upright, "JPEG"), "photo.jpg", "<img"),
+        "photo: EXIF-rotated JPEG": (_jpeg(upright.transpose(Image.Transpose.ROTATE_90), exif), "sideways.jpg", "<img"),
+        "photo of blank paper": (png_bytes(photograph(Image.new("L", (800, 600), 255), seed=1), "JPEG"), "paper.jpg", "Draw a digit"),
     }
+
+
+def _jpeg(image: Image.Image, exif: Image.Exif) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=92, exif=exif)
+    return buffer.getvalue()
 
 
 def _specks() -> Image.Image:
@@ -143,27 +155,35 @@ def file_value(path: str) -> dict:
 
 def bad_input_run(url: str, folder: Path) -> None:
     from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
 
     client = Client(url, verbose=False)
     good = folder / "good.png"
     draw_digit(7).save(good)
     good_value = {"background": None, "layers": [], "composite": handle_file(str(good))}
 
+    # Every file goes down both paths: as the Sketchpad's composite through /reconstruct (Gradio decodes
+    # it first and refuses what it cannot decode), and as an upload, where our code reads the file.
     for kind, (content, name, expected) in bad_files(folder).items():
         path = folder / name
         path.write_bytes(content)
+        refused = expected.startswith("error:")
         try:
             html, numbers = client.predict(
-                {"background": None, "layers": [], "composite": handle_file(str(path))},
-                "gaussian",
-                0.3,
-                0,
-                api_name="/reconstruct",
+                {"background": None, "layers": [], "composite": handle_file(str(path))}, "gaussian", 0.3, 0, api_name="/reconstruct"
             )
             message = html if expected == "<img" else html.replace("<", " <")
-            report(kind, expected in html, "reconstructed" if expected == "<img" and expected in html else message)
-        except Exception as e:
-            report(kind, False, f"{type(e).__name__}: {e}")
+            report(kind, not refused and expected in html, "reconstructed" if expected == "<img" and expected in html else message)
+        except AppError as e:
+            report(kind, refused and "EditorData" in str(e), f"refused by Gradio: {str(e)[:90]}")
+        on_upload = {"Draw a digit": "error:No digit found", "too small": "error:too small"}.get(expected, expected)
+        if name.endswith(".txt"):
+            on_upload = "error:Invalid file type"  # the upload only takes image files: Gradio says so before our code
+        try:
+            client.predict(handle_file(str(path)), api_name="/upload_to_canvas")
+            report(f"  as an upload: {kind}", not on_upload.startswith("error:"), "put on the canvas")
+        except AppError as e:
+            report(f"  as an upload: {kind}", on_upload.startswith("error:") and on_upload[6:] in str(e), str(e))
 
     status, message = upload_raw(url, os.urandom(12 * 1024 * 1024), "big.png")
     report("upload over max_file_size (12 MB)", status == 413 and "size" in message.lower(), f"HTTP {status}: {message}")

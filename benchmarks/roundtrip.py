@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter
+from PIL import Image
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,6 +37,7 @@ import train
 from tiedae import TiedAutoencoder, UntiedAutoencoder
 from tiedae import preprocess as pre
 from tiedae.demo import CANVAS_SIZE
+from tiedae.drawing import photograph
 from tiedae.metrics import mse
 
 FILTERS = {
@@ -106,42 +107,15 @@ def render_drawing(digit: np.ndarray, rng: np.random.Generator, *, grow: float) 
 
 
 def render_photo(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
-    """A phone photo of the digit in dark ink on paper: uneven light, a shadow edge, texture, noise, blur, JPEG."""
+    """A phone photo of the digit in dark ink on paper (tiedae.drawing.photograph): 600×800 either way, scaled 8-18×."""
     h, w = (600, 800) if rng.random() < 0.5 else (800, 600)
-    scale = rng.uniform(8, 18)
-    side = round(28 * scale)
-    ink = np.clip(
-        np.asarray(Image.fromarray(digit.astype(np.float32), mode="F").resize((side, side), Image.Resampling.BICUBIC)), 0, 1
-    )
-    top, left = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+    side = round(28 * rng.uniform(8, 18))
+    ink = Image.fromarray(digit.astype(np.float32), mode="F").resize((side, side), Image.Resampling.BICUBIC)
     field = np.zeros((h, w), np.float32)
-    field[top : top + side, left : left + side] = ink
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    # Light falls off across the page (from 100% to 45-75%), in a random direction.
-    angle = rng.uniform(0, 2 * np.pi)
-    ramp = np.cos(angle) * xx / w + np.sin(angle) * yy / h
-    ramp = (ramp - ramp.min()) / (ramp.max() - ramp.min())
-    light = 1 - rng.uniform(0.25, 0.55) * ramp
-    # A shadow edge (a hand or the phone) across part of the page, slightly soft.
-    a2 = rng.uniform(0, 2 * np.pi)
-    line = np.cos(a2) * (xx - w * rng.uniform(0.2, 0.8)) + np.sin(a2) * (yy - h * rng.uniform(0.2, 0.8))
-    light *= 1 - rng.uniform(0.2, 0.45) * (1 / (1 + np.exp(-line / rng.uniform(2, 8))))
-    # Paper: slightly off-white, with fibre texture at two scales.
-    fine = rng.normal(0, 1, (h, w)).astype(np.float32)
-    coarse = np.asarray(
-        Image.fromarray(rng.normal(0, 1, (h // 8, w // 8)).astype(np.float32), mode="F").resize((w, h), Image.Resampling.BICUBIC)
-    )
-    paper = rng.uniform(0.82, 0.95) + 0.015 * fine + 0.02 * coarse
-    pen_reflectance = rng.uniform(0.08, 0.25)
-    surface = paper * (1 - field) + pen_reflectance * field
-    gray = light * surface
-    rgb = gray[..., None] * np.array([1.0, rng.uniform(0.95, 1.0), rng.uniform(0.85, 0.97)], np.float32)  # warm light
-    rgb = rgb + rng.normal(0, rng.uniform(0.01, 0.03), rgb.shape).astype(np.float32)  # sensor noise
-    photo = Image.fromarray(np.round(255 * np.clip(rgb, 0, 1)).astype(np.uint8), mode="RGB")
-    photo = photo.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0)))  # focus and motion
-    buffer = io.BytesIO()
-    photo.save(buffer, format="JPEG", quality=int(rng.integers(60, 95)))
-    return Image.open(io.BytesIO(buffer.getvalue()))
+    top, left = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+    field[top : top + side, left : left + side] = np.clip(np.asarray(ink), 0, 1)
+    drawing = Image.fromarray(np.round(255 * (1 - field)).astype(np.uint8), mode="L")
+    return photograph(drawing, seed=int(rng.integers(2**31)))
 
 
 def with_orientation(jpeg: Image.Image, orientation: int) -> Image.Image:

@@ -1,14 +1,16 @@
-"""Digits drawn as pen strokes with PIL: example inputs for the app, tests and benchmarks.
+"""Digits drawn as pen strokes with PIL, and phone photos of drawings: inputs for the app, tests and benchmarks.
 
-They stand in for a person drawing on the Sketchpad: black strokes on an opaque white
-canvas by default. Not MNIST images, and not cut from any.
+They stand in for a person drawing on the Sketchpad (black strokes on an opaque white
+canvas by default) or photographing a digit on paper. Not MNIST images, and not cut from any.
 """
 
 from __future__ import annotations
 
+import io
 import math
 
-from PIL import Image, ImageDraw
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
 
 Stroke = list[tuple[float, float]]
 
@@ -68,6 +70,36 @@ def draw_digit(
         for px, py in (points[0], points[-1]):
             pen.ellipse((px - r, py - r, px + r, py + r), fill=ink)
     return image if mode == "RGBA" else image.convert(mode)
+
+
+def photograph(drawing: Image.Image, *, seed: int = 0, quality: int | None = None) -> Image.Image:
+    """A phone photo of `drawing` (dark strokes on white) on paper, decoded from JPEG.
+
+    Light falls off across the page in a random direction (to 45-75%), a shadow edge crosses
+    it (20-45% darker, slightly soft), the paper is off-white with fibre texture, the ink
+    reflects 8-25%, the light is warm, and there is sensor noise, blur and JPEG compression.
+    """
+    rng = np.random.default_rng(seed)
+    ink = 1 - np.asarray(drawing.convert("L"), dtype=np.float32) / 255
+    h, w = ink.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = np.cos(angle) * xx / w + np.sin(angle) * yy / h
+    light = 1 - rng.uniform(0.25, 0.55) * (ramp - ramp.min()) / (ramp.max() - ramp.min())
+    edge = rng.uniform(0, 2 * np.pi)
+    across = np.cos(edge) * (xx - w * rng.uniform(0.2, 0.8)) + np.sin(edge) * (yy - h * rng.uniform(0.2, 0.8))
+    light *= 1 - rng.uniform(0.2, 0.45) / (1 + np.exp(-across / rng.uniform(2, 8)))
+    coarse = rng.normal(0, 1, (max(1, h // 8), max(1, w // 8))).astype(np.float32)
+    coarse = np.asarray(Image.fromarray(coarse, mode="F").resize((w, h), Image.Resampling.BICUBIC))
+    paper = rng.uniform(0.82, 0.95) + 0.015 * rng.normal(0, 1, (h, w)) + 0.02 * coarse
+    gray = light * (paper * (1 - ink) + rng.uniform(0.08, 0.25) * ink)
+    rgb = gray[..., None] * np.array([1.0, rng.uniform(0.95, 1.0), rng.uniform(0.85, 0.97)])  # warm light
+    rgb += rng.normal(0, rng.uniform(0.01, 0.03), rgb.shape)  # sensor noise
+    photo = Image.fromarray(np.round(255 * np.clip(rgb, 0, 1)).astype(np.uint8), mode="RGB")
+    photo = photo.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0)))  # focus and motion
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", quality=quality or int(rng.integers(60, 95)))
+    return Image.open(io.BytesIO(buffer.getvalue()))
 
 
 def save_examples(folder: str) -> None:
