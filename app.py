@@ -36,9 +36,9 @@ from tiedae.demo import (
     reconstruct_digit,
     result_html,
     result_numbers,
-    weight_tiles,
 )
 from tiedae.model import LayerPair
+from tiedae.plots import weight_tiles
 from tiedae.preprocess import SketchError, find_ink
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -12,6 +12,7 @@ schedule and epochs; they differ only in weight tying.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import statistics
@@ -25,12 +26,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from tiedae import NOISE_KINDS, add_noise, mse, psnr
-from tiedae.model import MODEL_CLASSES, Autoencoder
+from tiedae.model import MNIST_PIXELS, MODEL_CLASSES, REPO_PREFIX, Autoencoder
+from tiedae.recipe import LOSS_NAMES, Recipe
 
 EVAL_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 EPOCH_EVAL_SIZE = 1000  # per-epoch progress uses the first 1,000 test images; the final evaluation uses all
 EVAL_SEED = 1234  # test-set noise is fixed so every model and every run sees the same corruption
-LICENSE = "mit"
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
@@ -42,29 +43,30 @@ class TrainError(Exception):
 
 
 def get_args(argv: list[str] | None = None) -> argparse.Namespace:
+    d = Recipe()  # the defaults live in one place
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", default="./data", help="MNIST root (torchvision layout MNIST/raw/)")
     p.add_argument("--out", default=None, help="output directory (default: checkpoints, or a temp dir with --dry-run)")
-    p.add_argument("--sizes", type=int, nargs="+", default=[784, 400, 20], help="layer widths, input first")
-    p.add_argument("--epochs", type=int, default=60, help="training epochs")
-    p.add_argument("--batch-size", type=int, default=128, help="training batch size")
-    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (Adam, one-cycle schedule)")
+    p.add_argument("--sizes", type=int, nargs="+", default=list(d.sizes), help="layer widths, input first")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="training batch size")
+    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (Adam, one-cycle schedule)")
     p.add_argument(
-        "--denoise", action=argparse.BooleanOptionalAction, default=True, help="train on noisy inputs with clean targets"
+        "--denoise", action=argparse.BooleanOptionalAction, default=d.denoise, help="train on noisy inputs with clean targets"
     )
     p.add_argument(
-        "--loss", choices=("bce", "mse"), default="bce", help="training loss: binary cross-entropy or mean squared error"
+        "--loss", choices=tuple(LOSS_NAMES), default=d.loss, help="training loss: binary cross-entropy or mean squared error"
     )
     p.add_argument(
         "--precision",
         choices=("auto", "fp32", "bf16"),
-        default="auto",
+        default=d.precision,
         help="matmul precision while training; bf16 autocasts matmuls, weights stay fp32; auto: bf16 where the device has native bf16",
     )
-    p.add_argument("--noise-kind", choices=NOISE_KINDS, default="gaussian", help="training noise kind")
-    p.add_argument("--noise-max", type=float, default=0.5, help="training noise level drawn per sample from U[0, max]")
-    p.add_argument("--train-size", type=int, default=None, help="use only the first N training images (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="seed for init, data order and training noise")
+    p.add_argument("--noise-kind", choices=NOISE_KINDS, default=d.noise_kind, help="training noise kind")
+    p.add_argument("--noise-max", type=float, default=d.noise_max, help="training noise level drawn per sample from U[0, max]")
+    p.add_argument("--train-size", type=int, default=d.train_size, help="use only the first N training images (default: all)")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed for init, data order and training noise")
     p.add_argument(
         "--seeds",
         type=int,
@@ -72,12 +74,12 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="repeat the comparison for these seeds and report mean ± std (checkpoints from the first)",
     )
-    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (cuda, then mps, then cpu)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, mps, … or auto (the machine's accelerator, else cpu)")
     p.add_argument("--dry-run", action="store_true", help="one tiny batch end to end, in seconds")
     p.add_argument(
         "--push-to-hub", metavar="NAMESPACE", default=None, help="upload both models to NAMESPACE/<prefix>-tied and -untied"
     )
-    p.add_argument("--repo-prefix", default="tiedae-mnist", help="Hub repo name prefix")
+    p.add_argument("--repo-prefix", default=REPO_PREFIX, help="Hub repo name prefix")
     p.add_argument("--private", action="store_true", help="create the Hub repos as private")
     p.add_argument(
         "--push-only",
@@ -90,20 +92,22 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--push-only needs --push-to-hub NAMESPACE")
     if not 0 <= args.noise_max <= 1:
         p.error("--noise-max must be between 0 and 1")
-    if args.sizes[0] != 784:
-        p.error("--sizes must start with 784 (28×28 MNIST pixels)")
+    if args.sizes[0] != MNIST_PIXELS:
+        p.error(f"--sizes must start with {MNIST_PIXELS} (28×28 MNIST pixels)")
     return args
 
 
+def recipe_from_args(args: argparse.Namespace, **changes) -> Recipe:
+    """The Recipe the flags describe (with `changes` applied)."""
+    values = {field.name: getattr(args, field.name) for field in dataclasses.fields(Recipe)}
+    return Recipe(**{**values, **changes})
+
+
 def pick_device(name: str) -> torch.device:
-    """cuda, then mps, then cpu for 'auto'; otherwise the named device."""
+    """The machine's accelerator (CUDA, MPS, …) for 'auto', else the CPU; otherwise the named device."""
     if name != "auto":
         return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return torch.accelerator.current_accelerator(check_available=True) or torch.device("cpu")
 
 
 def pick_precision(name: str, device: torch.device) -> str:
@@ -156,37 +160,39 @@ def train_epoch(
     optimizers: dict[str, torch.optim.Optimizer],
     schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler],
     x_train: torch.Tensor,
-    args: argparse.Namespace,
+    recipe: Recipe,
     generator: torch.Generator,
     epoch: int,
+    *,
+    dry_run: bool = False,
 ) -> dict[str, float]:
     """One pass over x_train (uint8 (N, 784)); every model steps on the same noisy batch."""
     for model in models.values():
         model.train()
     n = len(x_train)
     perm = torch.randperm(n, generator=generator, device=generator.device).to(x_train.device)
-    starts = range(0, n, args.batch_size)
-    if args.dry_run:
+    starts = range(0, n, recipe.batch_size)
+    if dry_run:
         starts = starts[:1]
     totals = dict.fromkeys(models, 0.0)
     bar = tqdm(starts, desc=f"epoch {epoch:3d}", leave=False, unit="batch", disable=None)
     for start in bar:
-        clean = x_train[perm[start : start + args.batch_size]].float().div_(255)  # (B, 784) in [0, 1]
+        clean = x_train[perm[start : start + recipe.batch_size]].float().div_(255)  # (B, 784) in [0, 1]
         noisy = clean
-        if args.denoise:
-            levels = torch.rand(len(clean), generator=generator, device=generator.device).to(clean) * args.noise_max
-            noisy = add_noise(clean, args.noise_kind, levels, generator=generator)
+        if recipe.denoise:
+            levels = torch.rand(len(clean), generator=generator, device=generator.device).to(clean) * recipe.noise_max
+            noisy = add_noise(clean, recipe.noise_kind, levels, generator=generator)
         for name, model in models.items():
-            with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):
                 output = model(noisy)
-            loss = LOSSES[args.loss](output.float(), clean)
+            loss = LOSSES[recipe.loss](output.float(), clean)
             optimizers[name].zero_grad(set_to_none=True)
             loss.backward()
             optimizers[name].step()
             schedulers[name].step()
             totals[name] += loss.item() * len(clean)
         bar.set_postfix({name: f"{total / min(n, start + len(clean)):.4f}" for name, total in totals.items()})
-    seen = min(n, len(starts) * args.batch_size)
+    seen = min(n, len(starts) * recipe.batch_size)
     return {name: total / seen for name, total in totals.items()}
 
 
@@ -238,28 +244,28 @@ def fit_pca(x_train: torch.Tensor, k: int):
     return pca_reconstruct
 
 
-def run(args: argparse.Namespace, seed: int, x_train: torch.Tensor, x_test: torch.Tensor, device: torch.device, on_epoch=None):
-    """Train both models with `seed`; return them and the training seconds.
+def run(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, device: torch.device, *, dry_run: bool = False, on_epoch=None):
+    """Train both models with `recipe` (its seed too); return them and the training seconds.
 
     `on_epoch(epoch, models)`, if given, runs after each epoch; returning True stops training.
     """
     models, optimizers, schedulers = {}, {}, {}
-    steps_per_epoch = 1 if args.dry_run else math.ceil(len(x_train) / args.batch_size)
+    steps_per_epoch = 1 if dry_run else math.ceil(len(x_train) / recipe.batch_size)
     for name, cls in MODEL_CLASSES.items():
-        torch.manual_seed(seed)
-        models[name] = cls(sizes=args.sizes).to(device)
-        optimizers[name] = make_optimizer(models[name], args.lr)
+        torch.manual_seed(recipe.seed)
+        models[name] = cls(sizes=recipe.sizes).to(device)
+        optimizers[name] = make_optimizer(models[name], recipe.lr)
         schedulers[name] = torch.optim.lr_scheduler.OneCycleLR(
-            optimizers[name], max_lr=args.lr, total_steps=max(2, args.epochs * steps_per_epoch)
+            optimizers[name], max_lr=recipe.lr, total_steps=max(2, recipe.epochs * steps_per_epoch)
         )
-    generator = torch.Generator(device=device).manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(recipe.seed)
     x_progress = x_test[:EPOCH_EVAL_SIZE].float().div(255)
     start = time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
-        losses = train_epoch(models, optimizers, schedulers, x_train, args, generator, epoch)
+    for epoch in range(1, recipe.epochs + 1):
+        losses = train_epoch(models, optimizers, schedulers, x_train, recipe, generator, epoch, dry_run=dry_run)
         test = {name: mse(reconstruct(model, x_progress), x_progress).mean().item() for name, model in models.items()}
         print(
-            f"epoch {epoch:3d}/{args.epochs}  {time.perf_counter() - start:6.1f}s  "
+            f"epoch {epoch:3d}/{recipe.epochs}  {time.perf_counter() - start:6.1f}s  "
             + "  ".join(f"{name}: loss {losses[name]:.4f} test MSE {test[name]:.5f}" for name in models)
             + f"  (first {len(x_progress)} test images)",
             flush=True,
@@ -322,44 +328,47 @@ def main(argv: list[str] | None = None) -> int:
         token = require_token() if args.push_to_hub else None
         out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="tiedae-dry-run-") if args.dry_run else "checkpoints")
         device = pick_device(args.device)
-        args.device = str(device)
         configure_threads()
-        args.precision = pick_precision(args.precision, device)
         x_train, x_test = load_mnist(args.data_dir)
         if args.train_size:
             x_train = x_train[: args.train_size]
         if args.dry_run:
             x_train, x_test = x_train[: args.batch_size], x_test[:256]
-            args.epochs = 1
+        recipe = recipe_from_args(
+            args, precision=pick_precision(args.precision, device), **({"epochs": 1} if args.dry_run else {})
+        )
+        seeds = args.seeds or [recipe.seed]
         print(
-            f"training on {len(x_train)} images, testing on {len(x_test)}, device {device} ({args.precision}), seeds {args.seeds or [args.seed]}"
+            f"training on {len(x_train)} images, testing on {len(x_test)}, device {device} ({recipe.precision}), seeds {seeds}"
         )
         x_train_dev = x_train.reshape(len(x_train), -1).to(device)  # (N, 28, 28) -> (N, 784), uint8 on device
-        seeds = args.seeds or [args.seed]
         per_seed, first = [], None
         for seed in seeds:
-            models, seconds = run(args, seed, x_train_dev, x_test.reshape(len(x_test), -1).to(device), device)
+            seed_recipe = dataclasses.replace(recipe, seed=seed)
+            models, seconds = run(seed_recipe, x_train_dev, x_test.reshape(len(x_test), -1).to(device), device, dry_run=args.dry_run)
             models = {name: model.cpu() for name, model in models.items()}
             results = evaluate_all(models, x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1))
             print_table(results)
             per_seed.append(results)
-            first = first or (models, results, seconds, seed)
+            first = first or (models, results, seconds, seed_recipe)
         summary = None
         if len(seeds) > 1:
             mean, std = mean_and_std(per_seed)
             print(f"mean ± std over seeds {seeds}:")
             print_table(mean, std)
             summary = {"seeds": seeds, "mean": mean, "std": std}
-        models, results, seconds, seed = first
+        models, results, seconds, recipe = first
         from tiedae.publish import write_checkpoints
 
         write_checkpoints(
             out,
             models,
             results,
+            recipe=recipe,
             summary=summary,
-            args=args,
-            seed=seed,
+            device=str(device),
+            namespace=args.push_to_hub,
+            prefix=args.repo_prefix,
             train_size=len(x_train),
             test_size=len(x_test),
             seconds=seconds,
@@ -394,7 +403,7 @@ def push_checkpoints(root: Path, args: argparse.Namespace, token: str | None = N
         raise TrainError(
             f"upload failed ({type(e).__name__}: {e}).\nThe local checkpoints in {root.resolve()} are intact; "
             f"retry the upload alone with:\n  python train.py --push-only {root} --push-to-hub {args.push_to_hub}"
-            + (f" --repo-prefix {args.repo_prefix}" if args.repo_prefix != "tiedae-mnist" else "")
+            + (f" --repo-prefix {args.repo_prefix}" if args.repo_prefix != REPO_PREFIX else "")
             + (" --private" if args.private else "")
         ) from None
     for url in urls:

@@ -7,8 +7,9 @@ whose endpoint returns one small image (what any Gradio call costs here). Both g
 gradio_client traffic:
 1. single client: alternating calls, p50/p95 latency and server CPU per call (from
    /proc/<pid>/stat), each as a ratio to the floor's;
-2. load: N concurrent clients call /reconstruct for T seconds with varied 800×800 drawings
-   (dark strokes on opaque white, as the Sketchpad sends) and noise: p50/p95/p99, calls/s,
+2. load: N concurrent clients call /reconstruct for T seconds with varied drawings at the app's
+   canvas size (tiedae.demo.CANVAS_SIZE, which app.py gives its Sketchpad; dark strokes on
+   opaque white, as the Sketchpad sends) and noise: p50/p95/p99, calls/s,
    errors, server RSS after warm-up and at the end;
 3. cold start: seconds from `python app.py` to the first HTTP 200, median of 3.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from _common import ROOT, free_port, machine, median, percentile, start_server, wait_http_200
 
+from tiedae.demo import CANVAS_SIZE
 from tiedae.drawing import draw_digit
 
 FLOOR_APP = """
@@ -69,13 +71,14 @@ def rss_mb(pid: int) -> float:
 
 
 def make_drawings(folder: Path, count: int) -> list[str]:
-    """count 800×800 PNGs: stroke digits at varied places, sizes and pens, black on opaque white."""
+    """count PNGs at the app's canvas size: stroke digits at varied places, sizes and pens, black on opaque white."""
     rng = random.Random(0)
+    side = CANVAS_SIZE
     paths = []
     for i in range(count):
-        w, h = rng.uniform(200, 420), rng.uniform(320, 600)
-        x0, y0 = rng.uniform(20, 780 - w), rng.uniform(20, 780 - h)
-        image = draw_digit(i % 10, box=(x0, y0, x0 + w, y0 + h), width=rng.uniform(18, 50))
+        w, h = rng.uniform(0.25, 0.52) * side, rng.uniform(0.4, 0.75) * side
+        x0, y0 = rng.uniform(0.025 * side, 0.975 * side - w), rng.uniform(0.025 * side, 0.975 * side - h)
+        image = draw_digit(i % 10, size=(side, side), box=(x0, y0, x0 + w, y0 + h), width=rng.uniform(0.022, 0.062) * side)
         path = folder / f"drawing_{i:02d}.png"
         image.save(path)
         paths.append(str(path))
@@ -228,7 +231,7 @@ def main() -> int:
         single = single_client(servers, drawings, args.calls)
         a, f = single["app"], single["floor"]
         print(f"\nsingle client, {args.calls} alternating calls each")
-        print("app = a new 800×800 drawing every call (a stroke); app-same = the same drawing, new noise (a slider move)")
+        print(f"app = a new {CANVAS_SIZE}×{CANVAS_SIZE} drawing every call (a stroke); app-same = the same drawing, new noise (a slider move)")
         print(f"{'':<10}{'p50 ms':>10}{'p95 ms':>10}{'server CPU ms/call':>20}")
         for name in ("app", "app-same", "floor"):
             s = single[name]

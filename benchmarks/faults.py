@@ -287,12 +287,12 @@ def flipped_tie(folder: Path) -> None:
 INTERRUPTED_SAVE = """
 import sys, train
 from tiedae import publish
-real = publish.model_card
+real = publish.card_data
 def crash(name, *a, **k):
     if name == "untied":
         raise KeyboardInterrupt("killed while saving")
     return real(name, *a, **k)
-publish.model_card = crash
+publish.card_data = crash
 try:
     train.main(["--dry-run", "--data-dir", sys.argv[1], "--out", sys.argv[2], "--seed", "9"])
 except KeyboardInterrupt:

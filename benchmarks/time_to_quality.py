@@ -40,7 +40,7 @@ def main() -> int:
     start = time.perf_counter()
     targs = train.get_args(["--data-dir", root] + (["--epochs", "2"] if args.quick else []))
     device = train.pick_device(targs.device)
-    targs.device, targs.precision = str(device), train.pick_precision(targs.precision, device)
+    recipe = train.recipe_from_args(targs, precision=train.pick_precision(targs.precision, device))
     train.configure_threads()
     x_train, x_test = train.load_mnist(root)
     x_train = x_train.reshape(len(x_train), -1)  # (N, 28, 28) -> (N, 784)
@@ -74,7 +74,7 @@ def main() -> int:
     with open(os.devnull, "w") as quiet:  # train.py's own per-epoch lines would interleave with ours
         sys.stdout = quiet
         try:
-            train.run(targs, targs.seed, x_train.to(device), x_test.to(device), device, on_epoch=check)
+            train.run(recipe, x_train.to(device), x_test.to(device), device, on_epoch=check)
         finally:
             sys.stdout = real_stdout
     if args.quick:
@@ -87,7 +87,7 @@ def main() -> int:
         command_seconds = time.perf_counter() - t0
     print(f"whole default command (train both 60 epochs, evaluate, figures, cards): {command_seconds:.1f}s")
     if not met:
-        print(f"SUMMARY time to quality: the bars were NOT met in {targs.epochs} epochs; whole command {command_seconds:.1f}s")
+        print(f"SUMMARY time to quality: the bars were NOT met in {recipe.epochs} epochs; whole command {command_seconds:.1f}s")
         return 1
     verdict = "meets" if met["seconds"] <= GOAL_SECONDS else "misses"
     print(

@@ -42,10 +42,11 @@ def project_loop(x_train: torch.Tensor, args, rounds_total: int):
     model, optimizer, scheduler = make_model_and_optimizer(args, (rounds_total + 2) * args.batches + 10)
     generator = torch.Generator().manual_seed(0)
     subset = x_train[: args.batches * args.batch_size]
+    recipe = train.recipe_from_args(args)  # train.py's defaults with this run's batch size and precision
 
     def run_once() -> float:
         start = time.perf_counter()
-        train.train_epoch({"tied": model}, {"tied": optimizer}, {"tied": scheduler}, subset, args, generator, epoch=1)
+        train.train_epoch({"tied": model}, {"tied": optimizer}, {"tied": scheduler}, subset, recipe, generator, epoch=1)
         return len(subset) / (time.perf_counter() - start)
 
     return run_once

@@ -100,3 +100,26 @@ def test_an_example_goes_onto_the_canvas_and_is_reconstructed(page):
     old_src = page.locator("#noisy-img").first.get_attribute("src")
     page.get_by_label("Salt & pepper").check()
     page.wait_for_function("(old) => document.querySelector('#noisy-img').src !== old", arg=old_src, timeout=30_000)
+
+
+def test_drawing_over_an_upload_changes_what_is_reconstructed(page, tmp_path):
+    from tiedae.drawing import draw_digit
+
+    drawing = tmp_path / "one.png"
+    draw_digit(1, size=(400, 400), box=(150, 60, 250, 340), width=26).save(drawing)
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#upload input[type='file']").set_input_files(str(drawing))
+    page.wait_for_function("() => document.querySelector('#clean-img')", timeout=30_000)
+    before = _image(page, "clean")
+    assert before is not None and before.max() > 150
+    # back on the canvas (the upload switched to it): a stroke across the 1 makes it another drawing
+    page.get_by_text("select the draw tool to start").wait_for(state="hidden", timeout=30_000)
+    box = page.locator("#sketchpad canvas").first.bounding_box()
+    old_src = page.locator("#clean-img").first.get_attribute("src")
+    page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.5 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.7 * box["width"], box["y"] + 0.5 * box["height"], steps=12)
+    page.mouse.up()
+    page.wait_for_function("(old) => document.querySelector('#clean-img').src !== old", arg=old_src, timeout=30_000)
+    after = _image(page, "clean")
+    assert np.mean((after / 255.0 - before / 255.0) ** 2) > 0.01, "the stroke over the upload did not reach the models"

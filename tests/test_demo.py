@@ -21,8 +21,9 @@ def counted(monkeypatch):
         return real(drawing)
 
     monkeypatch.setattr(demo, "sketch_to_mnist", counting)
-    monkeypatch.setattr(demo, "_prepared", type(demo._prepared)())
-    return calls
+    demo._prepare.cache_clear()
+    yield calls
+    demo._prepare.cache_clear()
 
 
 def png(digit: int, **kw) -> bytes:
@@ -59,7 +60,7 @@ def test_a_changed_drawing_is_prepared_again(counted, tmp_path):
 def test_cache_is_bounded_and_errors_are_not_kept(counted, tmp_path):
     for i in range(demo.PREPARED_CACHE_SIZE + 5):
         demo.prepared_digit(draw_digit(i % 10, box=(100 + i, 100, 400 + i, 600)))
-    assert len(demo._prepared) == demo.PREPARED_CACHE_SIZE
+    assert demo._prepare.cache_info().currsize == demo.PREPARED_CACHE_SIZE
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     calls_before = len(counted)

@@ -29,7 +29,7 @@ def test_dry_run_writes_loadable_checkpoints(mnist_root, tmp_path, capsys):
         model = cls.from_pretrained(folder)
         assert not model.training and model.sizes == [784, 400, 20]
         metrics = json.loads((folder / "metrics.json").read_text())
-        assert metrics["model"] == name and metrics["test_size"] == 60 and metrics["training"]["denoise"] is True
+        assert metrics["model"] == name and metrics["test_size"] == 60 and metrics["recipe"]["denoise"] is True
         gaussian = metrics["test"]["gaussian"]
         assert [r["level"] for r in gaussian] == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
         assert set(metrics["test"]) == {"gaussian", "salt_pepper", "uniform"}
@@ -156,14 +156,14 @@ def test_push_only_refuses_a_broken_checkpoint(mnist_root, tmp_path, fake_hub, c
 def test_interrupted_save_leaves_previous_checkpoints_intact(monkeypatch, mnist_root, tmp_path):
     assert dry_run(mnist_root, tmp_path, "--seed", "1") == 0
     before = {name: digest(tmp_path / name) for name in ("tied", "untied")}
-    real_card = publish.model_card
+    real_card = publish.card_data
 
     def card_then_crash(name, *args, **kwargs):
         if name == "untied":
             raise KeyboardInterrupt  # killed mid-save, after the tied folder was complete
         return real_card(name, *args, **kwargs)
 
-    monkeypatch.setattr(publish, "model_card", card_then_crash)
+    monkeypatch.setattr(publish, "card_data", card_then_crash)
     with pytest.raises(KeyboardInterrupt):
         dry_run(mnist_root, tmp_path, "--seed", "2")
     assert {name: digest(tmp_path / name) for name in ("tied", "untied")} == before

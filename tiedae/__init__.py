@@ -3,6 +3,7 @@
 from tiedae.metrics import mse, psnr, psnr_from_mse
 from tiedae.model import (
     DEFAULT_SIZES,
+    MNIST_PIXELS,
     Autoencoder,
     LayerPair,
     TiedAutoencoder,
@@ -15,6 +16,7 @@ from tiedae.preprocess import SketchError, sketch_to_mnist
 
 __all__ = [
     "DEFAULT_SIZES",
+    "MNIST_PIXELS",
     "NOISE_KINDS",
     "Autoencoder",
     "LayerPair",

@@ -7,14 +7,13 @@ Data flows one way: sketch -> `sketch_to_mnist` -> `add_noise` -> both models ->
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import json
 import logging
 import math
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,10 +22,10 @@ import torch
 from PIL import Image
 
 from tiedae.metrics import mse, psnr
-from tiedae.model import MODEL_CLASSES, Autoencoder, count_parameters
+from tiedae.model import METRICS_FILE, MNIST_PIXELS, MODEL_CLASSES, Autoencoder, count_parameters, repo_ids
 from tiedae.noise import NOISE_KINDS, add_noise, check_noise
+from tiedae.plots import sweep_image
 from tiedae.preprocess import ink_box, sketch_to_mnist
-from tiedae.publish import METRICS_FILE, repo_ids, sweep_figure
 
 log = logging.getLogger("tiedae")
 
@@ -92,8 +91,25 @@ def load_from_hub(namespace: str, *, revision: str | None = None, root: Path = C
 
 
 PREPARED_CACHE_SIZE = 32  # recent drawings kept as 28×28 digits: ~3 KB each
-_prepared: OrderedDict[bytes, np.ndarray | None] = OrderedDict()
-_prepared_lock = threading.Lock()
+
+
+class _Content:
+    """An image as a cache key: hashed and compared by its content digest."""
+
+    def __init__(self, image: object, digest: bytes) -> None:
+        self.image, self.digest = image, digest
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Content) and other.digest == self.digest
+
+
+@functools.lru_cache(maxsize=PREPARED_CACHE_SIZE)
+def _prepare(content: _Content) -> np.ndarray | None:
+    image, content.image = content.image, None  # the cache keeps the 28×28 digit, not the drawing
+    return sketch_to_mnist(image)  # a SketchError propagates and nothing is kept
 
 
 def image_key(image: object) -> bytes | None:
@@ -114,19 +130,8 @@ def image_key(image: object) -> bytes | None:
 
 def prepared_digit(image: object) -> np.ndarray | None:
     """sketch_to_mnist, remembered by content for recent images: moving a slider re-sends the same drawing."""
-    key = image_key(image)
-    if key is None:
-        return sketch_to_mnist(image)
-    with _prepared_lock:
-        if key in _prepared:
-            _prepared.move_to_end(key)
-            return _prepared[key]
-    digit = sketch_to_mnist(image)  # a SketchError propagates and nothing is kept
-    with _prepared_lock:
-        _prepared[key] = digit
-        while len(_prepared) > PREPARED_CACHE_SIZE:
-            _prepared.popitem(last=False)
-    return digit
+    digest = image_key(image)
+    return sketch_to_mnist(image) if digest is None else _prepare(_Content(image, digest))
 
 
 def ink_on_canvas(ink: np.ndarray, size: int) -> Image.Image:
@@ -160,7 +165,7 @@ def check_controls(kind: object, level: object, seed: object) -> tuple[str, floa
 @torch.inference_mode()
 def reconstruct_digit(clean: np.ndarray, models: dict[str, Autoencoder], kind: str, level: float, seed: int) -> dict:
     """Noise the (28, 28) clean digit, run every model; images as uint8 (28, 28), metrics vs clean."""
-    x = torch.from_numpy(clean).reshape(1, 784)  # (28, 28) -> (1, 784)
+    x = torch.from_numpy(clean).reshape(1, MNIST_PIXELS)  # (28, 28) -> (1, 784)
     noisy = add_noise(x, kind, level, seed=seed)
     images = {"clean": x, "noisy": noisy}
     metrics = {"noisy_input": _metrics(noisy, x)}
@@ -224,24 +229,6 @@ def result_numbers(uris: dict[str, str], metrics: dict[str, dict], parameters: d
     return numbers
 
 
-def weight_tiles(weight: torch.Tensor, *, count: int = 64, columns: int = 8, scale: int = 2) -> np.ndarray:
-    """The first `count` rows of a (hidden, 784) weight as 28×28 tiles in a grid, uint8 RGB.
-
-    Each tile is scaled symmetrically around zero: grey is 0, dark negative, light positive.
-    """
-    tiles = weight.detach().float()[:count].reshape(-1, 28, 28)  # (count, 784) -> (count, 28, 28)
-    peak = tiles.abs().amax(dim=(1, 2), keepdim=True).clamp_min(1e-8)
-    tiles = 0.5 + 0.5 * tiles / peak
-    rows = math.ceil(len(tiles) / columns)
-    grid = torch.ones(rows * 29 + 1, columns * 29 + 1)
-    for i, tile in enumerate(tiles):
-        r, c = divmod(i, columns)
-        grid[1 + r * 29 : 1 + r * 29 + 28, 1 + c * 29 : 1 + c * 29 + 28] = tile
-    grid = grid.repeat_interleave(scale, 0).repeat_interleave(scale, 1)
-    gray = (grid * 255).round().to(torch.uint8).numpy()
-    return np.stack([gray] * 3, axis=-1)
-
-
 def sweep_results(metrics: dict[str, dict | None]) -> dict[str, dict] | None:
     """Both models' test sweeps plus PCA and the noisy input, from the metrics.json files."""
     if not all(metrics.values()):
@@ -259,12 +246,4 @@ def sweep_results(metrics: dict[str, dict | None]) -> dict[str, dict] | None:
 def noise_sweep_image(metrics: dict[str, dict | None]) -> np.ndarray | None:
     """The noise-sweep chart rendered to an RGB array, or None if metrics are missing."""
     results = sweep_results(metrics)
-    if results is None:
-        return None
-    import matplotlib.pyplot as plt
-
-    fig = sweep_figure(results)
-    fig.canvas.draw()
-    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()  # (H, W, 4) -> (H, W, 3)
-    plt.close(fig)
-    return image
+    return None if results is None else sweep_image(results)

@@ -25,31 +25,15 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
+from huggingface_hub import ModelCard, ModelCardData, PyTorchModelHubMixin, constants, hf_hub_download
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-DEFAULT_SIZES = (784, 400, 20)
-IMAGE_SHAPE = (1, 28, 28)
+from tiedae.card import MODEL_CARD_TEMPLATE
 
-MODEL_CARD_TEMPLATE = """
----
-{{ card_data }}
----
-
-# tiedae autoencoder
-
-A fully connected MNIST autoencoder (`{{ class_name }}`) from tiedae, the reference demo of
-tied-weight autoencoders. Load it with the `tiedae` package:
-
-```python
-from tiedae import {{ class_name }}
-
-model = {{ class_name }}.from_pretrained("{{ repo_id | default("path/to/checkpoint", true) }}")
-```
-"""
-
+MNIST_PIXELS = 28 * 28  # every model's input and output width
+DEFAULT_SIZES = (MNIST_PIXELS, 400, 20)  # the shipped models: 784 -> 400 -> 20
 
 class LayerPair(nn.Module):
     """One encoder layer and its mirror decoder layer."""
@@ -134,9 +118,13 @@ class Autoencoder(
         """Reconstruct x; the output has the input's shape."""
         return self.decode(self.encode(x)).reshape(x.shape)
 
-    def generate_model_card(self, *args, **kwargs):
-        """The mixin's card, naming this model's class in its loading snippet."""
-        return super().generate_model_card(*args, class_name=type(self).__name__, **kwargs)
+    def generate_model_card(self, *args, card_data: ModelCardData | None = None, **kwargs) -> ModelCard:
+        """The mixin's card from MODEL_CARD_TEMPLATE; `card_data` (metadata, eval results) replaces its header."""
+        kwargs.setdefault("parameters", count_parameters(self))
+        card = super().generate_model_card(*args, class_name=type(self).__name__, model=self, **kwargs)
+        if card_data is not None:
+            card.data = card_data
+        return card
 
     @classmethod
     def _from_pretrained(
@@ -174,8 +162,11 @@ class Autoencoder(
             state = load_file(weights_file, device=str(map_location))
         except (OSError, SafetensorError) as e:
             raise ValueError(f"{weights_file}: not a readable safetensors file ({e})") from e
-        check_state_dict(model, state, source=weights_file, strict=strict)
-        model.load_state_dict(state, strict=strict)
+        try:
+            model.load_state_dict(state, strict=strict)
+        except RuntimeError as e:  # torch lists every missing, unexpected and mis-shaped tensor
+            reason = " ".join(str(e).split("\n", 1)[-1].split())
+            raise ValueError(f"{weights_file}: checkpoint does not match {cls.__name__}(sizes={model.sizes}): {reason}") from e
         return model.eval()
 
 
@@ -198,25 +189,13 @@ class UntiedAutoencoder(Autoencoder):
 
 
 MODEL_CLASSES = {"tied": TiedAutoencoder, "untied": UntiedAutoencoder}  # checkpoint folder / repo suffix -> class
+REPO_PREFIX = "tiedae-mnist"  # Hub repos: NAMESPACE/tiedae-mnist-tied and -untied
+METRICS_FILE = "metrics.json"  # beside the weights: the recipe and every test number
 
 
-def check_state_dict(model: nn.Module, state: dict[str, torch.Tensor], *, source: str, strict: bool = True) -> None:
-    """Raise a ValueError naming `source` if `state` does not fit `model` exactly."""
-    expected = model.state_dict()
-    problems = []
-    if strict:
-        missing = sorted(set(expected) - set(state))
-        unexpected = sorted(set(state) - set(expected))
-        if missing:
-            problems.append(f"missing tensors {missing}")
-        if unexpected:
-            problems.append(f"unexpected tensors {unexpected}")
-    for name in sorted(set(expected) & set(state)):
-        if tuple(state[name].shape) != tuple(expected[name].shape):
-            problems.append(f"{name} has shape {tuple(state[name].shape)}, model needs {tuple(expected[name].shape)}")
-    if problems:
-        desc = f"{type(model).__name__}(sizes={getattr(model, 'sizes', '?')})"
-        raise ValueError(f"{source}: checkpoint does not match {desc}: " + "; ".join(problems))
+def repo_ids(namespace: str, prefix: str = REPO_PREFIX) -> dict[str, str]:
+    """{'tied': 'NS/prefix-tied', 'untied': 'NS/prefix-untied'}."""
+    return {name: f"{namespace}/{prefix}-{name}" for name in MODEL_CLASSES}
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,13 +1,15 @@
 """Checkpoint folders and their Hub repos: weights, metrics, figures and model cards.
 
-A checkpoint folder holds `model.safetensors`, `config.json`, `metrics.json`,
-`reconstructions.png`, `noise_sweep.png` and a `README.md` model card. `write_checkpoints`
-builds both folders in a temp dir and moves them into place only once complete;
-`push_to_hub` uploads each folder to its own model repo.
+A checkpoint folder holds `model.safetensors`, `config.json`, `metrics.json` (the recipe and
+every test number), `reconstructions.png`, `noise_sweep.png` and a `README.md` model card
+(rendered by the Hub mixin from `tiedae.card`). `write_checkpoints` builds both folders in a
+temp dir and moves them into place only once complete; `push_to_hub` uploads each folder to
+its own model repo.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -15,26 +17,17 @@ import tempfile
 from pathlib import Path
 
 import torch
-from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, HfApi, ModelCardData
 
-from tiedae.drawing import draw_digit
-from tiedae.model import MODEL_CLASSES, Autoencoder, count_parameters
-from tiedae.noise import NOISE_KINDS, add_noise
-from tiedae.preprocess import sketch_to_mnist
+from tiedae.model import METRICS_FILE, MODEL_CLASSES, REPO_PREFIX, Autoencoder, count_parameters, repo_ids
+from tiedae.noise import NOISE_KINDS
+from tiedae.plots import GRID_NOISE, save_reconstruction_grid, save_sweep_plot
+from tiedae.recipe import LOSS_NAMES, PRECISION_NAMES, Recipe
 
 HUB_NAMESPACE = "tiedae"  # where the shipped checkpoints are published
-METRICS_FILE = "metrics.json"
 GRID_FILE = "reconstructions.png"
 SWEEP_FILE = "noise_sweep.png"
-GRID_NOISE = ("gaussian", 0.3)
-LOSS_NAMES = {"bce": "binary cross-entropy", "mse": "mean squared error"}
-PRECISION_NAMES = {"bf16": "bfloat16 autocast for matmuls (weights and optimizer in float32)", "fp32": "float32"}
-KIND_LABELS = {"gaussian": "Gaussian σ", "salt_pepper": "salt & pepper fraction", "uniform": "uniform level"}
-
-
-def repo_ids(namespace: str, prefix: str = "tiedae-mnist") -> dict[str, str]:
-    """{'tied': 'NS/prefix-tied', 'untied': 'NS/prefix-untied'}."""
-    return {name: f"{namespace}/{prefix}-{name}" for name in ("tied", "untied")}
+CARD_RESULTS = (("gaussian", 0.0), ("gaussian", 0.1), ("gaussian", 0.3), ("gaussian", 0.5), ("salt_pepper", 0.2), ("uniform", 0.5))
 
 
 def write_checkpoints(
@@ -42,9 +35,11 @@ def write_checkpoints(
     models: dict[str, Autoencoder],
     results: dict[str, dict],
     *,
+    recipe: Recipe,
     summary: dict | None,
-    args,
-    seed: int,
+    device: str,
+    namespace: str | None,
+    prefix: str = REPO_PREFIX,
     train_size: int,
     test_size: int,
     seconds: float,
@@ -52,10 +47,31 @@ def write_checkpoints(
     """Write out/tied and out/untied completely in a temp dir, then move them into place."""
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))  # same filesystem, so renames are atomic
+    ids = repo_ids(namespace or HUB_NAMESPACE, prefix)
     try:
         for name, model in models.items():
             folder = staging / name
-            model.save_pretrained(folder)
+            twin = next(other for other in models if other != name)
+            card = {
+                "card_data": card_data(name, model, results, model_name=ids[name].split("/")[-1]),
+                "repo_id": ids[name],
+                "twin_id": ids[twin],
+                "twin_name": twin,
+                "twin_parameters": count_parameters(models[twin]),
+                "recipe": recipe,
+                "loss_name": LOSS_NAMES[recipe.loss],
+                "precision_name": PRECISION_NAMES.get(recipe.precision, recipe.precision),
+                "device": device,
+                "seconds": seconds,
+                "command": recipe.command(),
+                "train_size": train_size,
+                "test_size": test_size,
+                "table": results_table(results, name, twin),
+                "sweep_file": SWEEP_FILE,
+                "grid_file": GRID_FILE,
+                "grid_sigma": GRID_NOISE[1],
+            }
+            model.save_pretrained(folder, model_card_kwargs=card)  # weights, config.json and the one model card
             metrics = {
                 "model": name,
                 "class": type(model).__name__,
@@ -63,22 +79,9 @@ def write_checkpoints(
                 "parameters": count_parameters(model),
                 "train_size": train_size,
                 "test_size": test_size,
-                "seed": seed,
-                "training": {
-                    "epochs": args.epochs,
-                    "batch_size": args.batch_size,
-                    "optimizer": "Adam",
-                    "lr": args.lr,
-                    "schedule": "one-cycle",
-                    "loss": LOSS_NAMES[args.loss],
-                    "precision": args.precision,
-                    "denoise": args.denoise,
-                    "noise_kind": args.noise_kind if args.denoise else None,
-                    "noise_max": args.noise_max if args.denoise else None,
-                    "seconds": round(seconds, 1),
-                    "device": str(args.device),
-                    "torch": torch.__version__,
-                },
+                "recipe": dataclasses.asdict(recipe),
+                "command": recipe.command(),
+                "training": {"seconds": round(seconds, 1), "device": device, "torch": torch.__version__},
                 "eval_seed_note": "test-set noise is fixed (EVAL_SEED in train.py), the same for every model",
                 "test": results[name],
                 "pca": results["pca"],
@@ -90,9 +93,6 @@ def write_checkpoints(
             (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
             save_reconstruction_grid(model, folder / GRID_FILE)
             save_sweep_plot(results, folder / SWEEP_FILE, highlight=name)
-        for name in models:
-            card = model_card(name, models, results, args=args, train_size=train_size, test_size=test_size, seed=seed)
-            card.save(staging / name / "README.md")
         for path in (staging, *staging.rglob("*")):  # mkdtemp and safetensors make owner-only files
             path.chmod(0o755 if path.is_dir() else 0o644)
         # Everything is complete: swap each folder in with a rename (atomic on one filesystem).
@@ -106,91 +106,35 @@ def write_checkpoints(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def drawn_digits() -> torch.Tensor:
-    """The ten stroke-drawn example digits, preprocessed: (10, 1, 28, 28)."""
-    return torch.stack([torch.from_numpy(sketch_to_mnist(draw_digit(d))) for d in range(10)]).unsqueeze(1)
-
-
-@torch.inference_mode()
-def save_reconstruction_grid(model: Autoencoder, path: Path) -> None:
-    """Rows: clean drawn digits, noisy copies, reconstructions (upscaled ×4, nearest)."""
-    from torchvision.utils import make_grid, save_image
-
-    clean = drawn_digits()
-    noisy = add_noise(clean, *GRID_NOISE, seed=0)
-    rows = torch.cat([clean, noisy, model.eval()(noisy)])  # (30, 1, 28, 28)
-    grid = make_grid(rows, nrow=10, padding=2, pad_value=0.5)
-    grid = torch.nn.functional.interpolate(grid[None], scale_factor=4, mode="nearest")[0]
-    save_image(grid, path)
-
-
-def save_sweep_plot(results: dict[str, dict], path: Path, *, highlight: str | None = None) -> None:
-    """Test MSE against noise level, one panel per noise kind."""
-    fig = sweep_figure(results, highlight=highlight)
-    fig.savefig(path, dpi=100)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-
-
-def sweep_figure(results: dict[str, dict], *, highlight: str | None = None):
-    """A matplotlib figure of test MSE vs noise level for every entry in results."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    styles = {
-        "tied": dict(color="#d62728", marker="o"),
-        "untied": dict(color="#1f77b4", marker="s"),
-        "pca": dict(color="#7f7f7f", marker="^", linestyle="--"),
-        "noisy_input": dict(color="#bbbbbb", marker=".", linestyle=":"),
-    }
-    labels = {"tied": "tied AE", "untied": "untied AE", "pca": "PCA (same latent size)", "noisy_input": "noisy input"}
-    kinds = [k for k in NOISE_KINDS if any(k in r for r in results.values())]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.4), sharey=False, layout="constrained")
-    for ax, kind in zip(list(axes) if len(kinds) > 1 else [axes], kinds):
-        for name, result in results.items():
-            rows = [r for r in result.get(kind, []) if r["mse"] > 0]  # log axis: the clean input's 0 has no place
-            style = styles.get(name, {})
-            ax.plot(
-                [r["level"] for r in rows],
-                [r["mse"] for r in rows],
-                label=labels.get(name, name),
-                linewidth=2.5 if name == highlight else 1.5,
-                **style,
-            )
-        ax.set_xlabel(KIND_LABELS.get(kind, kind))
-        ax.set_ylabel("test MSE")
-        ax.set_yscale("log")
-        ax.grid(True, which="both", alpha=0.3)
-    axes_list = list(axes) if len(kinds) > 1 else [axes]
-    axes_list[0].legend(fontsize=8)
-    fig.suptitle("MNIST test set: reconstruction error vs input noise")
-    return fig
-
-
 def _row(results: dict, name: str, kind: str, level: float) -> dict:
     return next(r for r in results[name][kind] if abs(r["level"] - level) < 1e-9)
 
 
-def model_card(
-    name: str, models: dict[str, Autoencoder], results: dict[str, dict], *, args, train_size: int, test_size: int, seed: int
-) -> ModelCard:
-    """The README.md model card of one checkpoint, with eval results in model-index."""
-    model = models[name]
-    other = next(o for o in models if o != name)
-    ns = getattr(args, "push_to_hub", None) or HUB_NAMESPACE
-    ids = repo_ids(ns, getattr(args, "repo_prefix", "tiedae-mnist"))
+def results_table(results: dict[str, dict], name: str, twin: str) -> list[dict]:
+    """The card's table rows: every noise kind and level (clean once), this model beside its twin and the references."""
+    rows = []
+    for kind in NOISE_KINDS:
+        for r in results[name][kind]:
+            if kind != NOISE_KINDS[0] and r["level"] == 0:
+                continue  # the clean input is the same for every kind
+            level = r["level"]
+            rows.append(
+                {
+                    "kind": kind,
+                    "level": level,
+                    "mse": r["mse"],
+                    "twin": _row(results, twin, kind, level)["mse"],
+                    "pca": _row(results, "pca", kind, level)["mse"],
+                    "noisy_input": _row(results, "noisy_input", kind, level)["mse"],
+                }
+            )
+    return rows
+
+
+def card_data(name: str, model: Autoencoder, results: dict[str, dict], *, model_name: str) -> ModelCardData:
+    """The card's metadata: license, tags, and the test results as model-index eval results."""
     eval_results = []
-    for kind, level in (
-        ("gaussian", 0.0),
-        ("gaussian", 0.1),
-        ("gaussian", 0.3),
-        ("gaussian", 0.5),
-        ("salt_pepper", 0.2),
-        ("uniform", 0.5),
-    ):
+    for kind, level in CARD_RESULTS:
         row = _row(results, name, kind, level)
         label = "clean input" if level == 0 else f"{kind} noise {level}"
         for metric in ("mse", "psnr"):
@@ -206,7 +150,7 @@ def model_card(
                     metric_value=round(row[metric], 6 if metric == "mse" else 3),
                 )
             )
-    card_data = ModelCardData(
+    return ModelCardData(
         license="mit",
         library_name="tiedae",
         datasets=["mnist"],
@@ -219,92 +163,9 @@ def model_card(
             "model_hub_mixin",
         ],
         pipeline_tag="image-to-image",
-        model_name=f"tiedae-mnist-{name}",
+        model_name=model_name,
         eval_results=eval_results,
     )
-    table = ["| noise | level | this model | " + other + " | PCA | noisy input |", "|---|---|---|---|---|---|"]
-    for kind in NOISE_KINDS:
-        for r in results[name][kind]:
-            if kind != "gaussian" and r["level"] == 0:
-                continue
-            lv = r["level"]
-            table.append(
-                f"| {kind} | {lv:.1f} | {r['mse']:.5f} | {_row(results, other, kind, lv)['mse']:.5f} | "
-                f"{_row(results, 'pca', kind, lv)['mse']:.5f} | {_row(results, 'noisy_input', kind, lv)['mse']:.5f} |"
-            )
-    tie_text = (
-        "Each decoder layer reuses the transpose of its encoder layer's weight: one `nn.Parameter` W per layer "
-        "pair, applied as `F.linear(x, W, b_enc)` when encoding and `F.linear(h, W.t(), b_dec)` when decoding, "
-        "so its gradient collects both uses. Decoder biases are separate."
-        if model.tied
-        else "Every decoder layer has its own weight (the same shapes as the tied twin's decoder, but independent "
-        "parameters). It is the control for the tied model."
-    )
-    denoise = (
-        f"denoising: input corrupted with {args.noise_kind} noise, level drawn per sample from U[0, {args.noise_max}], "
-        "target the clean image"
-        if args.denoise
-        else "plain reconstruction (clean input, clean target)"
-    )
-    text = f"""---
-{card_data.to_yaml()}
----
-
-# tiedae-mnist-{name}: {"tied" if model.tied else "untied"}-weight MNIST autoencoder
-
-A fully connected autoencoder `{" → ".join(map(str, model.sizes))} → {" → ".join(map(str, model.sizes[-2::-1]))}`
-(ReLU hidden layers, linear {model.latent_size}-D latent code, sigmoid output), trained on MNIST
-with tiedae's `train.py`. Its twin with {"independent" if model.tied else "tied"}
-decoder weights is [{ids[other]}](https://huggingface.co/{ids[other]}); both were trained with the same data,
-data order, seed, optimizer, schedule and epochs.
-
-{tie_text}
-
-**Parameters:** {count_parameters(model):,} ({other}: {count_parameters(models[other]):,}).
-
-## Load it
-
-```python
-import torch
-from tiedae import {type(model).__name__}
-
-model = {type(model).__name__}.from_pretrained("{ids[name]}")  # strict load, eval mode
-x = torch.rand(1, 1, 28, 28)        # MNIST-like images in [0, 1], white digit on black
-reconstruction = model(x)           # same shape as x
-code = model.encode(x)              # (1, {model.latent_size})
-```
-
-The `tiedae` package is the `tiedae/` folder of the project (the source of the tiedae Space); it needs
-torch and huggingface_hub.
-
-## Training
-
-- Data: MNIST training images, **the first {train_size:,} of the 60,000** (`torchvision.datasets.MNIST`,
-  `train=True`, indices 0–{train_size - 1}); no validation split was used for any choice.
-- Objective: {denoise}; {LOSS_NAMES[args.loss]} loss.
-- Optimizer: Adam, peak learning rate {args.lr}, one-cycle schedule, batch size {args.batch_size},
-  {args.epochs} epochs, seed {seed}; {PRECISION_NAMES[args.precision]}, on {args.device}.
-- Command: `python train.py --data-dir <MNIST root>{" --train-size " + str(args.train_size) if args.train_size else ""}`
-
-## Evaluation
-
-On the full MNIST **test** set ({test_size:,} images). Noise is added to the test images (then clamped
-to [0, 1]) with a fixed seed, the same for every model; MSE is against the clean image, averaged over
-pixels and images, PSNR is the mean of per-image PSNR (peak 1). PCA is the best linear code of the same
-size ({model.latent_size}-D), fit on the same training images.
-
-{chr(10).join(table)}
-
-![noise sweep]({SWEEP_FILE})
-
-Reconstructions of digits drawn with pen strokes (not MNIST images): clean, noisy (Gaussian σ =
-{GRID_NOISE[1]}), reconstructed.
-
-![reconstructions]({GRID_FILE})
-
-`metrics.json` holds every number above and PSNR too.
-"""
-    return ModelCard(text)
 
 
 def push_to_hub(root: Path, *, namespace: str, prefix: str, private: bool, token: str | None) -> list[str]:

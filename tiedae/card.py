@@ -1,0 +1,79 @@
+"""The model card template (Jinja), the one way a checkpoint's README.md is written.
+
+`Autoencoder.save_pretrained` renders it through the Hub mixin. With no more than the model it
+says what the model is and how to load it; `tiedae.publish` passes the training recipe, the
+test results and the twin's name (as `model_card_kwargs`) for the full card of a shipped checkpoint.
+"""
+
+MODEL_CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ repo_id.split("/")[-1] if repo_id else "tiedae autoencoder" }}: {{ "tied" if model.tied else "untied" }}-weight MNIST autoencoder
+
+A fully connected autoencoder `{{ model.sizes | join(" → ") }} → {{ model.sizes[-2::-1] | join(" → ") }}`
+(ReLU hidden layers, linear {{ model.latent_size }}-D latent code, sigmoid output) from tiedae, the
+reference demo of tied-weight autoencoders.
+{%- if twin_id %} Its twin with {{ "independent" if model.tied else "tied" }} decoder weights is
+[{{ twin_id }}](https://huggingface.co/{{ twin_id }}); both were trained with the same data, data order,
+seed, optimizer, schedule and epochs.{% endif %}
+
+{% if model.tied -%}
+Each decoder layer reuses the transpose of its encoder layer's weight: one `nn.Parameter` W per layer
+pair, applied as `F.linear(x, W, b_enc)` when encoding and `F.linear(h, W.t(), b_dec)` when decoding,
+so its gradient collects both uses. Decoder biases are separate.
+{%- else -%}
+Every decoder layer has its own weight (the same shapes as the tied twin's decoder, but independent
+parameters). It is the control for the tied model.
+{%- endif %}
+
+**Parameters:** {{ "{:,}".format(parameters) }}{% if twin_parameters %} ({{ twin_name }}: {{ "{:,}".format(twin_parameters) }}){% endif %}.
+
+## Load it
+
+```python
+import torch
+from tiedae import {{ class_name }}
+
+model = {{ class_name }}.from_pretrained("{{ repo_id or "path/to/checkpoint" }}")  # strict load, eval mode
+x = torch.rand(1, 1, 28, 28)        # MNIST-like images in [0, 1], white digit on black
+reconstruction = model(x)           # same shape as x
+code = model.encode(x)              # (1, {{ model.latent_size }})
+```
+
+The `tiedae` package is the `tiedae/` folder of the project (the source of the tiedae Space); it needs
+torch and huggingface_hub.
+{% if recipe %}
+## Training
+
+- Data: MNIST training images, **the first {{ "{:,}".format(train_size) }} of the 60,000** (`torchvision.datasets.MNIST`,
+  `train=True`, indices 0–{{ train_size - 1 }}); no validation split was used for any choice.
+- Objective: {% if recipe.denoise %}denoising: input corrupted with {{ recipe.noise_kind }} noise, level drawn per sample
+  from U[0, {{ recipe.noise_max }}], target the clean image{% else %}plain reconstruction (clean input, clean target){% endif %};
+  {{ loss_name }} loss.
+- Optimizer: Adam, peak learning rate {{ recipe.lr }}, one-cycle schedule, batch size {{ recipe.batch_size }},
+  {{ recipe.epochs }} epochs, seed {{ recipe.seed }}; {{ precision_name }}, on {{ device }} ({{ "%.0f" | format(seconds) }} s for both models).
+- Command: `{{ command }}`
+{% endif %}
+{%- if table %}
+## Evaluation
+
+On the full MNIST **test** set ({{ "{:,}".format(test_size) }} images). Noise is added to the test images (then clamped
+to [0, 1]) with a fixed seed, the same for every model; MSE is against the clean image, averaged over
+pixels and images, PSNR is the mean of per-image PSNR (peak 1). PCA is the best linear code of the same
+size ({{ model.latent_size }}-D), fit on the same training images.
+
+| noise | level | this model | {{ twin_name }} | PCA | noisy input |
+|---|---|---|---|---|---|
+{% for row in table -%}
+| {{ row.kind }} | {{ "%.1f" | format(row.level) }} | {{ "%.5f" | format(row.mse) }} | {{ "%.5f" | format(row.twin) }} | {{ "%.5f" | format(row.pca) }} | {{ "%.5f" | format(row.noisy_input) }} |
+{% endfor %}
+![noise sweep]({{ sweep_file }})
+
+Reconstructions of digits drawn with pen strokes (not MNIST images): clean, noisy (Gaussian σ =
+{{ grid_sigma }}), reconstructed.
+
+![reconstructions]({{ grid_file }})
+
+`metrics.json` holds every number above, PSNR too, and the recipe.
+{% endif %}"""

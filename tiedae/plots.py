@@ -1,0 +1,104 @@
+"""Figures: the noise sweep, reconstruction grids and first-layer weight tiles.
+
+Shared by publishing (files beside the checkpoints) and the app (arrays on the page);
+matplotlib is imported only when a chart is drawn.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.utils import make_grid, save_image
+
+from tiedae.drawing import draw_digit
+from tiedae.model import Autoencoder
+from tiedae.noise import NOISE_KINDS, add_noise
+from tiedae.preprocess import sketch_to_mnist
+
+GRID_NOISE = ("gaussian", 0.3)  # the noise shown in reconstruction grids
+KIND_LABELS = {"gaussian": "Gaussian σ", "salt_pepper": "salt & pepper fraction", "uniform": "uniform level"}
+STYLES = {
+    "tied": dict(color="#d62728", marker="o"),
+    "untied": dict(color="#1f77b4", marker="s"),
+    "pca": dict(color="#7f7f7f", marker="^", linestyle="--"),
+    "noisy_input": dict(color="#bbbbbb", marker=".", linestyle=":"),
+}
+LABELS = {"tied": "tied AE", "untied": "untied AE", "pca": "PCA (same latent size)", "noisy_input": "noisy input"}
+
+
+def drawn_digits() -> torch.Tensor:
+    """The ten stroke-drawn example digits, preprocessed: (10, 1, 28, 28)."""
+    return torch.stack([torch.from_numpy(sketch_to_mnist(draw_digit(d))) for d in range(10)]).unsqueeze(1)
+
+
+@torch.inference_mode()
+def save_reconstruction_grid(model: Autoencoder, path: Path) -> None:
+    """Rows: clean drawn digits, noisy copies, reconstructions (upscaled ×4, nearest)."""
+    clean = drawn_digits()
+    noisy = add_noise(clean, *GRID_NOISE, seed=0)
+    rows = torch.cat([clean, noisy, model.eval()(noisy)])  # (30, 1, 28, 28)
+    grid = make_grid(rows, nrow=10, padding=2, pad_value=0.5)
+    grid = torch.nn.functional.interpolate(grid[None], scale_factor=4, mode="nearest")[0]
+    save_image(grid, path)
+
+
+def weight_tiles(weight: torch.Tensor, *, count: int = 64, columns: int = 8, scale: int = 2) -> np.ndarray:
+    """The first `count` rows of a (hidden, 784) weight as 28×28 tiles in a grid, uint8 RGB.
+
+    Each tile is scaled symmetrically around zero: grey is 0, dark negative, light positive.
+    """
+    tiles = weight.detach().float()[:count].reshape(-1, 1, 28, 28)  # (count, 784) -> (count, 1, 28, 28)
+    peak = tiles.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-8)
+    grid = make_grid(0.5 + 0.5 * tiles / peak, nrow=columns, padding=1, pad_value=1.0)  # (3, H, W)
+    grid = grid.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
+    return (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()  # (3, H, W) -> (H, W, 3)
+
+
+def sweep_figure(results: dict[str, dict], *, highlight: str | None = None):
+    """A matplotlib figure of test MSE vs noise level, one panel per noise kind, for every entry in results."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = [k for k in NOISE_KINDS if any(k in r for r in results.values())]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.4), squeeze=False, layout="constrained")
+    for ax, kind in zip(axes[0], kinds):
+        for name, result in results.items():
+            rows = [r for r in result.get(kind, []) if r["mse"] > 0]  # log axis: the clean input's 0 has no place
+            ax.plot(
+                [r["level"] for r in rows],
+                [r["mse"] for r in rows],
+                label=LABELS.get(name, name),
+                linewidth=2.5 if name == highlight else 1.5,
+                **STYLES.get(name, {}),
+            )
+        ax.set_xlabel(KIND_LABELS.get(kind, kind))
+        ax.set_ylabel("test MSE")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("MNIST test set: reconstruction error vs input noise")
+    return fig
+
+
+def save_sweep_plot(results: dict[str, dict], path: Path, *, highlight: str | None = None) -> None:
+    """The sweep figure as a PNG file."""
+    import matplotlib.pyplot as plt
+
+    fig = sweep_figure(results, highlight=highlight)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def sweep_image(results: dict[str, dict]) -> np.ndarray:
+    """The sweep figure rendered to an RGB array (H, W, 3)."""
+    import matplotlib.pyplot as plt
+
+    fig = sweep_figure(results)
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()  # (H, W, 4) -> (H, W, 3)
+    plt.close(fig)
+    return image

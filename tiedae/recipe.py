@@ -1,0 +1,52 @@
+"""The training recipe: the hyperparameters a run is defined by, saved into metrics.json beside the weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from tiedae.model import DEFAULT_SIZES
+
+LOSS_NAMES = {"bce": "binary cross-entropy", "mse": "mean squared error"}
+PRECISION_NAMES = {"bf16": "bfloat16 autocast for matmuls (weights and optimizer in float32)", "fp32": "float32"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What both models of a pair are trained with; train.py builds it from its flags, defaults included."""
+
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    epochs: int = 60
+    batch_size: int = 128
+    lr: float = 3e-3  # peak learning rate: Adam with a one-cycle schedule
+    loss: str = "bce"
+    precision: str = "auto"  # "auto" is resolved to "bf16" or "fp32" before training
+    denoise: bool = True
+    noise_kind: str = "gaussian"
+    noise_max: float = 0.5  # each training image's noise level is drawn from U[0, noise_max]
+    train_size: int | None = None  # the first N training images; None: all
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))  # lists from JSON or argparse
+        assert self.loss in LOSS_NAMES, f"loss must be one of {sorted(LOSS_NAMES)}, got {self.loss!r}"
+        assert 0 <= self.noise_max <= 1, f"noise_max must be in [0, 1], got {self.noise_max}"
+
+    def flags(self) -> list[str]:
+        """The train.py flags that set this recipe (those that differ from the defaults; a resolved precision is named)."""
+        out = []
+        for field in fields(self):
+            value, default = getattr(self, field.name), field.default
+            if value == default:
+                continue
+            flag = "--" + field.name.replace("_", "-")
+            if isinstance(value, bool):
+                out.append(flag if value else "--no-" + field.name.replace("_", "-"))
+            elif isinstance(value, tuple):
+                out += [flag, *map(str, value)]
+            else:
+                out += [flag, str(value)]
+        return out
+
+    def command(self, data_dir: str = "<MNIST root>") -> str:
+        """The `python train.py …` command line that trains exactly this recipe."""
+        return " ".join(["python", "train.py", "--data-dir", data_dir, *self.flags()])
