@@ -199,14 +199,21 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
                         type="filepath",
                         elem_id="upload",
                     )
-            with gr.Row():
-                noise_kind = gr.Radio(NOISE_CHOICES, value="gaussian", label="Noise type", elem_id="noise-kind")
+        with gr.Column(scale=3):
+            result = gr.HTML(BLANK_HINT, elem_id="result")
+            numbers = gr.JSON(label="Numbers (as returned by the API)", visible=False)
+    # Controls and examples in a row of their own: on a phone the columns stack, and the
+    # reconstructions then come right under the canvas, not below every control.
+    with gr.Row():
+        with gr.Column(scale=2):
+            noise_kind = gr.Radio(NOISE_CHOICES, value="gaussian", label="Noise type", elem_id="noise-kind")
             noise_level = gr.Slider(
                 0, 1, value=0.3, step=0.01, label="Noise level (σ, fraction or amplitude)", elem_id="noise-level"
             )
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Noise seed", elem_id="seed")
                 reroll = gr.Button("🎲 Re-roll noise", elem_id="reroll")
+        with gr.Column(scale=3):
             example = gr.Image(type="filepath", visible=False, elem_id="example")  # what an example click sets
             if EXAMPLES_DIR.is_dir():
                 gr.Examples(
@@ -215,9 +222,6 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
                     label="Example digits (drawn with pen strokes)",
                     examples_per_page=10,
                 )
-        with gr.Column(scale=3):
-            result = gr.HTML(BLANK_HINT, elem_id="result")
-            numbers = gr.JSON(label="Numbers (as returned by the API)", visible=False)
 
     with gr.Accordion("Noise sweep on the MNIST test set", open=False) as sweep_section:
         sweep = gr.Image(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import statistics
@@ -41,6 +42,15 @@ def mnist_root(data_dir: str | None, *, synthetic_size: int = 2000) -> tuple[str
         (raw / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x803, n, 28, 28) + images.tobytes())
         (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x801, n) + labels.tobytes())
     return str(tmp), f"synthetic stroke digits ({synthetic_size} train) in {tmp}: {root} has no MNIST/raw/"
+
+
+def parse_with_quick(p: argparse.ArgumentParser, quick: dict, what: str) -> argparse.Namespace:
+    """Add --quick (a smoke run: `what`), parse, and let --quick set the options in `quick`."""
+    p.add_argument("--quick", action="store_true", help=f"{what}: a smoke run")
+    args = p.parse_args()
+    if args.quick:
+        vars(args).update(quick)
+    return args
 
 
 def percentile(values: list[float], q: float) -> float:

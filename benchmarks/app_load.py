@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import ROOT, free_port, machine, median, percentile, start_server, wait_http_200
+from _common import ROOT, free_port, machine, median, parse_with_quick, percentile, start_server, wait_http_200
 
 from tiedae.demo import CANVAS_SIZE
 from tiedae.drawing import draw_digit
@@ -204,6 +204,9 @@ def cold_start(runs: int) -> list[float]:
     return times
 
 
+QUICK = {"calls": 10, "clients": 2, "duration": 3, "warmup": 1, "cold_starts": 1}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--calls", type=int, default=200, help="single-client calls to each server")
@@ -211,10 +214,7 @@ def main() -> int:
     p.add_argument("--duration", type=float, default=30, help="seconds of measured load")
     p.add_argument("--warmup", type=float, default=10, help="seconds of load before measuring (RSS baseline after it)")
     p.add_argument("--cold-starts", type=int, default=3, help="cold starts to time")
-    p.add_argument("--quick", action="store_true", help="10 calls, 2 clients for 3 s, 1 cold start: a smoke run")
-    args = p.parse_args()
-    if args.quick:
-        args.calls, args.clients, args.duration, args.warmup, args.cold_starts = 10, 2, 3, 1, 1
+    args = parse_with_quick(p, QUICK, "10 calls, 2 clients for 3 s, 1 cold start")
     print(machine())
 
     tmp = Path(tempfile.mkdtemp(prefix="tiedae-bench-app-"))

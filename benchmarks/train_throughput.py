@@ -21,7 +21,7 @@ from types import SimpleNamespace
 os.environ.setdefault("TQDM_DISABLE", "1")
 import torch
 import torch.nn.functional as F
-from _common import machine, median, mnist_root
+from _common import machine, median, mnist_root, parse_with_quick
 
 import train
 from tiedae import TiedAutoencoder, add_noise
@@ -88,10 +88,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=7, help="A/B rounds")
     p.add_argument("--batches", type=int, default=60, help="batches per loop per round")
     p.add_argument("--batch-size", type=int, default=128, help="batch size for both loops")
-    p.add_argument("--quick", action="store_true", help="2 rounds of 5 batches: a smoke run")
-    args = p.parse_args()
-    if args.quick:
-        args.rounds, args.batches = 2, 5
+    args = parse_with_quick(p, {"rounds": 2, "batches": 5}, "2 rounds of 5 batches")
     root, data_note = mnist_root(args.data_dir)
     defaults = train.get_args([])
     loop_args = SimpleNamespace(**{**vars(defaults), "batch_size": args.batch_size, "batches": args.batches})

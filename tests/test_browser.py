@@ -43,63 +43,106 @@ def _image(page, key) -> np.ndarray | None:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("L"))
 
 
-@pytest.fixture
-def page(app_url):
-    """A fresh Chromium page on the app; the browser is closed afterwards."""
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module (Debian's, through Playwright)."""
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(app_url)
-            yield page
-        finally:
-            browser.close()
+        yield browser
+        browser.close()
 
 
-def test_drawing_a_digit_shows_both_reconstructions(page, tmp_path):
-    # No tool is clicked first: the page is ready to draw as soon as it has loaded.
+def open_app(browser, url, *, width: int = 1400, height: int = 1000, phone: bool = False):
+    """A fresh page on the app, loaded and ready for the pen (no tool clicked)."""
+    page = browser.new_page(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone)
+    page.goto(url)
     page.locator("#sketchpad canvas").first.wait_for(timeout=30_000)
     page.get_by_text("select the draw tool to start").wait_for(state="hidden", timeout=30_000)
+    return page
+
+
+@pytest.fixture
+def page(browser, app_url):
+    page = open_app(browser, app_url)
+    yield page
+    page.close()
+
+
+def src(page, key: str) -> str | None:
+    img = page.locator(f"#{key}-img")
+    return img.first.get_attribute("src") if img.count() else None
+
+
+def wait_for_new(page, key: str, old: str | None) -> None:
+    """Until the panel `key` shows an image other than `old` (the answer to the latest event)."""
+    page.wait_for_function(
+        "([key, old]) => { const img = document.querySelector(`#${key}-img`); return img && img.src !== old; }",
+        arg=[key, old],
+        timeout=30_000,
+    )
+
+
+def draw(page, strokes) -> None:
+    """Mouse strokes in canvas fractions; returns once the last stroke's reconstruction is shown."""
     box = page.locator("#sketchpad canvas").first.bounding_box()
-    # a 3, drawn off-centre in the upper left of the canvas with two mouse strokes
-    for stroke in (_arc(0.35, 0.3, 0.12, 0.1, 200, 450), _arc(0.35, 0.5, 0.14, 0.1, 270, 510)):
+    for stroke in strokes:
+        before = src(page, "clean")
         points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
         page.mouse.move(*points[0])
         page.mouse.down()
         for point in points[1:]:
             page.mouse.move(*point, steps=2)
         page.mouse.up()
-        page.wait_for_timeout(200)
-    page.wait_for_function("() => document.querySelector('#untied-img') && document.querySelector('#tied-img')", timeout=30_000)
-    page.wait_for_timeout(1000)
-    tied, untied, noisy = _image(page, "tied"), _image(page, "untied"), _image(page, "noisy")
-    for name, image in (("tied", tied), ("untied", untied)):
+        wait_for_new(page, "clean", before)  # each stroke changes the drawing, so the input shown changes
+
+
+THREE = (_arc(0.35, 0.3, 0.12, 0.1, 200, 450), _arc(0.35, 0.5, 0.14, 0.1, 270, 510))  # off-centre, upper left
+
+
+def check_reconstructions(page) -> None:
+    for name in ("tied", "untied"):
+        image = _image(page, name)
         assert image is not None, f"no {name} reconstruction shown"
         assert image.shape == (28, 28) and image.max() > 150 and (image > 100).mean() > 0.05, f"{name} output is blank"
+
+
+def test_drawing_a_digit_shows_both_reconstructions(page, tmp_path):
+    draw(page, THREE)  # no tool is clicked first: the page is ready to draw as soon as it has loaded
+    check_reconstructions(page)
     assert "MSE" in page.locator("#result").inner_text()
 
-    # moving the noise level changes the noisy image
-    old_src = page.locator("#noisy-img").first.get_attribute("src")
-    page.locator("#noise-level input[type='range']").focus()
-    for _ in range(30):
-        page.keyboard.press("ArrowRight")
-    page.wait_for_function("(old) => document.querySelector('#noisy-img').src !== old", arg=old_src, timeout=30_000)
-    page.wait_for_timeout(1000)  # let the last key's update land
-    assert not np.array_equal(_image(page, "noisy"), noisy), "moving the slider did not change the noisy image"
+    # a new noise level changes the noisy image
+    noisy, old_src = _image(page, "noisy"), src(page, "noisy")
+    level = page.locator("#noise-level input[type='number']")
+    level.fill("0.6")
+    level.press("Enter")
+    wait_for_new(page, "noisy", old_src)
+    assert not np.array_equal(_image(page, "noisy"), noisy), "a new noise level did not change the noisy image"
     page.screenshot(path=str(tmp_path / "drawn.png"), full_page=True)
     assert (tmp_path / "drawn.png").stat().st_size > 10_000
 
 
+def test_on_a_phone_the_reconstructions_are_right_under_the_canvas(browser, app_url):
+    page = open_app(browser, app_url, width=390, height=844, phone=True)
+    try:
+        draw(page, THREE)
+        check_reconstructions(page)
+        canvas_top = page.locator("#sketchpad canvas").first.bounding_box()["y"]
+        for name in ("tied", "untied"):
+            box = page.locator(f"#{name}-img").bounding_box()
+            assert box["y"] + box["height"] - canvas_top <= 844, f"the {name} reconstruction is out of sight while drawing"
+    finally:
+        page.close()
+
+
 def test_an_example_goes_onto_the_canvas_and_is_reconstructed(page):
-    thumbnail = page.locator("img[src*='digit_5']").first  # examples are shown as pictures, not file names
-    thumbnail.click(timeout=30_000)
-    page.wait_for_function("() => document.querySelector('#tied-img')", timeout=30_000)
-    tied = _image(page, "tied")
-    assert tied.max() > 150 and (tied > 100).mean() > 0.05, "the example's reconstruction is blank"
+    page.locator("img[src*='digit_5']").first.click(timeout=30_000)  # examples are pictures, not file names
+    wait_for_new(page, "tied", None)
+    check_reconstructions(page)
     # the controls now act on the example, which is on the canvas
-    old_src = page.locator("#noisy-img").first.get_attribute("src")
+    old_src = src(page, "noisy")
     page.get_by_label("Salt & pepper").check()
-    page.wait_for_function("(old) => document.querySelector('#noisy-img').src !== old", arg=old_src, timeout=30_000)
+    wait_for_new(page, "noisy", old_src)
 
 
 def test_drawing_over_an_upload_changes_what_is_reconstructed(page, tmp_path):
@@ -109,17 +152,11 @@ def test_drawing_over_an_upload_changes_what_is_reconstructed(page, tmp_path):
     draw_digit(1, size=(400, 400), box=(150, 60, 250, 340), width=26).save(drawing)
     page.get_by_role("tab", name="Upload").click()
     page.locator("#upload input[type='file']").set_input_files(str(drawing))
-    page.wait_for_function("() => document.querySelector('#clean-img')", timeout=30_000)
+    wait_for_new(page, "clean", None)
     before = _image(page, "clean")
-    assert before is not None and before.max() > 150
+    assert before.max() > 150
     # back on the canvas (the upload switched to it): a stroke across the 1 makes it another drawing
     page.get_by_text("select the draw tool to start").wait_for(state="hidden", timeout=30_000)
-    box = page.locator("#sketchpad canvas").first.bounding_box()
-    old_src = page.locator("#clean-img").first.get_attribute("src")
-    page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.5 * box["height"])
-    page.mouse.down()
-    page.mouse.move(box["x"] + 0.7 * box["width"], box["y"] + 0.5 * box["height"], steps=12)
-    page.mouse.up()
-    page.wait_for_function("(old) => document.querySelector('#clean-img').src !== old", arg=old_src, timeout=30_000)
+    draw(page, [[(0.3, 0.5), (0.5, 0.5), (0.7, 0.5)]])
     after = _image(page, "clean")
     assert np.mean((after / 255.0 - before / 255.0) ** 2) > 0.01, "the stroke over the upload did not reach the models"
