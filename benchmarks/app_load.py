@@ -7,9 +7,9 @@ whose endpoint returns one small image (what any Gradio call costs here). Both g
 gradio_client traffic:
 1. single client: alternating calls, p50/p95 latency and server CPU per call (from
    /proc/<pid>/stat), each as a ratio to the floor's;
-2. load: N concurrent clients call /reconstruct for T seconds with varied drawings at the app's
-   canvas size (tiedae.demo.CANVAS_SIZE, which app.py gives its Sketchpad; dark strokes on
-   opaque white, as the Sketchpad sends) and noise: p50/p95/p99, calls/s,
+2. load: N concurrent clients call /reconstruct for T seconds with varied drawings sent as
+   the app's Sketchpad sends a stroke (a white background, the strokes on a transparent layer,
+   and the composite, at tiedae.demo.CANVAS_SIZE, the canvas app.py uses) and noise: p50/p95/p99, calls/s,
    errors, server RSS after warm-up and at the end;
 3. cold start: seconds from `python app.py` to the first HTTP 200, median of 3.
 """
@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from _common import ROOT, free_port, machine, median, parse_with_quick, percentile, start_server, wait_http_200
+from PIL import Image
 
 from tiedae.demo import CANVAS_SIZE
 from tiedae.drawing import draw_digit
@@ -70,19 +71,25 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def make_drawings(folder: Path, count: int) -> list[str]:
-    """count PNGs at the app's canvas size: stroke digits at varied places, sizes and pens, black on opaque white."""
+def make_drawings(folder: Path, count: int) -> list[dict[str, str]]:
+    """count drawings as the Sketchpad sends each stroke: a white background, the strokes on a
+    transparent layer and the composite, as PNGs at the app's canvas size (digits at varied
+    places, sizes and pens)."""
     rng = random.Random(0)
     side = CANVAS_SIZE
-    paths = []
+    background = folder / "background.png"
+    Image.new("RGBA", (side, side), "white").save(background)
+    drawings = []
     for i in range(count):
         w, h = rng.uniform(0.25, 0.52) * side, rng.uniform(0.4, 0.75) * side
         x0, y0 = rng.uniform(0.025 * side, 0.975 * side - w), rng.uniform(0.025 * side, 0.975 * side - h)
-        image = draw_digit(i % 10, size=(side, side), box=(x0, y0, x0 + w, y0 + h), width=rng.uniform(0.022, 0.062) * side)
-        path = folder / f"drawing_{i:02d}.png"
-        image.save(path)
-        paths.append(str(path))
-    return paths
+        pen = {"size": (side, side), "box": (x0, y0, x0 + w, y0 + h), "width": rng.uniform(0.022, 0.062) * side}
+        paths = {"background": str(background)}
+        for part, canvas in (("layer", None), ("composite", "white")):
+            paths[part] = str(folder / f"drawing_{i:04d}_{part}.png")
+            draw_digit(i % 10, background=canvas, **pen).save(paths[part])
+        drawings.append(paths)
+    return drawings
 
 
 class Caller:
@@ -92,7 +99,7 @@ class Caller:
     are; "app-same": one drawing with new noise every call, as slider moves are; "floor".
     """
 
-    def __init__(self, url: str, kind: str, drawings: list[str], seed: int, start: int = 0):
+    def __init__(self, url: str, kind: str, drawings: list[dict[str, str]], seed: int, start: int = 0):
         from gradio_client import Client
 
         self.client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="tiedae-bench-client-"))
@@ -101,7 +108,7 @@ class Caller:
         self.rng = random.Random(seed)
         self.next = start  # clients start far apart in the list, so none repeats another's recent drawing
 
-    def drawing(self) -> str:
+    def drawing(self) -> dict[str, str]:
         if self.kind == "app-same":
             return self.drawings[0]
         self.next += 1
@@ -114,7 +121,12 @@ class Caller:
         if self.kind == "floor":
             self.client.predict(self.rng.random(), api_name="/floor")
         else:
-            drawing = {"background": None, "layers": [], "composite": handle_file(self.drawing())}
+            paths = self.drawing()
+            drawing = {
+                "background": handle_file(paths["background"]),
+                "layers": [handle_file(paths["layer"])],
+                "composite": handle_file(paths["composite"]),
+            }
             noise = self.rng.choice(["gaussian", "salt_pepper", "uniform"])
             level, seed = round(self.rng.random(), 2), self.rng.randrange(1000)
             shown, numbers = self.client.predict(drawing, noise, level, seed, api_name="/reconstruct")
@@ -123,7 +135,7 @@ class Caller:
         return time.perf_counter() - start
 
 
-def single_client(servers: dict, drawings: list[str], calls: int) -> dict:
+def single_client(servers: dict, drawings: list[dict[str, str]], calls: int) -> dict:
     """Alternate app (new drawing), app (same drawing) and floor calls; latency and server CPU per call."""
     callers = {name: Caller(s["url"], name, drawings, seed=1) for name, s in servers.items()}
     servers = {**servers, "app-same": servers["app"]}
@@ -144,7 +156,7 @@ def single_client(servers: dict, drawings: list[str], calls: int) -> dict:
     }
 
 
-def load(server: dict, drawings: list[str], clients: int, duration: float, warmup: float) -> dict:
+def load(server: dict, drawings: list[dict[str, str]], clients: int, duration: float, warmup: float) -> dict:
     """clients threads calling /reconstruct: `warmup` seconds unmeasured, then `duration` seconds measured."""
     callers = [Caller(server["url"], "app", drawings, seed=100 + i, start=i * len(drawings) // clients) for i in range(clients)]
     pid = server["proc"].pid
