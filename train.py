@@ -165,6 +165,7 @@ def train_epoch(
     epoch: int,
     *,
     dry_run: bool = False,
+    quiet: bool = False,
 ) -> dict[str, float]:
     """One pass over x_train (uint8 (N, 784)); every model steps on the same noisy batch."""
     for model in models.values():
@@ -175,7 +176,7 @@ def train_epoch(
     if dry_run:
         starts = starts[:1]
     totals = dict.fromkeys(models, 0.0)
-    bar = tqdm(starts, desc=f"epoch {epoch:3d}", leave=False, unit="batch", disable=None)
+    bar = tqdm(starts, desc=f"epoch {epoch:3d}", leave=False, unit="batch", disable=True if quiet else None)
     for start in bar:
         clean = x_train[perm[start : start + recipe.batch_size]].float().div_(255)  # (B, 784) in [0, 1]
         noisy = clean
@@ -203,15 +204,21 @@ def reconstruct(model: Autoencoder, x: torch.Tensor, batch_size: int = 2000) -> 
     return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
+def noisy_test_set(x_test: torch.Tensor, kind: str, level: float) -> torch.Tensor:
+    """x_test corrupted as every evaluation corrupts it: a fixed seed for each (kind, level)."""
+    seed = EVAL_SEED + 100 * NOISE_KINDS.index(kind) + EVAL_LEVELS.index(level)
+    return add_noise(x_test, kind, level, seed=seed)
+
+
 def noisy_test_sets(x_test: torch.Tensor) -> dict[tuple[str, float], torch.Tensor]:
     """The fixed corrupted copies of the test set every model is evaluated on."""
-    sets = {}
-    for i, kind in enumerate(NOISE_KINDS):
-        for j, level in enumerate(EVAL_LEVELS):
-            if level == 0 and kind != NOISE_KINDS[0]:
-                continue  # clean input is the same for every kind: evaluated once, under gaussian
-            sets[kind, level] = add_noise(x_test, kind, level, seed=EVAL_SEED + 100 * i + j)
-    return sets
+    # the clean input is the same for every kind: evaluated once, under the first
+    return {
+        (kind, level): noisy_test_set(x_test, kind, level)
+        for kind in NOISE_KINDS
+        for level in EVAL_LEVELS
+        if level > 0 or kind == NOISE_KINDS[0]
+    }
 
 
 def summarize(outputs: torch.Tensor, x_test: torch.Tensor) -> dict[str, float]:
@@ -244,9 +251,19 @@ def fit_pca(x_train: torch.Tensor, k: int):
     return pca_reconstruct
 
 
-def run(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, device: torch.device, *, dry_run: bool = False, on_epoch=None):
+def run(
+    recipe: Recipe,
+    x_train: torch.Tensor,
+    x_test: torch.Tensor,
+    device: torch.device,
+    *,
+    dry_run: bool = False,
+    quiet: bool = False,
+    on_epoch=None,
+):
     """Train both models with `recipe` (its seed too); return them and the training seconds.
 
+    Each epoch prints both models' loss and MSE on the first test images, unless `quiet`.
     `on_epoch(epoch, models)`, if given, runs after each epoch; returning True stops training.
     """
     models, optimizers, schedulers = {}, {}, {}
@@ -262,14 +279,15 @@ def run(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, device: tor
     x_progress = x_test[:EPOCH_EVAL_SIZE].float().div(255)
     start = time.perf_counter()
     for epoch in range(1, recipe.epochs + 1):
-        losses = train_epoch(models, optimizers, schedulers, x_train, recipe, generator, epoch, dry_run=dry_run)
-        test = {name: mse(reconstruct(model, x_progress), x_progress).mean().item() for name, model in models.items()}
-        print(
-            f"epoch {epoch:3d}/{recipe.epochs}  {time.perf_counter() - start:6.1f}s  "
-            + "  ".join(f"{name}: loss {losses[name]:.4f} test MSE {test[name]:.5f}" for name in models)
-            + f"  (first {len(x_progress)} test images)",
-            flush=True,
-        )
+        losses = train_epoch(models, optimizers, schedulers, x_train, recipe, generator, epoch, dry_run=dry_run, quiet=quiet)
+        if not quiet:
+            test = {name: mse(reconstruct(model, x_progress), x_progress).mean().item() for name, model in models.items()}
+            print(
+                f"epoch {epoch:3d}/{recipe.epochs}  {time.perf_counter() - start:6.1f}s  "
+                + "  ".join(f"{name}: loss {losses[name]:.4f} test MSE {test[name]:.5f}" for name in models)
+                + f"  (first {len(x_progress)} test images)",
+                flush=True,
+            )
         if on_epoch is not None and on_epoch(epoch, models):
             break
     return models, time.perf_counter() - start

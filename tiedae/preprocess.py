@@ -162,7 +162,7 @@ def _without_border_blobs(ink: np.ndarray) -> np.ndarray:
 
 
 def open_image(source: str | os.PathLike) -> Image.Image:
-    """An image file, decoded at reduced size where the format allows, upright per its EXIF."""
+    """An image file, decoded at reduced size where the format allows (its EXIF orientation is applied when read)."""
     if not Path(source).is_file():
         raise SketchError(f"No image file at {os.fspath(source)!r}.")
     try:

@@ -1,0 +1,333 @@
+"""What does tying cost? Tied/untied pairs across training-set size, latent size and depth, over seeds.
+
+    python study.py --data-dir ../shared/data       # the whole study: checkpoints/study.json and study.png
+    python study.py --data-dir ../shared/data --axis latent   # one axis
+    python study.py --quick                         # a tiny grid, one seed, in seconds (what CI runs)
+
+Every pair is trained by train.py's own `run` from one Recipe: both models see the same data,
+order, noise, optimizer, schedule and number of optimizer steps (STEPS in every cell, so small
+training sets get more epochs). Both are evaluated on the full test set, clean and with
+Gaussian noise σ = 0.5 (train.py's fixed test noise). Rows go to study.json as each pair
+finishes, so an interrupted run resumes where it stopped; each row carries the train.py
+command that reproduces its model and numbers on its own. The summary (mean ± std per model
+and the paired difference untied − tied, per seed), the figure and the README section are
+made from study.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+import train
+from tiedae.metrics import mse
+from tiedae.model import MODEL_CLASSES, count_parameters
+from tiedae.recipe import Recipe
+
+STUDY_FILE = "study.json"
+FIGURE_FILE = "study.png"
+SEEDS = (0, 1, 2)
+BASE = Recipe(train_size=10_000)  # the shipped setting's shape and data: 784-400-20 on 10,000 images
+STEPS = 4_740  # optimizer steps per model in every cell: 60 epochs of 10,000 images at batch size 128
+AXES = {  # axis -> (what it varies, its values)
+    "train_size": ("training images", [500, 1_000, 2_000, 5_000, 10_000]),
+    "latent": ("latent size", [2, 5, 10, 20, 50, 100]),
+    "depth": ("layer sizes", ["784-400-20", "784-512-256-20", "784-1000-500-250-20"]),
+}
+QUICK_AXES = {"train_size": [200, 400], "latent": [2, 20], "depth": ["784-400-20", "784-64-32-20"]}
+QUICK_STEPS = 8
+NOISY = ("gaussian", 0.5)
+README_START, README_END = "<!-- study:start -->", "<!-- study:end -->"
+
+
+def cell_recipe(axis: str, value, seed: int, *, steps: int = STEPS, base: Recipe = BASE) -> Recipe:
+    """The recipe of one cell: the base with this axis set to `value`, as many epochs as `steps` takes."""
+    sizes, train_size = base.sizes, base.train_size
+    if axis == "train_size":
+        train_size = int(value)
+    elif axis == "latent":
+        sizes = (*base.sizes[:-1], int(value))
+    elif axis == "depth":
+        sizes = tuple(int(s) for s in str(value).split("-"))
+    else:
+        raise ValueError(f"unknown axis {axis!r}; choose one of {', '.join(AXES)}")
+    batches = math.ceil(train_size / base.batch_size)  # optimizer steps per epoch
+    return dataclasses.replace(base, sizes=sizes, train_size=train_size, epochs=max(1, round(steps / batches)), seed=seed)
+
+
+def load_rows(path: Path) -> list[dict]:
+    """The rows already written (none if the file is missing); a damaged file is an error, not a restart."""
+    if not path.exists():
+        return []
+    try:
+        rows = json.loads(path.read_text())["rows"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise SystemExit(f"error: {path} is not a study file ({e}); move it away to start afresh") from None
+    return rows
+
+
+def save_rows(path: Path, rows: list[dict], meta: dict) -> None:
+    """Write study.json atomically (a temp file, then a rename), so an interruption never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({**meta, "rows": rows}, indent=1))
+    tmp.replace(path)
+
+
+def run_cell(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, test_sets: dict, device, command: str) -> list[dict]:
+    """Train one pair with `recipe`; one row per model (without axis and value); `command` reproduces it."""
+    x = x_train[: recipe.train_size].reshape(-1, x_train[0].numel()).to(device)  # (N, 28, 28) -> (N, 784)
+    models, seconds = train.run(recipe, x, x_test.reshape(len(x_test), -1).to(device), device, quiet=True)
+    clean = test_sets["clean"]
+    rows = []
+    for name, model in models.items():
+        model = model.cpu()
+        errors = {key: mse(train.reconstruct(model, noisy), clean).mean().item() for key, noisy in test_sets.items()}
+        rows.append(
+            {
+                "sizes": list(recipe.sizes),
+                "train_size": recipe.train_size,
+                "model": name,
+                "seed": recipe.seed,
+                "parameters": count_parameters(model),
+                "test_mse_clean": errors["clean"],
+                f"test_mse_{NOISY[0]}_{NOISY[1]}": errors["noisy"],
+                "seconds": round(seconds, 1),
+                "epochs": recipe.epochs,
+                "command": command,
+            }
+        )
+    return rows
+
+
+def summarize(rows: list[dict]) -> dict[str, list[dict]]:
+    """{axis: [{value, tied: (mean, std), untied: (mean, std), diff: (mean, std), seeds, parameters}, …]} for clean and noisy MSE."""
+    summary: dict[str, list[dict]] = {}
+    for axis in AXES:
+        values = []
+        for row in rows:
+            if row["axis"] == axis and row["value"] not in values:
+                values.append(row["value"])
+        cells = []
+        for value in values:
+            by_seed = {}
+            for row in rows:
+                if row["axis"] == axis and row["value"] == value:
+                    by_seed.setdefault(row["seed"], {})[row["model"]] = row
+            pairs = [seed for seed, pair in sorted(by_seed.items()) if set(pair) == set(MODEL_CLASSES)]
+            if not pairs:
+                continue
+            cell = {"value": value, "seeds": pairs}
+            for metric in ("test_mse_clean", f"test_mse_{NOISY[0]}_{NOISY[1]}"):
+                stats = {}
+                for name in MODEL_CLASSES:
+                    stats[name] = _mean_std([by_seed[s][name][metric] for s in pairs])
+                stats["diff"] = _mean_std([by_seed[s]["untied"][metric] - by_seed[s]["tied"][metric] for s in pairs])
+                cell[metric] = stats
+            cell["parameters"] = {name: by_seed[pairs[0]][name]["parameters"] for name in MODEL_CLASSES}
+            cells.append(cell)
+        if cells:
+            summary[axis] = cells
+    return summary
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def finding(summary: dict[str, list[dict]]) -> str:
+    """The study's answer in a sentence or two, made from the numbers (nothing typed by hand)."""
+    cells = [(axis, cell) for axis, axis_cells in summary.items() for cell in axis_cells]
+    if not cells:
+        return "No results yet."
+
+    def relative(cell):  # untied − tied, relative to tied: negative when untying helps
+        tied = cell["test_mse_clean"]["tied"][0]
+        return cell["test_mse_clean"]["diff"][0] / tied
+
+    def clear(cell):  # the paired difference is at least twice its spread over seeds
+        mean, std = cell["test_mse_clean"]["diff"]
+        return len(cell["seeds"]) > 1 and abs(mean) > 2 * std
+
+    untied_wins = [(a, c) for a, c in cells if relative(c) < 0 and clear(c)]
+    tied_wins = [(a, c) for a, c in cells if relative(c) > 0 and clear(c)]
+    seeds = max(len(c["seeds"]) for _, c in cells)
+    if seeds < 2:
+        return (
+            f"{len(cells)} settings with one seed each: the untied model has the lower clean test MSE in "
+            f"{sum(relative(c) < 0 for _, c in cells)}; with one seed there is no spread to tell a real gap from chance."
+        )
+    parts = [
+        f"Over {len(cells)} settings and {seeds} seeds each, the untied model "
+        f"(twice the weights) has the lower clean test MSE in {len(untied_wins)}, the tied model in {len(tied_wins)}, "
+        f"and in {len(cells) - len(untied_wins) - len(tied_wins)} the gap is within twice its spread over seeds."
+    ]
+    if untied_wins:
+        axis, cell = min(untied_wins, key=lambda ac: relative(ac[1]))
+        parts.append(f"Tying costs most at {describe(axis, cell['value'])}: untied {-100 * relative(cell):.1f}% lower.")
+    if tied_wins:
+        axis, cell = max(tied_wins, key=lambda ac: relative(ac[1]))
+        parts.append(f"Tying helps most at {describe(axis, cell['value'])}: tied {100 * relative(cell):.1f}% lower.")
+    return " ".join(parts)
+
+
+def describe(axis: str, value) -> str:
+    return {"train_size": f"{value:,} training images", "latent": f"a {value}-D code", "depth": f"{value} layers"}[axis]
+
+
+def readme_section(summary: dict[str, list[dict]]) -> str:
+    """The README's study section (between its markers): the finding, and a table per axis."""
+    lines = [README_START, "", finding(summary), ""]
+    noisy = f"test_mse_{NOISY[0]}_{NOISY[1]}"
+    for axis, cells in summary.items():
+        lines += [
+            f"| {AXES[axis][0]} | tied, clean | untied, clean | untied − tied | tied, σ = 0.5 | untied, σ = 0.5 | untied − tied |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for cell in cells:
+            row = [f"{cell['value']:,}" if isinstance(cell["value"], int) else str(cell["value"])]
+            for metric in ("test_mse_clean", noisy):
+                row += [f"{cell[metric][k][0]:.5f} ± {cell[metric][k][1]:.5f}" for k in ("tied", "untied")]
+                row.append(f"{cell[metric]['diff'][0]:+.5f} ± {cell[metric]['diff'][1]:.5f}")
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    lines.append(README_END)
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, summary: dict[str, list[dict]]) -> bool:
+    """Replace the README's study section with one made from `summary`; False if the markers are missing."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return False
+    before, rest = text.split(README_START, 1)
+    after = rest.split(README_END, 1)[1]
+    readme.write_text(before + readme_section(summary) + after)
+    return True
+
+
+def study_figure(summary: dict[str, list[dict]], *, shipped: dict | None = None):
+    """One panel per axis: both models' clean test MSE, mean ± std over seeds; the shipped setting marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tiedae.plots import LABELS, STYLES
+
+    fig, axes = plt.subplots(1, len(summary), figsize=(4.4 * len(summary), 3.6), squeeze=False, layout="constrained")
+    for ax, (axis, cells) in zip(axes[0], summary.items()):
+        positions = list(range(len(cells)))
+        for name in MODEL_CLASSES:
+            means = [c["test_mse_clean"][name][0] for c in cells]
+            stds = [c["test_mse_clean"][name][1] for c in cells]
+            ax.errorbar(positions, means, yerr=stds, capsize=3, label=LABELS[name], **STYLES[name])
+        if shipped is not None:
+            for i, cell in enumerate(cells):
+                if cell["value"] == shipped.get(axis):
+                    ax.axvline(i, color="#888", linestyle=":", linewidth=1)
+        ax.set_xticks(positions, [f"{c['value']:,}" if isinstance(c["value"], int) else c["value"] for c in cells], rotation=20)
+        ax.set_xlabel(AXES[axis][0])
+        ax.set_ylabel("clean test MSE (mean ± std)")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("What does tying cost? (dotted: the shipped setting)")
+    return fig
+
+
+SHIPPED = {"train_size": BASE.train_size, "latent": BASE.sizes[-1], "depth": "-".join(map(str, BASE.sizes))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data-dir", default="./data", help="MNIST root (torchvision layout MNIST/raw/)")
+    p.add_argument(
+        "--out", default=None, help="folder for study.json and study.png (default: checkpoints, or a temp dir with --quick)"
+    )
+    p.add_argument("--axis", choices=tuple(AXES), action="append", help="run only this axis (repeatable; default: all)")
+    p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="seeds per cell")
+    p.add_argument("--device", default="auto", help="cpu, cuda, mps, … or auto")
+    p.add_argument("--quick", action="store_true", help="a tiny grid, one seed, 1,000 test images, in seconds (CI)")
+    p.add_argument("--readme", default="README.md", help="README whose study section is rewritten from the results ('' to skip)")
+    args = p.parse_args(argv)
+
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="tiedae-study-") if args.quick else "checkpoints")
+    grid = {axis: QUICK_AXES[axis] if args.quick else values for axis, (_, values) in AXES.items()}
+    axes = args.axis or list(AXES)
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    steps = QUICK_STEPS if args.quick else STEPS
+    try:
+        x_train, x_test = train.load_mnist(args.data_dir)
+    except train.TrainError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if args.quick:
+        x_test = x_test[:1000]
+    device = train.pick_device(args.device)
+    train.configure_threads()
+    precision = train.pick_precision(BASE.precision, device)
+    base = dataclasses.replace(BASE, precision=precision, train_size=min(BASE.train_size, len(x_train)))
+    clean = x_test.reshape(len(x_test), -1).float().div(255)  # (N, 28, 28) -> (N, 784)
+    test_sets = {"clean": clean, "noisy": train.noisy_test_set(clean, *NOISY)}
+
+    path = out / STUDY_FILE
+    rows = load_rows(path)
+    meta = {
+        "about": "tied vs untied autoencoders across training-set size, latent size and depth; one row per (axis, value, model, seed)",
+        "steps": steps,
+        "test_size": len(x_test),
+        "data": f"MNIST training images from {args.data_dir} ({len(x_train):,} available), full test set"
+        if not args.quick
+        else "quick run",
+    }
+    done = {(r["axis"], r["value"], r["seed"]) for r in rows if r["model"] == "tied"} & {
+        (r["axis"], r["value"], r["seed"]) for r in rows if r["model"] == "untied"
+    }
+    todo = [(axis, value, seed) for axis in axes for value in grid[axis] for seed in seeds if (axis, value, seed) not in done]
+    print(f"{len(done)} pairs already in {path}; {len(todo)} to train ({steps} steps each, {precision}, {device})")
+    for axis, value, seed in tqdm(todo, desc="study", unit="pair", disable=None):
+        recipe = cell_recipe(axis, value, seed, steps=steps, base=base)
+        if recipe.train_size > len(x_train):
+            print(f"skipping {axis}={value}: only {len(x_train):,} training images here", file=sys.stderr)
+            continue
+        same = [
+            r for r in rows if r["sizes"] == list(recipe.sizes) and r["train_size"] == recipe.train_size and r["seed"] == seed
+        ]
+        if len(same) == len(MODEL_CLASSES):  # the same setting on another axis (the shipped one is on all three)
+            new = [{**r, "axis": axis, "value": value} for r in same]
+        else:
+            start = time.perf_counter()
+            command = f"{recipe.command(args.data_dir)} --out runs/{axis}-{value}-seed{seed}"  # not over the shipped checkpoints
+            new = [{"axis": axis, "value": value, **r} for r in run_cell(recipe, x_train, x_test, test_sets, device, command)]
+            tqdm.write(
+                f"{axis}={value} seed {seed}: tied {new[0]['test_mse_clean']:.5f}, untied {new[1]['test_mse_clean']:.5f} "
+                f"({time.perf_counter() - start:.0f}s)"
+            )
+        rows += new
+        save_rows(path, rows, meta)
+    save_rows(path, rows, meta)
+
+    summary = summarize(rows)
+    fig = study_figure(summary, shipped=SHIPPED)
+    fig.savefig(out / FIGURE_FILE, dpi=100)
+    print(finding(summary))
+    print(f"wrote {path} and {out / FIGURE_FILE}")
+    if args.readme and not args.quick:
+        if update_readme(Path(args.readme), summary):
+            print(f"rewrote the study section of {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

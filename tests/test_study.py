@@ -1,0 +1,121 @@
+"""study.py: cells, resuming, reproducible rows, and a summary that matches a direct computation."""
+
+import json
+import shlex
+import statistics
+
+import pytest
+
+import study
+import train
+
+FIELDS = {
+    "axis",
+    "value",
+    "sizes",
+    "train_size",
+    "model",
+    "seed",
+    "parameters",
+    "test_mse_clean",
+    "test_mse_gaussian_0.5",
+    "seconds",
+    "command",
+}
+
+
+def test_cells_vary_one_axis_and_keep_the_step_budget():
+    for n in (500, 1_000, 10_000):
+        recipe = study.cell_recipe("train_size", n, 0)
+        assert recipe.train_size == n and recipe.sizes == study.BASE.sizes
+        steps = recipe.epochs * -(-n // recipe.batch_size)  # epochs × batches per epoch
+        assert abs(steps - study.STEPS) / study.STEPS < 0.02, n
+    assert study.cell_recipe("latent", 5, 1).sizes == (784, 400, 5)
+    assert study.cell_recipe("depth", "784-512-256-20", 2).sizes == (784, 512, 256, 20)
+    assert study.cell_recipe("latent", 5, 1).seed == 1
+    with pytest.raises(ValueError, match="unknown axis"):
+        study.cell_recipe("width", 3, 0)
+
+
+@pytest.fixture(scope="module")
+def quick_study(mnist_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    assert study.main(["--quick", "--data-dir", str(mnist_root), "--out", str(out)]) == 0
+    return out, json.loads((out / study.STUDY_FILE).read_text())["rows"]
+
+
+def test_quick_study_writes_every_row_and_the_figure(quick_study):
+    out, rows = quick_study
+    assert (out / study.FIGURE_FILE).stat().st_size > 10_000
+    assert {(r["axis"], r["model"]) for r in rows} == {(a, m) for a in study.AXES for m in ("tied", "untied")}
+    for row in rows:
+        assert FIELDS <= set(row), FIELDS - set(row)
+        assert row["command"].startswith("python train.py --data-dir ")
+        assert 0 < row["test_mse_clean"] < 1 and 0 < row["test_mse_gaussian_0.5"] < 1
+    tied = next(r for r in rows if r["model"] == "tied" and r["axis"] == "latent" and r["value"] == 2)
+    untied = next(r for r in rows if r["model"] == "untied" and r["axis"] == "latent" and r["value"] == 2)
+    assert untied["parameters"] > tied["parameters"]  # the untied twin has its own decoder weights
+
+
+def test_an_interrupted_study_resumes_from_the_rows_written(quick_study, mnist_root, monkeypatch, tmp_path):
+    out, rows = quick_study
+    (tmp_path / study.STUDY_FILE).write_text((out / study.STUDY_FILE).read_text())
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a pair already in study.json was trained again")
+
+    monkeypatch.setattr(train, "run", no_training)
+    assert study.main(["--quick", "--data-dir", str(mnist_root), "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / study.STUDY_FILE).read_text())["rows"] == rows
+
+
+def test_a_rows_command_reproduces_its_numbers(quick_study, mnist_root, tmp_path):
+    _, rows = quick_study
+    row = next(r for r in rows if r["axis"] == "depth" and r["model"] == "untied")
+    argv = shlex.split(row["command"])[2:]  # drop "python train.py"
+    argv[argv.index("--out") + 1] = str(tmp_path / "run")
+    assert train.main(argv) == 0
+    metrics = json.loads((tmp_path / "run" / "untied" / "metrics.json").read_text())
+    assert metrics["test"]["gaussian"][0]["mse"] == pytest.approx(row["test_mse_clean"], abs=1e-4)
+    assert metrics["test"]["gaussian"][-1]["mse"] == pytest.approx(row["test_mse_gaussian_0.5"], abs=1e-4)
+
+
+def fake_rows():
+    """Three seeds of one latent cell, with known numbers."""
+    rows = []
+    for seed, (tied, untied) in enumerate([(0.010, 0.009), (0.011, 0.0095), (0.012, 0.0098)]):
+        for model, value in (("tied", tied), ("untied", untied)):
+            rows.append(
+                {
+                    "axis": "latent",
+                    "value": 20,
+                    "model": model,
+                    "seed": seed,
+                    "parameters": 1,
+                    "test_mse_clean": value,
+                    "test_mse_gaussian_0.5": 2 * value,
+                }
+            )
+    return rows
+
+
+def test_summary_matches_a_direct_computation():
+    cell = study.summarize(fake_rows())["latent"][0]
+    tied, untied = [0.010, 0.011, 0.012], [0.009, 0.0095, 0.0098]
+    assert cell["test_mse_clean"]["tied"] == pytest.approx((statistics.mean(tied), statistics.stdev(tied)))
+    diffs = [u - t for u, t in zip(untied, tied)]  # paired, per seed
+    assert cell["test_mse_clean"]["diff"] == pytest.approx((statistics.mean(diffs), statistics.stdev(diffs)))
+    assert cell["seeds"] == [0, 1, 2]
+
+
+def test_finding_and_readme_come_from_the_numbers(tmp_path):
+    summary = study.summarize(fake_rows())
+    sentence = study.finding(summary)
+    assert "the untied model (twice the weights) has the lower clean test MSE in 1" in sentence
+    assert "a 20-D code" in sentence and "14.2% lower" in sentence  # mean paired diff -0.00157 over mean tied 0.011
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{study.README_START}\nold\n{study.README_END}\n\nafter\n")
+    assert study.update_readme(readme, summary)
+    text = readme.read_text()
+    assert "old" not in text and sentence in text and text.endswith("after\n")
+    assert "0.01100 ± 0.00100" in text  # the tied mean ± std
