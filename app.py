@@ -138,6 +138,13 @@ def sweep_chart() -> np.ndarray:
     return chart
 
 
+@functools.cache
+def weight_images() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first layers' weights as tiles, drawn on first view: the tied weight, the untied encoder's and decoder's."""
+    tied, untied = MODELS["tied"].layers[0], MODELS["untied"].layers[0]
+    return weight_tiles(tied.weight), weight_tiles(untied.weight), weight_tiles(untied.decoder_weight.t())
+
+
 def new_seed() -> int:
     return random.randint(0, MAX_SEED)
 
@@ -231,18 +238,19 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             buttons=[],
             elem_id="sweep",
         )
-    with gr.Accordion("First-layer weights as 28×28 images", open=False):
+    with gr.Accordion("First-layer weights as 28×28 images", open=False) as tiles_section:
         gr.Markdown(
             "Each tile is one row of the first layer's weight, reshaped to 28×28 (grey = 0). For the **tied** model "
             "these are the encoder's filters *and* the decoder's basis images: the same numbers. The untied model "
             "learns two different sets."
         )
         with gr.Row():
-            tied_layer, untied_layer = MODELS["tied"].layers[0], MODELS["untied"].layers[0]
             tile_kw = {"interactive": False, "format": "png", "buttons": [], "elem_classes": ["pixelated"]}
-            gr.Image(weight_tiles(tied_layer.weight), label="Tied: encoder filters = decoder basis", **tile_kw)
-            gr.Image(weight_tiles(untied_layer.weight), label="Untied: encoder filters", **tile_kw)
-            gr.Image(weight_tiles(untied_layer.decoder_weight.t()), label="Untied: decoder basis", **tile_kw)
+            tiles = [
+                gr.Image(label="Tied: encoder filters = decoder basis", **tile_kw),
+                gr.Image(label="Untied: encoder filters", **tile_kw),
+                gr.Image(label="Untied: decoder basis", **tile_kw),
+            ]
     with gr.Accordion("How tying works", open=False):
         gr.Markdown(
             "A tied autoencoder keeps **one** weight matrix W per layer pair. The encoder applies `F.linear(x, W, b_enc)`; "
@@ -274,6 +282,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     demo.load(None, None, None, js=SELECT_BRUSH_JS)
     reroll.click(new_seed, None, seed, api_name=False)
     sweep_section.expand(sweep_chart, None, sweep, api_name=False)
+    tiles_section.expand(weight_images, None, tiles, api_name=False)
 
 demo.queue(default_concurrency_limit=CONCURRENCY)
 

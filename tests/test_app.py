@@ -320,3 +320,14 @@ def test_noise_sweep_chart_is_drawn_from_metrics_on_first_view():
     assert chart.ndim == 3 and chart.shape[2] == 3 and chart.shape[1] > 600
     assert chart.std() > 10  # not a blank canvas
     assert app.sweep_chart() is chart  # drawn once
+
+
+def test_weight_tiles_show_the_tie():
+    tied, untied_encoder, untied_decoder = app.weight_images()
+    for image in (tied, untied_encoder, untied_decoder):
+        assert image.dtype == np.uint8 and image.shape == (2 * (8 * 29 + 1),) * 2 + (3,)  # 8×8 tiles of 28 px, 1 px apart, ×2
+    layer = app.MODELS["tied"].layers[0]
+    first = layer.weight[0].detach().reshape(28, 28)  # the first tile is the first row of W, scaled around 0
+    expected = np.round(255 * (0.5 + 0.5 * first / first.abs().max()).numpy())
+    np.testing.assert_allclose(tied[2:58:2, 2:58:2, 0], expected, atol=1)
+    assert not np.array_equal(untied_encoder, untied_decoder)  # untied: two different sets

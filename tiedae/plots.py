@@ -1,7 +1,7 @@
 """Figures: the noise sweep, reconstruction grids and first-layer weight tiles.
 
 Shared by publishing (files beside the checkpoints) and the app (arrays on the page);
-matplotlib is imported only when a chart is drawn.
+matplotlib and torchvision are imported only when a figure is drawn (the app's cold start).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.utils import make_grid, save_image
 
 from tiedae.drawing import draw_digit
 from tiedae.model import Autoencoder
@@ -36,6 +35,8 @@ def drawn_digits() -> torch.Tensor:
 @torch.inference_mode()
 def save_reconstruction_grid(model: Autoencoder, path: Path) -> None:
     """Rows: clean drawn digits, noisy copies, reconstructions (upscaled ×4, nearest)."""
+    from torchvision.utils import make_grid, save_image
+
     clean = drawn_digits()
     noisy = add_noise(clean, *GRID_NOISE, seed=0)
     rows = torch.cat([clean, noisy, model.eval()(noisy)])  # (30, 1, 28, 28)
@@ -49,6 +50,8 @@ def weight_tiles(weight: torch.Tensor, *, count: int = 64, columns: int = 8, sca
 
     Each tile is scaled symmetrically around zero: grey is 0, dark negative, light positive.
     """
+    from torchvision.utils import make_grid
+
     tiles = weight.detach().float()[:count].reshape(-1, 1, 28, 28)  # (count, 784) -> (count, 1, 28, 28)
     peak = tiles.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-8)
     grid = make_grid(0.5 + 0.5 * tiles / peak, nrow=columns, padding=1, pad_value=1.0)  # (3, H, W)
