@@ -223,7 +223,7 @@ def study_figure(summary: dict[str, list[dict]], *, shipped: dict | None = None)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from tiedae.plots import LABELS, STYLES
+    from tiedae.plots import LABELS, STYLES, log_panel
 
     fig, axes = plt.subplots(1, len(summary), figsize=(4.4 * len(summary), 3.6), squeeze=False, layout="constrained")
     for ax, (axis, cells) in zip(axes[0], summary.items()):
@@ -237,10 +237,7 @@ def study_figure(summary: dict[str, list[dict]], *, shipped: dict | None = None)
                 if cell["value"] == shipped.get(axis):
                     ax.axvline(i, color="#888", linestyle=":", linewidth=1)
         ax.set_xticks(positions, [f"{c['value']:,}" if isinstance(c["value"], int) else c["value"] for c in cells], rotation=20)
-        ax.set_xlabel(AXES[axis][0])
-        ax.set_ylabel("clean test MSE (mean ± std)")
-        ax.set_yscale("log")
-        ax.grid(True, which="both", alpha=0.3)
+        log_panel(ax, AXES[axis][0], "clean test MSE (mean ± std)")
     axes[0][0].legend(fontsize=8)
     fig.suptitle("What does tying cost? (dotted: the shipped setting)")
     return fig

@@ -78,13 +78,18 @@ def sweep_figure(results: dict[str, dict], *, highlight: str | None = None):
                 linewidth=2.5 if name == highlight else 1.5,
                 **STYLES.get(name, {}),
             )
-        ax.set_xlabel(KIND_LABELS.get(kind, kind))
-        ax.set_ylabel("test MSE")
-        ax.set_yscale("log")
-        ax.grid(True, which="both", alpha=0.3)
+        log_panel(ax, KIND_LABELS.get(kind, kind), "test MSE")
     axes[0][0].legend(fontsize=8)
     fig.suptitle("MNIST test set: reconstruction error vs input noise")
     return fig
+
+
+def log_panel(ax, xlabel: str, ylabel: str) -> None:
+    """The look of every panel here: labels, a log error axis, a light grid."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
 
 
 def save_sweep_plot(results: dict[str, dict], path: Path, *, highlight: str | None = None) -> None:
