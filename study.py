@@ -182,7 +182,9 @@ def finding(summary: dict[str, list[dict]]) -> str:
 
 
 def describe(axis: str, value) -> str:
-    return {"train_size": f"{value:,} training images", "latent": f"a {value}-D code", "depth": f"{value} layers"}[axis]
+    if axis == "train_size":
+        return f"{value:,} training images"
+    return f"a {value}-D code" if axis == "latent" else f"{value} layers"
 
 
 def readme_section(summary: dict[str, list[dict]]) -> str:
@@ -298,11 +300,13 @@ def main(argv: list[str] | None = None) -> int:
         if recipe.train_size > len(x_train):
             print(f"skipping {axis}={value}: only {len(x_train):,} training images here", file=sys.stderr)
             continue
-        same = [
-            r for r in rows if r["sizes"] == list(recipe.sizes) and r["train_size"] == recipe.train_size and r["seed"] == seed
-        ]
-        if len(same) == len(MODEL_CLASSES):  # the same setting on another axis (the shipped one is on all three)
-            new = [{**r, "axis": axis, "value": value} for r in same]
+        same = {  # the same setting on another axis (the shipped one is on all three): one row per model
+            r["model"]: r
+            for r in rows
+            if r["sizes"] == list(recipe.sizes) and r["train_size"] == recipe.train_size and r["seed"] == seed
+        }
+        if set(same) == set(MODEL_CLASSES):
+            new = [{**same[name], "axis": axis, "value": value} for name in MODEL_CLASSES]
         else:
             start = time.perf_counter()
             command = f"{recipe.command(args.data_dir)} --out runs/{axis}-{value}-seed{seed}"  # not over the shipped checkpoints

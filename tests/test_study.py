@@ -3,6 +3,7 @@
 import json
 import shlex
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +120,30 @@ def test_finding_and_readme_come_from_the_numbers(tmp_path):
     text = readme.read_text()
     assert "old" not in text and sentence in text and text.endswith("after\n")
     assert "0.01100 ± 0.00100" in text  # the tied mean ± std
+
+
+def test_the_readme_section_is_the_one_made_from_the_shipped_study():
+    shipped = Path(__file__).resolve().parent.parent / "checkpoints" / study.STUDY_FILE
+    readme = (shipped.parent.parent / "README.md").read_text()
+    if not shipped.exists():
+        pytest.skip("no checkpoints/study.json yet")
+    expected = study.readme_section(study.summarize(study.load_rows(shipped)))
+    assert expected in readme, "README's study section is stale: run python study.py to rewrite it from study.json"
+
+
+def test_a_setting_on_several_axes_is_trained_once(mnist_root, tmp_path, monkeypatch):
+    calls = []
+    real = train.run
+
+    def counting(recipe, *args, **kwargs):
+        calls.append((recipe.sizes, recipe.train_size, recipe.seed))
+        return real(recipe, *args, **kwargs)
+
+    monkeypatch.setattr(train, "run", counting)
+    # 784-400-20 on 200 images: the train-size axis's 200 and the latent axis's 20 are the same setting
+    monkeypatch.setattr(study, "QUICK_AXES", {"train_size": [200], "latent": [20, 2], "depth": ["784-400-20"]})
+    monkeypatch.setattr(study, "BASE", study.dataclasses.replace(study.BASE, train_size=200))
+    assert study.main(["--quick", "--data-dir", str(mnist_root), "--out", str(tmp_path)]) == 0
+    assert len(calls) == len(set(calls)) == 2  # 784-400-20 once, 784-400-2 once
+    rows = json.loads((tmp_path / study.STUDY_FILE).read_text())["rows"]
+    assert len(rows) == 8  # four cells, two models each
