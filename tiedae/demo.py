@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from tiedae.metrics import mse, psnr
 from tiedae.model import METRICS_FILE, MNIST_PIXELS, MODEL_CLASSES, Autoencoder, count_parameters, repo_ids
 from tiedae.noise import NOISE_KINDS, add_noise, check_noise
 from tiedae.plots import sweep_image
-from tiedae.preprocess import ink_box, sketch_to_mnist
+from tiedae.preprocess import crop_square, ink_box, sketch_to_mnist
 
 log = logging.getLogger("tiedae")
 
@@ -138,12 +137,7 @@ def ink_on_canvas(ink: np.ndarray, size: int) -> Image.Image:
     """A stroke map as dark strokes on a white size×size canvas, cropped to the digit with a margin (RGBA)."""
     top, bottom, left, right = ink_box(ink)
     side = 1.4 * max(bottom - top, right - left)  # the digit and a margin around it
-    cy, cx = (top + bottom) / 2, (left + right) / 2
-    margin = math.ceil(side)  # PIL reads a box only inside the image: pad with empty canvas
-    picture = Image.fromarray(np.pad(ink.astype(np.float32), margin), mode="F")
-    box = (cx - side / 2 + margin, cy - side / 2 + margin, cx + side / 2 + margin, cy + side / 2 + margin)
-    filter_ = Image.Resampling.BILINEAR if size > side else Image.Resampling.BOX
-    square = np.clip(np.asarray(picture.resize((size, size), filter_, box=box)), 0, 1)
+    square = crop_square(ink, (top + bottom) / 2, (left + right) / 2, side, size)
     return Image.fromarray(np.round(255 * (1 - square)).astype(np.uint8), mode="L").convert("RGBA")
 
 

@@ -322,17 +322,19 @@ def _with_stroke_width(ink: np.ndarray, digit: np.ndarray, width: float, target:
 def _render(ink: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
     """(28, 28): the box's longer side scaled to 20 px, the shorter centred on a pixel edge of the 20 px frame."""
     top, bottom, left, right = box
-    scale = BOX_SIZE / max(bottom - top, right - left)  # MNIST px per image px
-    half = MNIST_SIZE / 2 / scale  # half the 28 px field, in image px, around the box's centre
-    cy, cx = (top + bottom) / 2, (left + right) / 2
-    margin = math.ceil(half) + 1  # PIL reads a box only inside the image: pad with empty canvas
-    source = (cx - half + margin, cy - half + margin, cx + half + margin, cy + half + margin)
+    side = MNIST_SIZE * max(bottom - top, right - left) / BOX_SIZE  # the 28 px field, in image px, around the box's centre
+    digit = crop_square(ink, (top + bottom) / 2, (left + right) / 2, side, MNIST_SIZE * SUPERSAMPLE)
+    return np.asarray(Image.fromarray(digit, mode="F").reduce(SUPERSAMPLE))  # (140, 140) -> (28, 28)
+
+
+def crop_square(ink: np.ndarray, cy: float, cx: float, side: float, size: int) -> np.ndarray:
+    """The side×side square of `ink` centred on (cy, cx) (sub-pixel), resampled to (size, size) in [0, 1]."""
+    margin = math.ceil(side / 2) + 1  # PIL reads a box only inside the image: pad with empty canvas
     picture = Image.fromarray(np.pad(ink.astype(np.float32), margin), mode="F")
-    size = MNIST_SIZE * SUPERSAMPLE
-    upscaling = size > 2 * half
+    source = (cx - side / 2 + margin, cy - side / 2 + margin, cx + side / 2 + margin, cy + side / 2 + margin)
     # Area average (BOX) when shrinking, as MNIST's anti-aliasing; bilinear when a small image is enlarged.
-    digit = picture.resize((size, size), Image.Resampling.BILINEAR if upscaling else Image.Resampling.BOX, box=source)
-    return np.clip(np.asarray(digit.reduce(SUPERSAMPLE)), 0, 1)  # (140, 140) -> (28, 28)
+    resample = Image.Resampling.BILINEAR if size > side else Image.Resampling.BOX
+    return np.clip(np.asarray(picture.resize((size, size), resample, box=source)), 0, 1)
 
 
 def ink_box(ink: np.ndarray) -> tuple[float, float, float, float]:
