@@ -25,6 +25,7 @@ from PIL import Image
 
 from tiedae.demo import (
     CANVAS_SIZE,
+    CHECKPOINTS,
     MAX_SEED,
     check_controls,
     ink_on_canvas,
@@ -36,10 +37,12 @@ from tiedae.demo import (
     reconstruct_digit,
     result_html,
     result_numbers,
+    study_view,
 )
 from tiedae.model import LayerPair
 from tiedae.plots import weight_tiles
 from tiedae.preprocess import SketchError, find_ink
+from tiedae.study import AXES, METRICS, STUDY_FILE, StudyError
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 torch.set_num_threads(1)  # one thread per call; the queue runs as many calls as there are cores
@@ -136,6 +139,18 @@ def sweep_chart() -> np.ndarray:
     if chart is None:
         raise gr.Error("No usable metrics.json beside the checkpoints, so there is no sweep to show.")
     return chart
+
+
+@functools.cache
+def study_charts(metric: str) -> tuple:
+    """The study's caption and one interactive chart per axis, from checkpoints/study.json (drawn on first view)."""
+    if metric not in METRICS:
+        raise gr.Error(f"Unknown study metric {metric!r}; choose one of {', '.join(METRICS)}.")
+    try:
+        caption, charts = study_view(CHECKPOINTS / STUDY_FILE, LOADED.metrics, metric)
+    except StudyError as e:
+        raise gr.Error(str(e)) from None
+    return caption, *charts
 
 
 @functools.cache
@@ -238,6 +253,18 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             buttons=[],
             elem_id="sweep",
         )
+    with gr.Accordion("What does tying cost? Tied vs untied across data, latent size and depth", open=False) as study_section:
+        study_caption = gr.Markdown(elem_id="study-caption")
+        study_metric = gr.Radio(
+            list(zip(("Clean test digits", "Test digits with Gaussian noise σ = 0.5"), METRICS)),
+            value=next(iter(METRICS)),
+            label="Error measured on",
+            elem_id="study-metric",
+        )
+        with gr.Row():
+            study_plots = [
+                gr.Plot(label=f"By {label}", show_label=False, elem_id=f"study-{axis}") for axis, (label, _) in AXES.items()
+            ]
     with gr.Accordion("First-layer weights as 28×28 images", open=False) as tiles_section:
         gr.Markdown(
             "Each tile is one row of the first layer's weight, reshaped to 28×28 (grey = 0). For the **tied** model "
@@ -282,6 +309,8 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     demo.load(None, None, None, js=SELECT_BRUSH_JS)
     reroll.click(new_seed, None, seed, api_name=False)
     sweep_section.expand(sweep_chart, None, sweep, api_name=False)
+    study_section.expand(study_charts, study_metric, [study_caption, *study_plots], api_name=False)
+    study_metric.change(study_charts, study_metric, [study_caption, *study_plots], api_name=False)
     tiles_section.expand(weight_images, None, tiles, api_name=False)
 
 demo.queue(default_concurrency_limit=CONCURRENCY)

@@ -20,7 +20,6 @@ import argparse
 import dataclasses
 import json
 import math
-import statistics
 import sys
 import tempfile
 import time
@@ -33,20 +32,14 @@ import train
 from tiedae.metrics import mse
 from tiedae.model import MODEL_CLASSES, count_parameters
 from tiedae.recipe import Recipe
+from tiedae.study import AXES, NOISY, SHIPPED, SHIPPED_TRAIN_SIZE, STUDY_FILE, StudyError, finding, load_study, summarize
 
-STUDY_FILE = "study.json"
 FIGURE_FILE = "study.png"
 SEEDS = (0, 1, 2)
-BASE = Recipe(train_size=10_000)  # the shipped setting's shape and data: 784-400-20 on 10,000 images
+BASE = Recipe(train_size=SHIPPED_TRAIN_SIZE)  # the shipped setting's shape and data: 784-400-20 on 10,000 images
 STEPS = 4_740  # optimizer steps per model in every cell: 60 epochs of 10,000 images at batch size 128
-AXES = {  # axis -> (what it varies, its values)
-    "train_size": ("training images", [500, 1_000, 2_000, 5_000, 10_000]),
-    "latent": ("latent size", [2, 5, 10, 20, 50, 100]),
-    "depth": ("layer sizes", ["784-400-20", "784-512-256-20", "784-1000-500-250-20"]),
-}
 QUICK_AXES = {"train_size": [200, 400], "latent": [2, 20], "depth": ["784-400-20", "784-64-32-20"]}
 QUICK_STEPS = 8
-NOISY = ("gaussian", 0.5)
 README_START, README_END = "<!-- study:start -->", "<!-- study:end -->"
 
 
@@ -70,10 +63,9 @@ def load_rows(path: Path) -> list[dict]:
     if not path.exists():
         return []
     try:
-        rows = json.loads(path.read_text())["rows"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise SystemExit(f"error: {path} is not a study file ({e}); move it away to start afresh") from None
-    return rows
+        return load_study(path)["rows"]
+    except StudyError as e:
+        raise SystemExit(f"error: {e}; move it away to start afresh") from None
 
 
 def save_rows(path: Path, rows: list[dict], meta: dict) -> None:
@@ -108,83 +100,6 @@ def run_cell(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, test_s
             }
         )
     return rows
-
-
-def summarize(rows: list[dict]) -> dict[str, list[dict]]:
-    """{axis: [{value, tied: (mean, std), untied: (mean, std), diff: (mean, std), seeds, parameters}, …]} for clean and noisy MSE."""
-    summary: dict[str, list[dict]] = {}
-    for axis in AXES:
-        values = []
-        for row in rows:
-            if row["axis"] == axis and row["value"] not in values:
-                values.append(row["value"])
-        cells = []
-        for value in values:
-            by_seed = {}
-            for row in rows:
-                if row["axis"] == axis and row["value"] == value:
-                    by_seed.setdefault(row["seed"], {})[row["model"]] = row
-            pairs = [seed for seed, pair in sorted(by_seed.items()) if set(pair) == set(MODEL_CLASSES)]
-            if not pairs:
-                continue
-            cell = {"value": value, "seeds": pairs}
-            for metric in ("test_mse_clean", f"test_mse_{NOISY[0]}_{NOISY[1]}"):
-                stats = {}
-                for name in MODEL_CLASSES:
-                    stats[name] = _mean_std([by_seed[s][name][metric] for s in pairs])
-                stats["diff"] = _mean_std([by_seed[s]["untied"][metric] - by_seed[s]["tied"][metric] for s in pairs])
-                cell[metric] = stats
-            cell["parameters"] = {name: by_seed[pairs[0]][name]["parameters"] for name in MODEL_CLASSES}
-            cells.append(cell)
-        if cells:
-            summary[axis] = cells
-    return summary
-
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
-def finding(summary: dict[str, list[dict]]) -> str:
-    """The study's answer in a sentence or two, made from the numbers (nothing typed by hand)."""
-    cells = [(axis, cell) for axis, axis_cells in summary.items() for cell in axis_cells]
-    if not cells:
-        return "No results yet."
-
-    def relative(cell):  # untied − tied, relative to tied: negative when untying helps
-        tied = cell["test_mse_clean"]["tied"][0]
-        return cell["test_mse_clean"]["diff"][0] / tied
-
-    def clear(cell):  # the paired difference is at least twice its spread over seeds
-        mean, std = cell["test_mse_clean"]["diff"]
-        return len(cell["seeds"]) > 1 and abs(mean) > 2 * std
-
-    untied_wins = [(a, c) for a, c in cells if relative(c) < 0 and clear(c)]
-    tied_wins = [(a, c) for a, c in cells if relative(c) > 0 and clear(c)]
-    seeds = max(len(c["seeds"]) for _, c in cells)
-    if seeds < 2:
-        return (
-            f"{len(cells)} settings with one seed each: the untied model has the lower clean test MSE in "
-            f"{sum(relative(c) < 0 for _, c in cells)}; with one seed there is no spread to tell a real gap from chance."
-        )
-    parts = [
-        f"Over {len(cells)} settings and {seeds} seeds each, the untied model "
-        f"(twice the weights) has the lower clean test MSE in {len(untied_wins)}, the tied model in {len(tied_wins)}, "
-        f"and in {len(cells) - len(untied_wins) - len(tied_wins)} the gap is within twice its spread over seeds."
-    ]
-    if untied_wins:
-        axis, cell = min(untied_wins, key=lambda ac: relative(ac[1]))
-        parts.append(f"Tying costs most at {describe(axis, cell['value'])}: untied {-100 * relative(cell):.1f}% lower.")
-    if tied_wins:
-        axis, cell = max(tied_wins, key=lambda ac: relative(ac[1]))
-        parts.append(f"Tying helps most at {describe(axis, cell['value'])}: tied {100 * relative(cell):.1f}% lower.")
-    return " ".join(parts)
-
-
-def describe(axis: str, value) -> str:
-    if axis == "train_size":
-        return f"{value:,} training images"
-    return f"a {value}-D code" if axis == "latent" else f"{value} layers"
 
 
 def readme_section(summary: dict[str, list[dict]]) -> str:
@@ -243,9 +158,6 @@ def study_figure(summary: dict[str, list[dict]], *, shipped: dict | None = None)
     axes[0][0].legend(fontsize=8)
     fig.suptitle("What does tying cost? (dotted: the shipped setting)")
     return fig
-
-
-SHIPPED = {"train_size": BASE.train_size, "latent": BASE.sizes[-1], "depth": "-".join(map(str, BASE.sizes))}
 
 
 def main(argv: list[str] | None = None) -> int:

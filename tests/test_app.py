@@ -331,3 +331,12 @@ def test_weight_tiles_show_the_tie():
     expected = np.round(255 * (0.5 + 0.5 * first / first.abs().max()).numpy())
     np.testing.assert_allclose(tied[2:58:2, 2:58:2, 0], expected, atol=1)
     assert not np.array_equal(untied_encoder, untied_decoder)  # untied: two different sets
+
+
+def test_study_section_draws_three_charts_from_the_shipped_study():
+    caption, *charts = app.study_charts("test_mse_clean")
+    assert "seeds each" in caption and len(charts) == 3
+    assert all(chart.to_dict()["layer"] for chart in charts)
+    assert app.study_charts("test_mse_clean")[1] is charts[0]  # drawn once per metric
+    with pytest.raises(gr.Error, match="Unknown study metric"):
+        app.study_charts("accuracy")

@@ -160,3 +160,20 @@ def test_drawing_over_an_upload_changes_what_is_reconstructed(page, tmp_path):
     draw(page, [[(0.3, 0.5), (0.5, 0.5), (0.7, 0.5)]])
     after = _image(page, "clean")
     assert np.mean((after / 255.0 - before / 255.0) ** 2) > 0.01, "the stroke over the upload did not reach the models"
+
+
+def test_the_study_section_shows_three_interactive_charts(page, tmp_path):
+    page.get_by_role("button", name="What does tying cost?").click()
+    caption = page.locator("#study-caption")
+    caption.get_by_text("seeds each").wait_for(timeout=30_000)  # the finding, made from study.json
+    for axis in ("train_size", "latent", "depth"):
+        # Vega-Embed draws each chart (its .marks: a canvas or an SVG) inside the plot
+        page.locator(f"#study-{axis} .vega-embed .marks").first.wait_for(timeout=30_000)
+    before = page.locator("#study-latent").inner_html()
+    page.get_by_label("Test digits with Gaussian noise σ = 0.5").check()
+    page.wait_for_function(
+        "old => document.querySelector('#study-latent').innerHTML !== old && document.querySelector('#study-latent .vega-embed .marks')",
+        arg=before,
+        timeout=30_000,
+    )
+    page.locator("#study-latent").screenshot(path=str(tmp_path / "study.png"))

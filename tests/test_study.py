@@ -147,3 +147,68 @@ def test_a_setting_on_several_axes_is_trained_once(mnist_root, tmp_path, monkeyp
     assert len(calls) == len(set(calls)) == 2  # 784-400-20 once, 784-400-2 once
     rows = json.loads((tmp_path / study.STUDY_FILE).read_text())["rows"]
     assert len(rows) == 8  # four cells, two models each
+
+
+def layer_values(chart, test) -> list[dict]:
+    """The data rows of the first layer of a chart for which test(layer) holds (inline, or named in the spec)."""
+    spec = chart.to_dict()
+    data = next(layer.get("data", spec.get("data")) for layer in spec["layer"] if test(layer))
+    return data["values"] if "values" in data else spec["datasets"][data["name"]]
+
+
+def chart_points(chart) -> dict[tuple[str, str], float]:
+    """{(setting, model): mean} as drawn by one study chart (its line layer's data)."""
+    values = layer_values(chart, lambda layer: layer["mark"]["type"] == "line")
+    return {(v["setting"], v["model"]): v["mean"] for v in values}
+
+
+def test_the_apps_charts_and_caption_come_from_study_json(tmp_path):
+    from tiedae.demo import study_view
+
+    path = tmp_path / "study.json"
+    rows = fake_rows()
+    path.write_text(json.dumps({"steps": 4740, "rows": rows}))
+    metrics = {name: None for name in ("tied", "untied")}  # no shipped point to mark
+    caption, charts = study_view(path, metrics)
+    assert len(charts) == 1 + 2  # one chart per axis (two with no cells)
+    assert caption.startswith(study.finding(study.summarize(rows)))
+    assert chart_points(charts[1])[("20", "tied AE")] == pytest.approx(0.011)
+
+    # change the file: the caption and the chart change with it
+    for row in rows:
+        if row["model"] == "tied":
+            row["test_mse_clean"] = 0.005
+    path.write_text(json.dumps({"steps": 4740, "rows": rows}))
+    new_caption, new_charts = study_view(path, metrics)
+    assert new_caption != caption and "tied model in 1" in new_caption
+    assert chart_points(new_charts[1])[("20", "tied AE")] == pytest.approx(0.005)
+    _, noisy = study_view(path, metrics, "test_mse_gaussian_0.5")
+    assert chart_points(noisy[1])[("20", "untied AE")] == pytest.approx(2 * statistics.mean([0.009, 0.0095, 0.0098]))
+
+
+def test_the_shipped_models_are_marked_on_every_axis():
+    from tiedae.demo import load_bundled, study_view
+
+    loaded = load_bundled()
+    shipped = Path(__file__).resolve().parent.parent / "checkpoints" / study.STUDY_FILE
+    caption, charts = study_view(shipped, loaded.metrics)
+    tied_clean = loaded.metrics["tied"]["test"]["gaussian"][0]["mse"]
+    for chart in charts:
+        marks = layer_values(chart, lambda layer: layer["mark"].get("shape") == "diamond")
+        assert {m["model"]: m["mse"] for m in marks}["tied AE"] == tied_clean
+    assert f"{loaded.metrics['tied']['recipe']['epochs']} epochs" in caption
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(None, "no study results"), ("{not json", "not a study file"), ('{"rows": [{"axis": "latent"}]}', "must be a list")],
+)
+def test_a_missing_or_damaged_study_file_is_named(tmp_path, content, message):
+    from tiedae.study import StudyError, load_study
+
+    path = tmp_path / "study.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(StudyError, match=message) as error:
+        load_study(path)
+    assert str(path) in str(error.value)

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +24,10 @@ from PIL import Image
 from tiedae.metrics import mse, psnr
 from tiedae.model import METRICS_FILE, MNIST_PIXELS, MODEL_CLASSES, Autoencoder, count_parameters, repo_ids
 from tiedae.noise import NOISE_KINDS, add_noise, check_noise
-from tiedae.plots import sweep_image
+from tiedae.plots import study_chart, sweep_image
 from tiedae.preprocess import crop_square, ink_box, sketch_to_mnist
+from tiedae.recipe import Recipe
+from tiedae.study import AXES, METRICS, NOISY, SHIPPED_TRAIN_SIZE, finding, load_study, summarize
 
 log = logging.getLogger("tiedae")
 
@@ -241,3 +244,35 @@ def noise_sweep_image(metrics: dict[str, dict | None]) -> np.ndarray | None:
     """The noise-sweep chart rendered to an RGB array, or None if metrics are missing."""
     results = sweep_results(metrics)
     return None if results is None else sweep_image(results)
+
+
+def shipped_point(metrics: dict[str, dict | None], metric: str) -> dict | None:
+    """The loaded checkpoints' own test MSE for a study metric, with a label saying how they were trained."""
+    kind, level = ("gaussian", 0.0) if metric == "test_mse_clean" else NOISY
+    point = {}
+    try:
+        for name, m in metrics.items():
+            point[name] = next(r["mse"] for r in m["test"][kind] if abs(r["level"] - level) < 1e-9)
+        epochs = next(iter(metrics.values()))["recipe"]["epochs"]
+    except (KeyError, TypeError, StopIteration):
+        return None
+    point["label"] = f"shipped checkpoint, {epochs} epochs"
+    return point
+
+
+def study_view(path: Path, metrics: dict[str, dict | None], metric: str = "test_mse_clean") -> tuple[str, list]:
+    """The study as the app shows it: a caption made from study.json, and one chart per axis (StudyError if unusable)."""
+    assert metric in METRICS, f"metric must be one of {sorted(METRICS)}, got {metric!r}"
+    study = load_study(path)
+    summary = summarize(study["rows"])
+    shipped = shipped_point(metrics, metric)
+    caption = finding(summary)
+    if "steps" in study:
+        epochs = study["steps"] / math.ceil(SHIPPED_TRAIN_SIZE / Recipe.batch_size)
+        caption += (
+            f" Every pair trains {study['steps']:,} optimizer steps per model ({epochs:.0f} epochs at "
+            f"{SHIPPED_TRAIN_SIZE:,} images); lines are means over seeds, bars ± one standard deviation."
+        )
+    if shipped is not None:
+        caption += f" Diamonds mark the models above ({shipped['label']})."
+    return caption, [study_chart(summary, axis, metric=metric, shipped=shipped) for axis in AXES]

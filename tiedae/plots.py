@@ -110,3 +110,66 @@ def sweep_image(results: dict[str, dict]) -> np.ndarray:
     image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()  # (H, W, 4) -> (H, W, 3)
     plt.close(fig)
     return image
+
+
+def study_chart(summary: dict[str, list[dict]], axis: str, *, metric: str = "test_mse_clean", shipped: dict | None = None):
+    """An interactive Altair chart of one study axis: both models' mean ± std over seeds, the shipped models marked.
+
+    `shipped` is {"tied": mse, "untied": mse, "label": str}: the shipped checkpoints' own test MSE,
+    drawn as diamonds at the shipped setting (784-400-20, 10,000 images).
+    """
+    import altair as alt
+
+    from tiedae.study import AXES, METRICS, SHIPPED
+
+    cells = summary.get(axis, [])
+    name_of = {cell["value"]: f"{cell['value']:,}" if isinstance(cell["value"], int) else str(cell["value"]) for cell in cells}
+    order = list(name_of.values())
+    records = []
+    for cell in cells:
+        diff, diff_std = cell[metric]["diff"]
+        for name in ("tied", "untied"):
+            mean, std = cell[metric][name]
+            records.append(
+                {
+                    "setting": name_of[cell["value"]],
+                    "model": LABELS[name],
+                    "mean": mean,
+                    "low": mean - std,
+                    "high": mean + std,
+                    "mean ± std": f"{mean:.5f} ± {std:.5f}",
+                    "untied − tied": f"{diff:+.5f} ± {diff_std:.5f}",
+                    "seeds": len(cell["seeds"]),
+                    "parameters": f"{cell['parameters'][name]:,}",
+                }
+            )
+    colors = alt.Scale(domain=[LABELS["tied"], LABELS["untied"]], range=[STYLES["tied"]["color"], STYLES["untied"]["color"]])
+    x = alt.X("setting:O", sort=order, title=AXES[axis][0], axis=alt.Axis(labelAngle=-20))
+    marks = []
+    if shipped is not None and SHIPPED[axis] in name_of:
+        marks = [
+            {"setting": name_of[SHIPPED[axis]], "model": LABELS[name], "mse": shipped[name], "shipped": shipped["label"]}
+            for name in ("tied", "untied")
+            if shipped.get(name) is not None
+        ]
+    seen = [r["low"] for r in records] + [r["high"] for r in records] + [m["mse"] for m in marks]
+    y_scale = alt.Scale(type="log", nice=False, domain=[min(seen) / 1.1, max(seen) * 1.1] if seen else alt.Undefined)
+    y = alt.Y("mean:Q", scale=y_scale, title=f"{METRICS[metric]} (mean ± std)")
+    legend = alt.Legend(orient="top", title=None)
+    base = alt.Chart(alt.Data(values=records)).encode(x=x, color=alt.Color("model:N", scale=colors, legend=legend))
+    tooltip = ["model:N", "setting:O", "mean ± std:N", "untied − tied:N", "seeds:Q", "parameters:N"]
+    lines = base.mark_line(point=True).encode(y=y, tooltip=tooltip)
+    bars = base.mark_rule(strokeWidth=2).encode(y=alt.Y("low:Q", scale=y_scale), y2="high:Q", tooltip=tooltip)
+    layers = [bars, lines]
+    if marks:
+        layers.append(
+            alt.Chart(alt.Data(values=marks))
+            .mark_point(shape="diamond", size=160, filled=False, strokeWidth=2)
+            .encode(
+                x=x,
+                y=alt.Y("mse:Q", scale=y_scale),
+                color=alt.Color("model:N", scale=colors, legend=legend),
+                tooltip=["model:N", "shipped:N", alt.Tooltip("mse:Q", format=".5f")],
+            )
+        )
+    return alt.layer(*layers).properties(width=300, height=240)
