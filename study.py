@@ -32,7 +32,18 @@ import train
 from tiedae.metrics import mse
 from tiedae.model import MODEL_CLASSES, count_parameters
 from tiedae.recipe import Recipe
-from tiedae.study import AXES, NOISY, SHIPPED, SHIPPED_TRAIN_SIZE, STUDY_FILE, StudyError, finding, load_study, summarize
+from tiedae.study import (
+    AXES,
+    NOISY,
+    NOISY_METRIC,
+    SHIPPED,
+    SHIPPED_TRAIN_SIZE,
+    STUDY_FILE,
+    StudyError,
+    finding,
+    load_study,
+    summarize,
+)
 
 FIGURE_FILE = "study.png"
 SEEDS = (0, 1, 2)
@@ -93,7 +104,7 @@ def run_cell(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, test_s
                 "seed": recipe.seed,
                 "parameters": count_parameters(model),
                 "test_mse_clean": errors["clean"],
-                f"test_mse_{NOISY[0]}_{NOISY[1]}": errors["noisy"],
+                NOISY_METRIC: errors["noisy"],
                 "seconds": round(seconds, 1),
                 "epochs": recipe.epochs,
                 "command": command,
@@ -105,7 +116,7 @@ def run_cell(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, test_s
 def readme_section(summary: dict[str, list[dict]]) -> str:
     """The README's study section (between its markers): the finding, and a table per axis."""
     lines = [README_START, "", finding(summary), ""]
-    noisy = f"test_mse_{NOISY[0]}_{NOISY[1]}"
+    noisy = NOISY_METRIC
     for axis, cells in summary.items():
         lines += [
             f"| {AXES[axis][0]} | tied, clean | untied, clean | untied − tied | tied, σ = 0.5 | untied, σ = 0.5 | untied − tied |",

@@ -28,7 +28,9 @@ from tqdm import tqdm
 from tiedae import NOISE_KINDS, add_noise, mse, psnr
 from tiedae.model import MNIST_PIXELS, MODEL_CLASSES, REPO_PREFIX, Autoencoder
 from tiedae.recipe import LOSS_NAMES, Recipe
+from tiedae.study import STUDY_FILE
 
+STUDY_PATH = Path(__file__).resolve().parent / "checkpoints" / STUDY_FILE  # quoted and linked by the model cards
 EVAL_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 EPOCH_EVAL_SIZE = 1000  # per-epoch progress uses the first 1,000 test images; the final evaluation uses all
 EVAL_SEED = 1234  # test-set noise is fixed so every model and every run sees the same corruption
@@ -390,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             train_size=len(x_train),
             test_size=len(x_test),
             seconds=seconds,
+            study_path=STUDY_PATH if STUDY_PATH.exists() else None,
         )
         print(f"checkpoints written to {out.resolve()}")
         if args.push_to_hub:

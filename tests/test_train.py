@@ -54,6 +54,41 @@ def test_multi_seed_reports_mean_and_std(mnist_root, tmp_path, capsys):
     assert "mean ± std over seeds [0, 1]" in capsys.readouterr().out
     summary = json.loads((tmp_path / "tied" / "metrics.json").read_text())["seeds_summary"]
     assert summary["seeds"] == [0, 1] and summary["std"]["tied"]["gaussian"][0]["mse"] >= 0
+    card = (tmp_path / "untied" / "README.md").read_text()  # the card shows the same mean ± std
+    assert "seeds 0, 1 (this checkpoint is seed 0)" in card
+    mean, std = summary["mean"]["untied"]["gaussian"][-1]["mse"], summary["std"]["untied"]["gaussian"][-1]["mse"]
+    assert f"| 0.5 | {summary['mean']['tied']['gaussian'][-1]['mse']:.5f} ± " in card and f"{mean:.5f} ± {std:.5f} |" in card
+
+
+def test_cards_quote_and_link_the_study(mnist_root, tmp_path, monkeypatch):
+    from tiedae.study import finding, summarize
+
+    rows = [
+        {
+            "axis": "latent",
+            "value": 20,
+            "model": model,
+            "seed": seed,
+            "parameters": 1,
+            "test_mse_clean": mse,
+            "test_mse_gaussian_0.5": 2 * mse,
+        }
+        for seed in (0, 1, 2)
+        for model, mse in (("tied", 0.0100 + seed / 1e4), ("untied", 0.0090 + seed / 1e4))
+    ]
+    study_file = tmp_path / "study.json"
+    study_file.write_text(json.dumps({"steps": 4740, "rows": rows}))
+    monkeypatch.setattr(train, "STUDY_PATH", study_file)
+    monkeypatch.setattr(publish, "SHIPPED_TRAIN_SIZE", 128)  # the dry run's training set is the setting the study measured
+    assert dry_run(mnist_root, tmp_path / "out") == 0
+    card = (tmp_path / "out" / "tied" / "README.md").read_text()
+    assert finding(summarize(rows)) in card and "https://huggingface.co/spaces/tiedae/tiedae" in card
+    assert "| clean | 0.01010 ± 0.00010 | 0.00910 ± 0.00010 | -0.00100 ± 0.00000 |" in card  # the study's cell
+    assert "4,740 optimizer steps per model" in card
+    monkeypatch.setattr(publish, "SHIPPED_TRAIN_SIZE", 10_000)  # another setting: the finding, not the cell
+    assert dry_run(mnist_root, tmp_path / "other") == 0
+    card = (tmp_path / "other" / "tied" / "README.md").read_text()
+    assert finding(summarize(rows)) in card and "| clean |" not in card
 
 
 def test_missing_data_gives_one_clear_message(tmp_path, capsys):

@@ -76,4 +76,34 @@ Reconstructions of digits drawn with pen strokes (not MNIST images): clean, nois
 ![reconstructions]({{ grid_file }})
 
 `metrics.json` holds every number above, PSNR too, and the recipe.
+{% endif %}
+{%- if seeds_table %}
+### Over seeds
+
+The same recipe run with seeds {{ seeds | join(", ") }} (this checkpoint is seed {{ recipe.seed }}): test MSE, mean ± std.
+
+| Gaussian σ | tied | untied |
+|---|---|---|
+{% for row in seeds_table -%}
+| {{ "%.1f" | format(row.level) }} | {{ "%.5f" | format(row.tied[0]) }} ± {{ "%.5f" | format(row.tied[1]) }} | {{ "%.5f" | format(row.untied[0]) }} ± {{ "%.5f" | format(row.untied[1]) }} |
+{% endfor %}
+{%- endif %}
+{%- if study %}
+## What does tying cost?
+
+The project's study trains tied/untied pairs across training-set size, latent size and depth, with
+several seeds each; [the Space]({{ study.url }}) shows it as interactive charts, and its README as a table.
+
+{{ study.finding }}
+{% if study.cell and at_study_setting %}
+At this model's setting the study's pairs ({{ "{:,}".format(study.steps) if study.steps else "?" }} optimizer steps per model, seeds
+{{ study.seeds | join(", ") }}; this checkpoint trained {{ "{:,}".format(steps) }}) measured, mean ± std:
+
+| test MSE | tied | untied | untied − tied (paired) |
+|---|---|---|---|
+{% for label, stats in study.cell.items() -%}
+| {{ label }} | {{ "%.5f" | format(stats.tied[0]) }} ± {{ "%.5f" | format(stats.tied[1]) }} | {{ "%.5f" | format(stats.untied[0]) }} ± {{ "%.5f" | format(stats.untied[1]) }} | {{ "%+.5f" | format(stats.diff[0]) }} ± {{ "%.5f" | format(stats.diff[1]) }} |
+{% endfor %}
+{% endif %}
+![the study: tied vs untied across data size, latent size and depth]({{ study.figure_url }})
 {% endif %}"""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -19,12 +20,14 @@ from pathlib import Path
 import torch
 from huggingface_hub import EvalResult, HfApi, ModelCardData
 
-from tiedae.model import METRICS_FILE, MODEL_CLASSES, REPO_PREFIX, Autoencoder, count_parameters, repo_ids
+from tiedae.model import DEFAULT_SIZES, METRICS_FILE, MODEL_CLASSES, REPO_PREFIX, Autoencoder, count_parameters, repo_ids
 from tiedae.noise import NOISE_KINDS
 from tiedae.plots import GRID_NOISE, save_reconstruction_grid, save_sweep_plot
 from tiedae.recipe import LOSS_NAMES, PRECISION_NAMES, Recipe
+from tiedae.study import NOISY, NOISY_METRIC, SHIPPED_TRAIN_SIZE, StudyError, finding, load_study, shipped_cell, summarize
 
 HUB_NAMESPACE = "tiedae"  # where the shipped checkpoints are published
+SPACE_NAME = "tiedae"  # the Space (NAMESPACE/tiedae) that serves the app and holds the study
 GRID_FILE = "reconstructions.png"
 SWEEP_FILE = "noise_sweep.png"
 CARD_RESULTS = (("gaussian", 0.0), ("gaussian", 0.1), ("gaussian", 0.3), ("gaussian", 0.5), ("salt_pepper", 0.2), ("uniform", 0.5))
@@ -43,8 +46,13 @@ def write_checkpoints(
     train_size: int,
     test_size: int,
     seconds: float,
+    study_path: Path | None = None,
 ) -> None:
-    """Write out/tied and out/untied completely in a temp dir, then move them into place."""
+    """Write out/tied and out/untied completely in a temp dir, then move them into place.
+
+    `summary` is train.py's mean ± std over seeds (or None); `study_path` a study.json whose
+    finding and shipped-setting cell the cards quote and link.
+    """
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))  # same filesystem, so renames are atomic
     ids = repo_ids(namespace or HUB_NAMESPACE, prefix)
@@ -70,6 +78,11 @@ def write_checkpoints(
                 "sweep_file": SWEEP_FILE,
                 "grid_file": GRID_FILE,
                 "grid_sigma": GRID_NOISE[1],
+                "seeds_table": seeds_table(summary),
+                "seeds": summary["seeds"] if summary else None,
+                "steps": recipe.epochs * math.ceil(train_size / recipe.batch_size),  # optimizer steps per model
+                "study": study_for_card(study_path, namespace or HUB_NAMESPACE),
+                "at_study_setting": model.sizes == list(DEFAULT_SIZES) and train_size == SHIPPED_TRAIN_SIZE,
             }
             model.save_pretrained(folder, model_card_kwargs=card)  # weights, config.json and the one model card
             metrics = {
@@ -104,6 +117,40 @@ def write_checkpoints(
             os.replace(staging / name, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def seeds_table(summary: dict | None) -> list[dict] | None:
+    """The card's mean ± std rows over seeds: both models at every Gaussian noise level."""
+    if not summary:
+        return None
+    rows = []
+    for i, mean in enumerate(summary["mean"]["tied"]["gaussian"]):
+        row = {"level": mean["level"]}
+        for name in MODEL_CLASSES:
+            row[name] = (summary["mean"][name]["gaussian"][i]["mse"], summary["std"][name]["gaussian"][i]["mse"])
+        rows.append(row)
+    return rows
+
+
+def study_for_card(path: Path | None, namespace: str) -> dict | None:
+    """What a card says about the study: its finding, its cell at the shipped setting, and where to see it all."""
+    if path is None:
+        return None
+    try:
+        study = load_study(path)
+        summary = summarize(study["rows"])
+    except StudyError:
+        return None
+    cell = shipped_cell(summary)
+    space = f"https://huggingface.co/spaces/{namespace}/{SPACE_NAME}"
+    return {
+        "finding": finding(summary),
+        "cell": None if cell is None else {"clean": cell["test_mse_clean"], f"σ = {NOISY[1]}": cell[NOISY_METRIC]},
+        "steps": study.get("steps"),
+        "seeds": None if cell is None else cell["seeds"],
+        "url": space,
+        "figure_url": f"{space}/resolve/main/checkpoints/{path.with_suffix('.png').name}",
+    }
 
 
 def _row(results: dict, name: str, kind: str, level: float) -> dict:

@@ -22,7 +22,8 @@ AXES = {  # axis -> (what it varies, its values)
 SHIPPED_TRAIN_SIZE = 10_000  # the shipped checkpoints' training images (all that is available offline)
 SHIPPED = {"train_size": SHIPPED_TRAIN_SIZE, "latent": DEFAULT_SIZES[-1], "depth": "-".join(map(str, DEFAULT_SIZES))}
 NOISY = ("gaussian", 0.5)
-METRICS = {"test_mse_clean": "clean test MSE", f"test_mse_{NOISY[0]}_{NOISY[1]}": "test MSE at Gaussian σ = 0.5"}
+NOISY_METRIC = f"test_mse_{NOISY[0]}_{NOISY[1]}"
+METRICS = {"test_mse_clean": "clean test MSE", NOISY_METRIC: "test MSE at Gaussian σ = 0.5"}
 
 
 class StudyError(ValueError):
