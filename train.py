@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import os
 import statistics
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from tiedae import NOISE_KINDS, add_noise, mse, psnr
-from tiedae.model import MNIST_PIXELS, MODEL_CLASSES, REPO_PREFIX, Autoencoder
+from tiedae.model import DEFAULT_SIZES, MNIST_PIXELS, MODEL_CLASSES, REPO_PREFIX, Autoencoder
 from tiedae.recipe import LOSS_NAMES, Recipe
 from tiedae.study import STUDY_FILE
 
@@ -81,7 +82,12 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--push-to-hub", metavar="NAMESPACE", default=None, help="upload both models to NAMESPACE/<prefix>-tied and -untied"
     )
-    p.add_argument("--repo-prefix", default=REPO_PREFIX, help="Hub repo name prefix")
+    p.add_argument(
+        "--repo-prefix",
+        default=None,
+        help=f"Hub repo name prefix (default: {REPO_PREFIX} for {'-'.join(map(str, DEFAULT_SIZES))}, "
+        f"{REPO_PREFIX}-2d for a 2-D code, else the sizes appended)",
+    )
     p.add_argument("--private", action="store_true", help="create the Hub repos as private")
     p.add_argument(
         "--push-only",
@@ -97,6 +103,23 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.sizes[0] != MNIST_PIXELS:
         p.error(f"--sizes must start with {MNIST_PIXELS} (28×28 MNIST pixels)")
     return args
+
+
+def default_repo_prefix(sizes: list[int]) -> str:
+    """Repo names that say which models they hold, so another shape never overwrites the shipped pair."""
+    if tuple(sizes) == DEFAULT_SIZES:
+        return REPO_PREFIX
+    if tuple(sizes[:-1]) == DEFAULT_SIZES[:-1]:
+        return f"{REPO_PREFIX}-{sizes[-1]}d"  # 784-400-2: tiedae-mnist-2d
+    return f"{REPO_PREFIX}-" + "-".join(map(str, sizes[1:]))
+
+
+def checkpoint_sizes(root: Path) -> list[int]:
+    """The layer sizes of the checkpoints in root/tied (from its config.json), or [] if unreadable."""
+    try:
+        return list(json.loads((root / "tied" / "config.json").read_text())["sizes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # push_to_hub then says what is missing
 
 
 def recipe_from_args(args: argparse.Namespace, **changes) -> Recipe:
@@ -155,6 +178,13 @@ def load_mnist(data_dir: str) -> tuple[torch.Tensor, torch.Tensor]:
             "or pass --data-dir pointing at a folder that holds MNIST/raw/."
         ) from None
     return train, test
+
+
+def load_test_labels(data_dir: str) -> torch.Tensor:
+    """The MNIST test labels (10,000 ints 0–9), for the 2-D latent map."""
+    from torchvision import datasets
+
+    return datasets.MNIST(root=data_dir, train=False, download=True).targets
 
 
 def train_epoch(
@@ -358,14 +388,14 @@ def main(argv: list[str] | None = None) -> int:
             args, precision=pick_precision(args.precision, device), **({"epochs": 1} if args.dry_run else {})
         )
         seeds = args.seeds or [recipe.seed]
-        print(
-            f"training on {len(x_train)} images, testing on {len(x_test)}, device {device} ({recipe.precision}), seeds {seeds}"
-        )
+        print(f"training on {len(x_train)} images, testing on {len(x_test)}, device {device} ({recipe.precision}), seeds {seeds}")
         x_train_dev = x_train.reshape(len(x_train), -1).to(device)  # (N, 28, 28) -> (N, 784), uint8 on device
         per_seed, first = [], None
         for seed in seeds:
             seed_recipe = dataclasses.replace(recipe, seed=seed)
-            models, seconds = run(seed_recipe, x_train_dev, x_test.reshape(len(x_test), -1).to(device), device, dry_run=args.dry_run)
+            models, seconds = run(
+                seed_recipe, x_train_dev, x_test.reshape(len(x_test), -1).to(device), device, dry_run=args.dry_run
+            )
             models = {name: model.cpu() for name, model in models.items()}
             results = evaluate_all(models, x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1))
             print_table(results)
@@ -380,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
         models, results, seconds, recipe = first
         from tiedae.publish import write_checkpoints
 
+        test_labels = load_test_labels(args.data_dir)[: len(x_test)] if recipe.sizes[-1] == 2 else None
+
         write_checkpoints(
             out,
             models,
@@ -388,11 +420,12 @@ def main(argv: list[str] | None = None) -> int:
             summary=summary,
             device=str(device),
             namespace=args.push_to_hub,
-            prefix=args.repo_prefix,
+            prefix=args.repo_prefix or default_repo_prefix(recipe.sizes),
             train_size=len(x_train),
             test_size=len(x_test),
             seconds=seconds,
             study_path=STUDY_PATH if STUDY_PATH.exists() else None,
+            latent_map=None if test_labels is None else (x_test.reshape(len(x_test), -1), test_labels),
         )
         print(f"checkpoints written to {out.resolve()}")
         if args.push_to_hub:
@@ -418,13 +451,14 @@ def push_checkpoints(root: Path, args: argparse.Namespace, token: str | None = N
     from tiedae.publish import push_to_hub
 
     token = token or require_token()
+    prefix = args.repo_prefix or default_repo_prefix(checkpoint_sizes(root))
     try:
-        urls = push_to_hub(root, namespace=args.push_to_hub, prefix=args.repo_prefix, private=args.private, token=token)
+        urls = push_to_hub(root, namespace=args.push_to_hub, prefix=prefix, private=args.private, token=token)
     except Exception as e:
         raise TrainError(
             f"upload failed ({type(e).__name__}: {e}).\nThe local checkpoints in {root.resolve()} are intact; "
             f"retry the upload alone with:\n  python train.py --push-only {root} --push-to-hub {args.push_to_hub}"
-            + (f" --repo-prefix {args.repo_prefix}" if args.repo_prefix != REPO_PREFIX else "")
+            + (f" --repo-prefix {args.repo_prefix}" if args.repo_prefix else "")
             + (" --private" if args.private else "")
         ) from None
     for url in urls:

@@ -25,7 +25,7 @@ def test_dry_run_writes_loadable_checkpoints(mnist_root, tmp_path, capsys):
     assert dry_run(mnist_root, tmp_path) == 0
     for name, cls in (("tied", TiedAutoencoder), ("untied", UntiedAutoencoder)):
         folder = tmp_path / name
-        assert {p.name for p in folder.iterdir()} == FILES
+        assert {p.name for p in folder.iterdir()} == FILES  # no latent map for a 20-D code
         model = cls.from_pretrained(folder)
         assert not model.training and model.sizes == [784, 400, 20]
         metrics = json.loads((folder / "metrics.json").read_text())
@@ -203,3 +203,28 @@ def test_interrupted_save_leaves_previous_checkpoints_intact(monkeypatch, mnist_
         dry_run(mnist_root, tmp_path, "--seed", "2")
     assert {name: digest(tmp_path / name) for name in ("tied", "untied")} == before
     assert not list(tmp_path.glob(".staging-*"))
+
+
+def test_a_2d_pair_ships_its_test_codes_and_pushes_to_its_own_repos(mnist_root, tmp_path, fake_hub):
+    import numpy as np
+    import torch
+    from torchvision import datasets
+
+    _, calls = fake_hub
+    out = tmp_path / "2d"
+    assert dry_run(mnist_root, out, "--sizes", "784", "400", "2", "--push-to-hub", "someone") == 0
+    labels = datasets.MNIST(root=mnist_root, train=False).targets.numpy()
+    test = datasets.MNIST(root=mnist_root, train=False).data.reshape(-1, 784).float() / 255
+    for name, cls in (("tied", TiedAutoencoder), ("untied", UntiedAutoencoder)):
+        model = cls.from_pretrained(out / name)
+        with np.load(out / name / "latent_map.npz") as saved:
+            codes, saved_labels = saved["codes"], saved["labels"]
+        assert codes.shape == (60, 2) and codes.dtype == np.float32
+        np.testing.assert_array_equal(saved_labels, labels)  # each code beside its digit's label
+        with torch.no_grad():
+            np.testing.assert_allclose(codes, model.encode(test).numpy(), atol=1e-5)  # the model's own codes
+    # the same --push-to-hub flow, to repos named for the 2-D pair (never over the shipped 20-D pair)
+    assert [repo for repo, _ in calls["create"]] == ["someone/tiedae-mnist-2d-tied", "someone/tiedae-mnist-2d-untied"]
+    assert "latent_map.npz" in dict(calls["upload"])["someone/tiedae-mnist-2d-tied"]
+    assert train.main(["--push-only", str(out), "--push-to-hub", "other"]) == 0
+    assert calls["upload"][-1][0] == "other/tiedae-mnist-2d-untied"

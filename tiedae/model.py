@@ -191,6 +191,7 @@ class UntiedAutoencoder(Autoencoder):
 MODEL_CLASSES = {"tied": TiedAutoencoder, "untied": UntiedAutoencoder}  # checkpoint folder / repo suffix -> class
 REPO_PREFIX = "tiedae-mnist"  # Hub repos: NAMESPACE/tiedae-mnist-tied and -untied
 METRICS_FILE = "metrics.json"  # beside the weights: the recipe and every test number
+LATENT_MAP_FILE = "latent_map.npz"  # beside a 2-D model: its codes of the MNIST test digits, with their labels
 
 
 def repo_ids(namespace: str, prefix: str = REPO_PREFIX) -> dict[str, str]:

@@ -17,10 +17,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 from huggingface_hub import EvalResult, HfApi, ModelCardData
 
-from tiedae.model import DEFAULT_SIZES, METRICS_FILE, MODEL_CLASSES, REPO_PREFIX, Autoencoder, count_parameters, repo_ids
+from tiedae.model import (
+    DEFAULT_SIZES,
+    LATENT_MAP_FILE,
+    METRICS_FILE,
+    MODEL_CLASSES,
+    REPO_PREFIX,
+    Autoencoder,
+    count_parameters,
+    repo_ids,
+)
 from tiedae.noise import NOISE_KINDS
 from tiedae.plots import GRID_NOISE, save_reconstruction_grid, save_sweep_plot
 from tiedae.recipe import LOSS_NAMES, PRECISION_NAMES, Recipe
@@ -30,7 +40,14 @@ HUB_NAMESPACE = "tiedae"  # where the shipped checkpoints are published
 SPACE_NAME = "tiedae"  # the Space (NAMESPACE/tiedae) that serves the app and holds the study
 GRID_FILE = "reconstructions.png"
 SWEEP_FILE = "noise_sweep.png"
-CARD_RESULTS = (("gaussian", 0.0), ("gaussian", 0.1), ("gaussian", 0.3), ("gaussian", 0.5), ("salt_pepper", 0.2), ("uniform", 0.5))
+CARD_RESULTS = (
+    ("gaussian", 0.0),
+    ("gaussian", 0.1),
+    ("gaussian", 0.3),
+    ("gaussian", 0.5),
+    ("salt_pepper", 0.2),
+    ("uniform", 0.5),
+)
 
 
 def write_checkpoints(
@@ -47,11 +64,13 @@ def write_checkpoints(
     test_size: int,
     seconds: float,
     study_path: Path | None = None,
+    latent_map: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> None:
     """Write out/tied and out/untied completely in a temp dir, then move them into place.
 
     `summary` is train.py's mean ± std over seeds (or None); `study_path` a study.json whose
-    finding and shipped-setting cell the cards quote and link.
+    finding and shipped-setting cell the cards quote and link. `latent_map` (test images uint8
+    (N, 784), labels (N,)) makes each model's 2-D codes of them, saved as LATENT_MAP_FILE.
     """
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))  # same filesystem, so renames are atomic
@@ -105,6 +124,8 @@ def write_checkpoints(
                 metrics["seeds_summary"] = summary
             (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
             save_reconstruction_grid(model, folder / GRID_FILE)
+            if latent_map is not None:
+                save_latent_map(model, *latent_map, folder / LATENT_MAP_FILE)
             save_sweep_plot(results, folder / SWEEP_FILE, highlight=name)
         for path in (staging, *staging.rglob("*")):  # mkdtemp and safetensors make owner-only files
             path.chmod(0o755 if path.is_dir() else 0o644)
@@ -117,6 +138,14 @@ def write_checkpoints(
             os.replace(staging / name, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+@torch.inference_mode()
+def save_latent_map(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, path: Path) -> None:
+    """The model's 2-D codes of `images` (uint8 (N, 784)) with their labels, for the app's latent map."""
+    assert model.latent_size == 2, f"a latent map needs a 2-D code, this model's is {model.latent_size}-D"
+    codes = model.eval().encode(images.float().div(255))  # (N, 2)
+    np.savez_compressed(path, codes=codes.numpy().astype(np.float32), labels=labels.numpy().astype(np.uint8))
 
 
 def seeds_table(summary: dict | None) -> list[dict] | None:
