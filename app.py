@@ -28,7 +28,12 @@ from tiedae.demo import (
     CHECKPOINTS,
     MAX_SEED,
     check_controls,
+    decode_point,
+    decoded_html,
     ink_on_canvas,
+    interpolate_digits,
+    interpolation_html,
+    interpolation_numbers,
     load_bundled,
     load_from_hub,
     noise_sweep_image,
@@ -39,7 +44,9 @@ from tiedae.demo import (
     result_numbers,
     study_view,
 )
-from tiedae.model import LayerPair
+from tiedae.latent import DIGIT_COLORS, decoded_grid, encode_digit, mark
+from tiedae.model import DEFAULT_SIZES, MODEL_CLASSES, LayerPair, repo_prefix
+from tiedae.noise import add_noise
 from tiedae.plots import weight_tiles
 from tiedae.preprocess import SketchError, find_ink
 from tiedae.study import AXES, METRICS, STUDY_FILE, StudyError
@@ -74,6 +81,16 @@ try:
 except (ValueError, FileNotFoundError) as e:  # a broken bundled checkpoint: say which file, no traceback
     raise SystemExit(f"error: {e}") from None
 MODELS = LOADED.models
+LATENT_ROOT = CHECKPOINTS / "2d"  # the 2-D pair and its codes of the test digits
+try:
+    LATENT = (
+        load_from_hub(HUB, revision=REVISION, root=LATENT_ROOT, prefix=repo_prefix((*DEFAULT_SIZES[:-1], 2)))
+        if HUB
+        else load_bundled(LATENT_ROOT)
+    )
+except (ValueError, FileNotFoundError) as e:  # the explorer says so; drawing and reconstructing still work
+    logging.getLogger("tiedae").warning("no 2-D models for the latent maps: %s", e)
+    LATENT = None
 
 
 def drawing_image(drawing: object) -> object:
@@ -160,10 +177,149 @@ def weight_images() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return weight_tiles(tied.weight), weight_tiles(untied.weight), weight_tiles(untied.decoder_weight.t())
 
 
+def latent_models():
+    """The 2-D pair and its maps, or a clear error if they are missing."""
+    if LATENT is None or LATENT.maps is None:
+        raise gr.Error(f"The 2-D models are missing ({LATENT_ROOT.name}/ holds no checkpoints with latent maps).")
+    return LATENT
+
+
+@functools.cache
+def latent_pictures() -> dict[str, np.ndarray]:
+    """Each 2-D model's map of the test codes, drawn once."""
+    return {name: latent_map.picture() for name, latent_map in latent_models().maps.items()}
+
+
+@functools.cache
+def latent_section() -> tuple:
+    """What the latent section shows when first opened: both maps and both decoded grids."""
+    loaded = latent_models()
+    grids = [decoded_grid(loaded.models[name], loaded.maps[name]) for name in MODEL_CLASSES]
+    return (*latent_pictures().values(), *grids)
+
+
+def mark_drawing(drawing, noise_kind: str, noise_level: float, seed: int, is_open: bool = True):
+    """Both maps with the current drawing's clean and noisy codes ringed (the maps unchanged if there is none)."""
+    if not is_open or LATENT is None or LATENT.maps is None:
+        return gr.skip(), gr.skip()
+    loaded = latent_models()
+    pictures = latent_pictures()
+    try:
+        kind, level, seed = check_controls(noise_kind, noise_level, seed)
+        image = drawing_image(drawing)
+        clean = None if image is None else prepared_digit(image)
+    except (ValueError, SketchError):
+        clean = None  # the reconstruction above says what is wrong
+    if clean is None:
+        return tuple(pictures.values())
+    noisy = add_noise(torch.from_numpy(clean), kind, level, seed=seed).numpy()
+    return tuple(
+        mark(
+            pictures[name],
+            loaded.maps[name],
+            [(encode_digit(model, noisy), MARK_NOISY), (encode_digit(model, clean), MARK_CLEAN)],
+        )
+        for name, model in loaded.models.items()
+    )
+
+
+def click_handler(name: str):
+    """The select handler of one map: decode the point clicked."""
+
+    def on_click(evt: gr.SelectData) -> str:
+        latent_map = latent_models().maps[name]
+        column, row = evt.index  # pixels of the map picture
+        x, y = latent_map.to_code(column, row)
+        return decoded_html(decode_point(LATENT, name, x, y), f"{name} decoder")
+
+    return on_click
+
+
+def decode_latent(model: str, x: float, y: float) -> dict:
+    """A 2-D model's decoder output at the code (x, y): the image as a PNG data URI, and the numbers."""
+    try:
+        return decode_point(latent_models(), model, x, y)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+
+
+def example_digit(choice: str, drawing) -> np.ndarray:
+    """The 28×28 digit an interpolation end stands for: the current drawing or an example."""
+    image = drawing_image(drawing) if choice == YOUR_DRAWING else EXAMPLE_FILES.get(choice)
+    if image is None:
+        raise gr.Error(
+            "Draw a digit first, or choose an example to start from." if choice == YOUR_DRAWING else f"Unknown choice {choice!r}."
+        )
+    digit = prepared_digit(image)
+    if digit is None:
+        raise gr.Error("Draw a digit first, or choose an example to start from.")
+    return digit
+
+
+def check_steps(steps: object) -> int:
+    if isinstance(steps, float) and steps.is_integer():
+        steps = int(steps)
+    if isinstance(steps, bool) or not isinstance(steps, int) or not MIN_STEPS <= steps <= MAX_STEPS:
+        raise gr.Error(f"Steps must be a whole number from {MIN_STEPS} to {MAX_STEPS}; got {steps!r}.")
+    return steps
+
+
+def interpolate_view(drawing, start: str, end: str, steps: int, t: float) -> str:
+    """The interpolation section: both models' strips from `start` to `end`, and each one's decoding at t."""
+    steps = check_steps(steps)
+    if not isinstance(t, (int, float)) or not 0 <= t <= 1:
+        raise gr.Error(f"t must be a number from 0 to 1; got {t!r}.")
+    try:
+        a, b = example_digit(start, drawing), example_digit(end, drawing)
+    except SketchError as e:
+        raise gr.Error(str(e)) from None
+    return interpolation_html(interpolate_digits(MODELS, a, b, steps, float(t)), steps, float(t))
+
+
+def interpolate(drawing_a, drawing_b, steps: int) -> dict:
+    """Both models' paths between two drawings' codes: each strip and frame as PNG data URIs."""
+    steps = check_steps(steps)
+    digits = []
+    for which, drawing in (("first", drawing_a), ("second", drawing_b)):
+        try:
+            image = drawing_image(drawing)
+            digit = None if image is None else prepared_digit(image)
+        except SketchError as e:
+            raise gr.Error(f"The {which} drawing: {e}") from None
+        if digit is None:
+            raise gr.Error(f"The {which} drawing is blank: draw a digit (0–9) in it.")
+        digits.append(digit)
+    return interpolation_numbers(interpolate_digits(MODELS, *digits, steps, 0.0), steps, 0.0)
+
+
+def digit_legend() -> str:
+    """The maps' colour key: one swatch per digit."""
+    swatches = "".join(
+        f'<span class="swatch"><i style="background: rgb{tuple(int(c) for c in color)}"></i>{digit}</span>'
+        for digit, color in enumerate(DIGIT_COLORS)
+    )
+    marks = (
+        f'<span class="swatch"><i class="ring" style="border-color: rgb{MARK_CLEAN}"></i>your drawing</span>'
+        f'<span class="swatch"><i class="ring" style="border-color: rgb{MARK_NOISY}"></i>with noise</span>'
+    )
+    return f'<div class="legend">{swatches}{marks}</div>'
+
+
 def new_seed() -> int:
     return random.randint(0, MAX_SEED)
 
 
+MARK_CLEAN, MARK_NOISY = (0, 0, 0), (255, 0, 255)  # rings on the maps: the drawing, and the drawing with noise
+MIN_STEPS, MAX_STEPS = 5, 16  # interpolation frames
+EXAMPLE_FILES = {f"Example {p.stem.split('_')[-1]}": str(p) for p in sorted(EXAMPLES_DIR.glob("digit_*.png"))}
+YOUR_DRAWING = "Your drawing"
+LATENT_CAPTION = (
+    "Two more twins, tied and untied, trained with a **2-D code** (784 → 400 → 2), so the code space can be drawn. "
+    "Each dot is one MNIST test digit's code, coloured by its label; your drawing (and its noisy copy) is ringed as you "
+    "draw. **Click a map** to see what that model's decoder makes of the point. Below each map, the decoder's output "
+    "on a grid over it. Look for: how the digits spread and overlap in each model's space, and whether the tied "
+    "decoder (the encoder's own weights, transposed) draws sharper or blurrier digits between the clusters."
+)
 BRUSH_SIZE = 12  # radius, px on the CANVAS_SIZE canvas: strokes ~13% of a digit drawn two-thirds of its height, as MNIST
 SELECT_BRUSH_JS = """
 () => {
@@ -187,8 +343,16 @@ CSS = """
 table.metrics { margin-top: 12px; }
 .hint { font-size: 1.1em; padding: 24px 0; }
 #source-note { font-size: 0.9em; opacity: 0.85; }
+.legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 0.9em; }
+.swatch i { display: inline-block; width: 11px; height: 11px; border-radius: 50%; margin-right: 4px; vertical-align: -1px; }
+.swatch i.ring { background: transparent; border: 2px solid; width: 9px; height: 9px; }
+.decoded { max-width: 160px; }
+.interp-row { display: grid; grid-template-columns: 4em 1fr 96px; gap: 10px; align-items: center; margin: 6px 0; }
+.interp-strip { width: 100%; image-rendering: pixelated; }
 """
 LAUNCH_KWARGS = {"max_file_size": "10mb", "show_error": True, "css": CSS}
+
+tile_kw = {"interactive": False, "format": "png", "buttons": []}
 
 with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3600)) as demo:
     gr.Markdown(
@@ -265,6 +429,41 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             study_plots = [
                 gr.Plot(label=f"By {label}", show_label=False, elem_id=f"study-{axis}") for axis, (label, _) in AXES.items()
             ]
+    with gr.Accordion("Latent space: the code maps of a tied and an untied twin with a 2-D code", open=False) as latent_ui:
+        gr.Markdown(LATENT_CAPTION)
+        gr.HTML(digit_legend(), elem_id="digit-legend")
+        map_images, decoded_views, grid_images = {}, {}, {}
+        with gr.Row():
+            for name in MODEL_CLASSES:
+                with gr.Column():
+                    map_images[name] = gr.Image(
+                        label=f"{name}: codes of the 10,000 test digits (click to decode)",
+                        interactive=False,
+                        format="png",
+                        buttons=[],
+                        elem_id=f"map-{name}",
+                    )
+                    decoded_views[name] = gr.HTML(f'<p class="hint">Click the {name} map to decode a point.</p>')
+                    grid_images[name] = gr.Image(
+                        label=f"{name}: the decoder's output over the map", elem_classes=["pixelated"], **tile_kw
+                    )
+    with gr.Accordion("Interpolate between two digits", open=False) as interp_ui:
+        gr.Markdown(
+            "The path z = (1 − t)·z₁ + t·z₂ between two digits' codes, decoded by each of the models above "
+            "(20-D codes). The framed image is the one nearest t."
+        )
+        with gr.Row():
+            interp_start = gr.Dropdown([YOUR_DRAWING, *EXAMPLE_FILES], value="Example 3", label="From", elem_id="interp-start")
+            interp_end = gr.Dropdown([YOUR_DRAWING, *EXAMPLE_FILES], value="Example 8", label="To", elem_id="interp-end")
+            interp_steps = gr.Slider(MIN_STEPS, MAX_STEPS, value=10, step=1, label="Steps", elem_id="interp-steps")
+            interp_t = gr.Slider(0, 1, value=0.5, step=0.01, label="t", elem_id="interp-t")
+        interp_view = gr.HTML(elem_id="interpolation")
+    # API-only inputs of /interpolate: two drawings, sent as to /reconstruct
+    with gr.Group(visible=False):
+        api_drawings = [gr.Sketchpad(type="pil", visible=False) for _ in range(2)]
+        api_steps = gr.Number(value=10, precision=0, visible=False)
+        api_paths = gr.JSON(visible=False)
+        api_button = gr.Button(visible=False)
     with gr.Accordion("First-layer weights as 28×28 images", open=False) as tiles_section:
         gr.Markdown(
             "Each tile is one row of the first layer's weight, reshaped to 28×28 (grey = 0). For the **tied** model "
@@ -272,11 +471,10 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             "learns two different sets."
         )
         with gr.Row():
-            tile_kw = {"interactive": False, "format": "png", "buttons": [], "elem_classes": ["pixelated"]}
             tiles = [
-                gr.Image(label="Tied: encoder filters = decoder basis", **tile_kw),
-                gr.Image(label="Untied: encoder filters", **tile_kw),
-                gr.Image(label="Untied: decoder basis", **tile_kw),
+                gr.Image(label="Tied: encoder filters = decoder basis", elem_classes=["pixelated"], **tile_kw),
+                gr.Image(label="Untied: encoder filters", elem_classes=["pixelated"], **tile_kw),
+                gr.Image(label="Untied: decoder basis", elem_classes=["pixelated"], **tile_kw),
             ]
     with gr.Accordion("How tying works", open=False):
         gr.Markdown(
@@ -291,26 +489,48 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
 
     controls = [noise_kind, noise_level, seed]
     outputs = [result, numbers]
+    maps = list(map_images.values())
+    latent_open = gr.State(False)  # the maps are re-marked after each reconstruction only while they are on view
+    mark_kw = {"api_name": False, "show_progress": "hidden"}
     sketch.change(
         reconstruct, [sketch, *controls], outputs, api_name="reconstruct", show_progress="hidden", trigger_mode="always_last"
-    )
+    ).then(mark_drawing, [sketch, *controls, latent_open], maps, **mark_kw)
     for control in controls:
         control.change(
             reconstruct, [sketch, *controls], outputs, api_name=False, show_progress="hidden", trigger_mode="always_last"
-        )
+        ).then(mark_drawing, [sketch, *controls, latent_open], maps, **mark_kw)
     # An upload or example goes onto the canvas and is reconstructed from there, so drawing over it works.
     # (Setting the canvas from the server does not fire its change event, hence the explicit .then.)
     # The upload step is callable by clients (not in the API docs), so bad files can be tested down the path people use.
     for source, api_name in ((upload, "upload_to_canvas"), (example, False)):
         source.change(upload_to_canvas, source, [sketch, tabs], api_name=api_name, api_visibility="undocumented").then(
             reconstruct, [sketch, *controls], outputs, api_name=False, show_progress="hidden"
-        )
+        ).then(mark_drawing, [sketch, *controls, latent_open], maps, **mark_kw)
     # The Sketchpad starts with no tool chosen ("select the draw tool"); choose the brush so the first stroke draws.
     demo.load(None, None, None, js=SELECT_BRUSH_JS)
     reroll.click(new_seed, None, seed, api_name=False)
     sweep_section.expand(sweep_chart, None, sweep, api_name=False)
     study_section.expand(study_charts, study_metric, [study_caption, *study_plots], api_name=False)
     study_metric.change(study_charts, study_metric, [study_caption, *study_plots], api_name=False)
+    latent_ui.expand(lambda: True, None, latent_open, api_name=False).then(
+        latent_section, None, [*maps, *grid_images.values()], api_name=False
+    ).then(mark_drawing, [sketch, *controls, latent_open], maps, **mark_kw)
+    latent_ui.collapse(lambda: False, None, latent_open, api_name=False)
+    for name in MODEL_CLASSES:
+        map_images[name].select(click_handler(name), None, decoded_views[name], api_name=False)
+    interp_inputs = [sketch, interp_start, interp_end, interp_steps, interp_t]
+    interp_ui.expand(interpolate_view, interp_inputs, interp_view, api_name=False)
+    gr.on(
+        [interp_start.change, interp_end.change, interp_steps.change, interp_t.change],
+        interpolate_view,
+        interp_inputs,
+        interp_view,
+        api_name=False,
+        show_progress="hidden",
+        trigger_mode="always_last",
+    )
+    gr.api(decode_latent, api_name="decode_latent")
+    api_button.click(interpolate, [*api_drawings, api_steps], api_paths, api_name="interpolate")
     tiles_section.expand(weight_images, None, tiles, api_name=False)
 
 demo.queue(default_concurrency_limit=CONCURRENCY)

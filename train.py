@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from tiedae import NOISE_KINDS, add_noise, mse, psnr
-from tiedae.model import DEFAULT_SIZES, MNIST_PIXELS, MODEL_CLASSES, REPO_PREFIX, Autoencoder
+from tiedae.model import DEFAULT_SIZES, MNIST_PIXELS, MODEL_CLASSES, REPO_PREFIX, Autoencoder, repo_prefix
 from tiedae.recipe import LOSS_NAMES, Recipe
 from tiedae.study import STUDY_FILE
 
@@ -103,15 +103,6 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.sizes[0] != MNIST_PIXELS:
         p.error(f"--sizes must start with {MNIST_PIXELS} (28×28 MNIST pixels)")
     return args
-
-
-def default_repo_prefix(sizes: list[int]) -> str:
-    """Repo names that say which models they hold, so another shape never overwrites the shipped pair."""
-    if tuple(sizes) == DEFAULT_SIZES:
-        return REPO_PREFIX
-    if tuple(sizes[:-1]) == DEFAULT_SIZES[:-1]:
-        return f"{REPO_PREFIX}-{sizes[-1]}d"  # 784-400-2: tiedae-mnist-2d
-    return f"{REPO_PREFIX}-" + "-".join(map(str, sizes[1:]))
 
 
 def checkpoint_sizes(root: Path) -> list[int]:
@@ -420,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             summary=summary,
             device=str(device),
             namespace=args.push_to_hub,
-            prefix=args.repo_prefix or default_repo_prefix(recipe.sizes),
+            prefix=args.repo_prefix or repo_prefix(recipe.sizes),
             train_size=len(x_train),
             test_size=len(x_test),
             seconds=seconds,
@@ -451,7 +442,7 @@ def push_checkpoints(root: Path, args: argparse.Namespace, token: str | None = N
     from tiedae.publish import push_to_hub
 
     token = token or require_token()
-    prefix = args.repo_prefix or default_repo_prefix(checkpoint_sizes(root))
+    prefix = args.repo_prefix or repo_prefix(checkpoint_sizes(root))
     try:
         urls = push_to_hub(root, namespace=args.push_to_hub, prefix=prefix, private=args.private, token=token)
     except Exception as e:

@@ -21,8 +21,18 @@ import numpy as np
 import torch
 from PIL import Image
 
+from tiedae.latent import LatentMap, decode_codes, interpolation, strip
 from tiedae.metrics import mse, psnr
-from tiedae.model import METRICS_FILE, MNIST_PIXELS, MODEL_CLASSES, Autoencoder, count_parameters, repo_ids
+from tiedae.model import (
+    LATENT_MAP_FILE,
+    METRICS_FILE,
+    MNIST_PIXELS,
+    MODEL_CLASSES,
+    REPO_PREFIX,
+    Autoencoder,
+    count_parameters,
+    repo_ids,
+)
 from tiedae.noise import NOISE_KINDS, add_noise, check_noise
 from tiedae.plots import study_chart, sweep_image
 from tiedae.preprocess import crop_square, ink_box, sketch_to_mnist
@@ -44,6 +54,7 @@ class LoadedModels:
     metrics: dict[str, dict | None]
     source: str
     warning: str | None = None
+    maps: dict[str, LatentMap] | None = None  # 2-D models only: each model's codes of the test digits
     parameters: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -67,20 +78,28 @@ def load_bundled(root: Path = CHECKPOINTS) -> LoadedModels:
             raise FileNotFoundError(f"{folder / 'model.safetensors'}: checkpoint missing (run train.py to make it)")
         models[name] = cls.from_pretrained(folder)
     metrics = {name: _read_metrics(root / name / METRICS_FILE) for name in MODEL_CLASSES}
-    return LoadedModels(models, metrics, source=f"bundled checkpoints ({root.name}/)")
+    maps = None
+    if all((root / name / LATENT_MAP_FILE).is_file() for name in MODEL_CLASSES):
+        maps = {name: LatentMap.load(root / name / LATENT_MAP_FILE) for name in MODEL_CLASSES}
+    where = root.relative_to(CHECKPOINTS.parent) if root.is_relative_to(CHECKPOINTS.parent) else root.name
+    return LoadedModels(models, metrics, source=f"bundled checkpoints ({where}/)", maps=maps)
 
 
-def load_from_hub(namespace: str, *, revision: str | None = None, root: Path = CHECKPOINTS) -> LoadedModels:
-    """NAMESPACE/tiedae-mnist-tied and -untied from the Hub (or its cache); bundled ones if that fails."""
+def load_from_hub(
+    namespace: str, *, revision: str | None = None, root: Path = CHECKPOINTS, prefix: str = REPO_PREFIX
+) -> LoadedModels:
+    """NAMESPACE/<prefix>-tied and -untied from the Hub (or its cache); the bundled ones in root if that fails."""
     from huggingface_hub import hf_hub_download
 
-    ids = repo_ids(namespace)
+    ids = repo_ids(namespace, prefix)
     try:
-        models, metrics = {}, {}
+        models, metrics, maps = {}, {}, {}
         for name, cls in MODEL_CLASSES.items():
             models[name] = cls.from_pretrained(ids[name], revision=revision)
             metrics_path = hf_hub_download(ids[name], METRICS_FILE, revision=revision)
             metrics[name] = _read_metrics(Path(metrics_path))
+            if models[name].latent_size == 2:
+                maps[name] = LatentMap.load(Path(hf_hub_download(ids[name], LATENT_MAP_FILE, revision=revision)))
     except Exception as e:  # offline, no such repo, bad files: all mean "use what we ship"
         reason = f"{type(e).__name__}: {e}".splitlines()[0]
         warning = f"Could not load {ids['tied']} / {ids['untied']} from the Hub ({reason}); showing the bundled checkpoints."
@@ -89,7 +108,7 @@ def load_from_hub(namespace: str, *, revision: str | None = None, root: Path = C
         loaded.warning = warning
         return loaded
     at = f"@{revision}" if revision else ""
-    return LoadedModels(models, metrics, source=f"Hub: {ids['tied']}{at}, {ids['untied']}{at}")
+    return LoadedModels(models, metrics, source=f"Hub: {ids['tied']}{at}, {ids['untied']}{at}", maps=maps or None)
 
 
 PREPARED_CACHE_SIZE = 32  # recent drawings kept as 28×28 digits: ~3 KB each
@@ -276,3 +295,71 @@ def study_view(path: Path, metrics: dict[str, dict | None], metric: str = "test_
     if shipped is not None:
         caption += f" Diamonds mark the models above ({shipped['label']})."
     return caption, [study_chart(summary, axis, metric=metric, shipped=shipped) for axis in AXES]
+
+
+def decode_point(loaded: LoadedModels, name: object, x: object, y: object) -> dict:
+    """A 2-D model's decoder output at (x, y): the image (data URI), the point, and the nearest test digit's label."""
+    if loaded.maps is None:
+        raise ValueError("No 2-D models are loaded, so there is no latent map to decode from.")
+    if name not in loaded.maps:
+        raise ValueError(f"Model must be one of {', '.join(loaded.maps)}; got {name!r}.")
+    latent_map = loaded.maps[name]
+    x, y = latent_map.check_point(x, y)
+    image = decode_codes(loaded.models[name], np.array([[x, y]]))[0]
+    nearest = int(np.argmin(((latent_map.codes - (x, y)) ** 2).sum(axis=1)))
+    column, row = latent_map.to_pixel(np.array([x, y]))
+    return {
+        "model": name,
+        "x": x,
+        "y": y,
+        "on_map": bool(0 <= column < latent_map.size and 0 <= row < latent_map.size),
+        "nearest_test_digit": int(latent_map.labels[nearest]),
+        "image": png_data_uri(image),
+    }
+
+
+def decoded_html(point: dict, label: str) -> str:
+    """One decoded point, shown large, with its coordinates."""
+    where = "" if point["on_map"] else " (off the map)"
+    return (
+        f'<figure class="panel decoded"><img id="decoded-{point["model"]}-img" alt="{label}" src="{point["image"]}">'
+        f"<figcaption>{label} at ({point['x']:.2f}, {point['y']:.2f}){where}; "
+        f"nearest test code: a {point['nearest_test_digit']}</figcaption></figure>"
+    )
+
+
+def interpolate_digits(models: dict[str, Autoencoder], start: np.ndarray, end: np.ndarray, steps: int, t: float) -> dict:
+    """Each model's path from one 28×28 digit's code to another's: `steps` frames, and the frame at t."""
+    ts = np.linspace(0, 1, steps)
+    return {
+        name: {"frames": interpolation(model, start, end, ts), "at_t": interpolation(model, start, end, [t])[0]}
+        for name, model in models.items()
+    }
+
+
+def interpolation_numbers(paths: dict, steps: int, t: float) -> dict:
+    """What the API returns: per model, the strip and each frame as PNG data URIs, and the t of each frame."""
+    ts = [round(float(v), 4) for v in np.linspace(0, 1, steps)]
+    return {
+        "steps": steps,
+        "t": ts,
+        **{
+            name: {"strip": png_data_uri(strip(path["frames"])), "frames": [png_data_uri(f) for f in path["frames"]]}
+            for name, path in paths.items()
+        },
+    }
+
+
+def interpolation_html(paths: dict, steps: int, t: float) -> str:
+    """Both models' strips (the frame nearest t framed) and each model's decoding at t, shown large."""
+    nearest = round(t * (steps - 1))
+    rows = []
+    for name, path in paths.items():
+        uri = png_data_uri(strip(path["frames"], highlight=nearest))
+        rows.append(
+            f'<div class="interp-row"><div class="interp-name"><b>{name}</b></div>'
+            f'<img class="interp-strip" id="strip-{name}-img" alt="{name} interpolation" src="{uri}">'
+            f'<figure class="panel interp-at"><img id="at-t-{name}-img" alt="{name} at t" src="{png_data_uri(path["at_t"])}">'
+            f"<figcaption>t = {t:.2f}</figcaption></figure></div>"
+        )
+    return "".join(rows)

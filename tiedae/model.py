@@ -194,6 +194,15 @@ METRICS_FILE = "metrics.json"  # beside the weights: the recipe and every test n
 LATENT_MAP_FILE = "latent_map.npz"  # beside a 2-D model: its codes of the MNIST test digits, with their labels
 
 
+def repo_prefix(sizes: Sequence[int]) -> str:
+    """The repo name prefix for a pair of these sizes: another shape never overwrites the shipped pair."""
+    if tuple(sizes) == DEFAULT_SIZES:
+        return REPO_PREFIX
+    if tuple(sizes[:-1]) == DEFAULT_SIZES[:-1]:
+        return f"{REPO_PREFIX}-{sizes[-1]}d"  # 784-400-2: tiedae-mnist-2d
+    return f"{REPO_PREFIX}-" + "-".join(map(str, sizes[1:]))
+
+
 def repo_ids(namespace: str, prefix: str = REPO_PREFIX) -> dict[str, str]:
     """{'tied': 'NS/prefix-tied', 'untied': 'NS/prefix-untied'}."""
     return {name: f"{namespace}/{prefix}-{name}" for name in MODEL_CLASSES}
