@@ -289,7 +289,7 @@ def interpolate(drawing_a, drawing_b, steps: int) -> dict:
         if digit is None:
             raise gr.Error(f"The {which} drawing is blank: draw a digit (0–9) in it.")
         digits.append(digit)
-    return interpolation_numbers(interpolate_digits(MODELS, *digits, steps, 0.0), steps, 0.0)
+    return interpolation_numbers(interpolate_digits(MODELS, *digits, steps, 0.0), steps)
 
 
 def digit_legend() -> str:

@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
     path = out / STUDY_FILE
     rows = load_rows(path)
+    previous_seconds = load_study(path).get("wall_seconds") if rows else 0.0  # None: a file from before it was kept
     meta = {
         "about": "tied vs untied autoencoders across training-set size, latent size and depth; one row per (axis, value, model, seed)",
         "steps": steps,
@@ -212,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": f"MNIST training images from {args.data_dir} ({len(x_train):,} available), full test set"
         if not args.quick
         else "quick run",
+        "wall_seconds": previous_seconds,  # training and evaluating every pair so far, over all resumed runs
     }
     done = {(r["axis"], r["value"], r["seed"]) for r in rows if r["model"] == "tied"} & {
         (r["axis"], r["value"], r["seed"]) for r in rows if r["model"] == "untied"
@@ -219,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     todo = [(axis, value, seed) for axis in axes for value in grid[axis] for seed in seeds if (axis, value, seed) not in done]
     print(f"{len(done)} pairs already in {path}; {len(todo)} to train ({steps} steps each, {precision}, {device})")
     for axis, value, seed in tqdm(todo, desc="study", unit="pair", disable=None):
+        cell_start = time.perf_counter()
         recipe = cell_recipe(axis, value, seed, steps=steps, base=base)
         if recipe.train_size > len(x_train):
             print(f"skipping {axis}={value}: only {len(x_train):,} training images here", file=sys.stderr)
@@ -231,14 +234,15 @@ def main(argv: list[str] | None = None) -> int:
         if set(same) == set(MODEL_CLASSES):
             new = [{**same[name], "axis": axis, "value": value} for name in MODEL_CLASSES]
         else:
-            start = time.perf_counter()
             command = f"{recipe.command(args.data_dir)} --out runs/{axis}-{value}-seed{seed}"  # not over the shipped checkpoints
             new = [{"axis": axis, "value": value, **r} for r in run_cell(recipe, x_train, x_test, test_sets, device, command)]
             tqdm.write(
                 f"{axis}={value} seed {seed}: tied {new[0]['test_mse_clean']:.5f}, untied {new[1]['test_mse_clean']:.5f} "
-                f"({time.perf_counter() - start:.0f}s)"
+                f"({time.perf_counter() - cell_start:.0f}s)"
             )
         rows += new
+        if meta["wall_seconds"] is not None:
+            meta["wall_seconds"] = round(meta["wall_seconds"] + time.perf_counter() - cell_start, 1)
         save_rows(path, rows, meta)
     save_rows(path, rows, meta)
 

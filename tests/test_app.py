@@ -340,3 +340,106 @@ def test_study_section_draws_three_charts_from_the_shipped_study():
     assert app.study_charts("test_mse_clean")[1] is charts[0]  # drawn once per metric
     with pytest.raises(gr.Error, match="Unknown study metric"):
         app.study_charts("accuracy")
+
+
+# --- the latent explorer and interpolation -------------------------------------------------------
+
+
+def test_the_latent_section_shows_both_maps_and_decoded_grids():
+    tied_map, untied_map, tied_grid, untied_grid = app.latent_section()
+    assert tied_map.shape == untied_map.shape == (400, 400, 3)
+    assert tied_grid.shape == untied_grid.shape == (15 * 28, 15 * 28)
+    assert not np.array_equal(tied_map, untied_map)  # two models, two code spaces
+
+
+def test_the_drawing_is_ringed_on_both_maps_only_while_they_are_open():
+    drawing = sketch(draw_digit(0))
+    marked = app.mark_drawing(drawing, "gaussian", 0.5, 0, True)
+    for name, picture in zip(("tied", "untied"), marked):
+        plain = app.latent_pictures()[name]
+        changed = np.argwhere((picture != plain).any(axis=2))
+        assert len(changed) > 50, f"no ring on the {name} map"
+        assert (picture == app.MARK_NOISY).all(axis=2).any() and (picture == app.MARK_CLEAN).all(axis=2).any()
+    assert all(isinstance(out, type(gr.skip())) for out in app.mark_drawing(drawing, "gaussian", 0.5, 0, False))
+    blank = app.mark_drawing(None, "gaussian", 0.5, 0, True)  # nothing drawn: the plain maps
+    assert all(np.array_equal(a, b) for a, b in zip(blank, app.latent_pictures().values()))
+
+
+def test_a_click_on_a_map_decodes_the_point_under_it():
+    latent_map = app.LATENT.maps["untied"]
+    column, row = latent_map.to_pixel(latent_map.codes[0])  # where the first test digit's code is drawn
+    event = gr.SelectData(None, {"index": [int(column), int(row)], "value": None})
+    shown = app.click_handler("untied")(event)
+    x, y = latent_map.to_code(int(column), int(row))
+    assert f"({x:.2f}, {y:.2f})" in shown and "decoded-untied-img" in shown
+    expected = app.decode_latent("untied", x, y)
+    assert expected["image"] in shown and expected["on_map"]
+
+
+def test_the_2d_pair_loads_strictly_and_reconstructs_the_test_set():
+    from tiedae import UntiedAutoencoder
+
+    for name, cls in (("tied", TiedAutoencoder), ("untied", UntiedAutoencoder)):
+        model = cls.from_pretrained(ROOT / "checkpoints" / "2d" / name, strict=True).eval()
+        assert model.latent_size == 2 and not model.training
+        metrics = json.loads((ROOT / "checkpoints" / "2d" / name / "metrics.json").read_text())
+        assert metrics["test"]["gaussian"][0]["mse"] <= 0.046, f"{name}: clean test MSE above the bar"
+
+
+def test_interpolation_view_changes_with_t_and_needs_a_drawing():
+    half = app.interpolate_view(None, "Example 3", "Example 8", 10, 0.5)
+    start = app.interpolate_view(None, "Example 3", "Example 8", 10, 0.0)
+    assert half.count("<img") == start.count("<img") == 4  # two strips, two frames at t
+    assert half != start
+    with pytest.raises(gr.Error, match="Draw a digit first"):
+        app.interpolate_view(None, app.YOUR_DRAWING, "Example 8", 10, 0.5)
+    with pytest.raises(gr.Error, match="Steps must be"):
+        app.interpolate_view(None, "Example 3", "Example 8", 100, 0.5)
+    mine = app.interpolate_view(sketch(draw_digit(1)), app.YOUR_DRAWING, "Example 8", 8, 0.5)
+    assert mine.count("<img") == 4
+
+
+def test_api_decode_latent_and_its_bad_input(app_url):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False)
+    centre = app.LATENT.maps["tied"].centre
+    out = client.predict("tied", float(centre[0]), float(centre[1]), api_name="/decode_latent")
+    assert decode(out["image"]).shape == (28, 28) and out["model"] == "tied" and 0 <= out["nearest_test_digit"] <= 9
+    assert out == app.decode_latent("tied", float(centre[0]), float(centre[1]))
+    for model, x, y, message in (
+        ("tied", 1e6, 0.0, "far outside the map"),
+        ("tied", float("nan"), 0.0, "finite"),
+        ("both", 0.0, 0.0, "Model must be one of tied, untied"),
+    ):
+        with pytest.raises(AppError, match=message):
+            client.predict(model, x, y, api_name="/decode_latent")
+    assert client.predict("untied", 0.0, 0.0, api_name="/decode_latent")["model"] == "untied"  # still serving
+
+
+def test_api_interpolate_returns_both_strips_and_refuses_a_blank_drawing(app_url, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False)
+    paths = []
+    for digit in (2, 7):
+        paths.append(tmp_path / f"{digit}.png")
+        draw_digit(digit).save(paths[-1])
+    first, second = ({"background": None, "layers": [], "composite": handle_file(str(p))} for p in paths)
+    out = client.predict(first, second, 9, api_name="/interpolate")
+    assert out["steps"] == 9 and out["t"][0] == 0 and out["t"][-1] == 1
+    for name in ("tied", "untied"):
+        frames = [decode(uri) for uri in out[name]["frames"]]
+        assert len(frames) == 9 and frames[0].shape == (28, 28)
+        assert not np.array_equal(frames[0], frames[-1])  # the path goes somewhere
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (280, 280), "white").save(blank)
+    with pytest.raises(AppError, match="second drawing is blank"):
+        client.predict(
+            first, {"background": None, "layers": [], "composite": handle_file(str(blank))}, 9, api_name="/interpolate"
+        )
+    with pytest.raises(AppError, match="Steps must be"):
+        client.predict(first, second, 1, api_name="/interpolate")
+    assert client.predict(first, second, 5, api_name="/interpolate")["steps"] == 5  # still serving

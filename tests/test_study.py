@@ -47,6 +47,7 @@ def quick_study(mnist_root, tmp_path_factory):
 
 def test_quick_study_writes_every_row_and_the_figure(quick_study):
     out, rows = quick_study
+    assert json.loads((out / study.STUDY_FILE).read_text())["wall_seconds"] > 0  # the study's own time, kept in the file
     assert (out / study.FIGURE_FILE).stat().st_size > 10_000
     assert {(r["axis"], r["model"]) for r in rows} == {(a, m) for a in study.AXES for m in ("tied", "untied")}
     for row in rows:

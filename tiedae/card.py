@@ -41,6 +41,21 @@ reconstruction = model(x)           # same shape as x
 code = model.encode(x)              # (1, {{ model.latent_size }})
 ```
 
+{% if model.latent_size == 2 -%}
+With a 2-D code this model's code space can be drawn: `latent_map.npz` beside the weights holds its
+codes of the {{ "{:,}".format(test_size) if test_size else "" }} MNIST test digits (`codes`, float32 (N, 2)) and their labels (`labels`, uint8),
+the map the tiedae Space shows, where a click decodes any point:
+
+```python
+import numpy as np
+from huggingface_hub import hf_hub_download
+
+saved = np.load(hf_hub_download("{{ repo_id or "path/to/checkpoint" }}", "latent_map.npz"))
+codes, labels = saved["codes"], saved["labels"]
+image = model.decode(torch.tensor([[1.0, -2.0]])).reshape(28, 28)  # the decoder at one point of the map
+```
+
+{% endif -%}
 The `tiedae` package is the `tiedae/` folder of the project (the source of the tiedae Space); it needs
 torch and huggingface_hub.
 {% if recipe %}

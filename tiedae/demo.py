@@ -337,7 +337,7 @@ def interpolate_digits(models: dict[str, Autoencoder], start: np.ndarray, end: n
     }
 
 
-def interpolation_numbers(paths: dict, steps: int, t: float) -> dict:
+def interpolation_numbers(paths: dict, steps: int) -> dict:
     """What the API returns: per model, the strip and each frame as PNG data URIs, and the t of each frame."""
     ts = [round(float(v), 4) for v in np.linspace(0, 1, steps)]
     return {
