@@ -6,7 +6,9 @@ Starts `python app.py` and, beside it, the *floor*: a trivial Gradio app served 
 whose endpoint returns one small image (what any Gradio call costs here). Both get the same
 gradio_client traffic:
 1. single client: alternating calls, p50/p95 latency and server CPU per call (from
-   /proc/<pid>/stat), each as a ratio to the floor's;
+   /proc/<pid>/stat), each as a ratio to the floor's: a stroke (/reconstruct with a new
+   drawing), a slider move (the same drawing, new noise) and a click on a latent map
+   (/decode_latent at a random point of the map);
 2. load: N concurrent clients call /reconstruct for T seconds with varied drawings sent as
    the app's Sketchpad sends a stroke (a white background, the strokes on a transparent layer,
    and the composite, at tiedae.demo.CANVAS_SIZE, the canvas app.py uses) and noise: p50/p95/p99, calls/s,
@@ -33,6 +35,7 @@ from PIL import Image
 
 from tiedae.demo import CANVAS_SIZE
 from tiedae.drawing import draw_digit
+from tiedae.latent import LatentMap
 
 FLOOR_APP = """
 import gradio as gr
@@ -56,8 +59,9 @@ demo.queue(default_concurrency_limit=max(1, __import__("os").cpu_count() or 1))
 if __name__ == "__main__":
     demo.launch()
 """
-GOALS = {"latency": 1.5, "cpu": 1.5, "rss_growth": 0.05}
+GOALS = {"latency": 1.1, "cpu": 1.5, "rss_growth": 0.05, "click": 1.1}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+LATENT_MAPS = {name: LatentMap.load(ROOT / "checkpoints" / "2d" / name / "latent_map.npz") for name in ("tied", "untied")}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -98,7 +102,8 @@ class Caller:
     """One gradio_client per thread: makes one call and times it.
 
     kind "app": a new drawing every call (walking the list from its own offset), as strokes
-    are; "app-same": one drawing with new noise every call, as slider moves are; "floor".
+    are; "app-same": one drawing with new noise every call, as slider moves are; "app-click": a
+    random point of a 2-D model's map decoded, as a click on the map is; "floor".
     """
 
     def __init__(self, url: str, kind: str, drawings: list[dict[str, str]], seed: int, start: int = 0):
@@ -121,6 +126,11 @@ class Caller:
         start = time.perf_counter()
         if self.kind == "floor":
             self.client.predict(self.rng.random(), api_name="/floor")
+        elif self.kind == "app-click":
+            name = self.rng.choice(list(LATENT_MAPS))
+            low, span = LATENT_MAPS[name].low, LATENT_MAPS[name].span
+            x, y = (float(low[i] + self.rng.random() * span) for i in (0, 1))
+            self.client.predict(name, x, y, api_name="/decode_latent")
         else:
             drawing = self.upload(self.drawing())
             noise = self.rng.choice(["gaussian", "salt_pepper", "uniform"])
@@ -155,8 +165,9 @@ class Caller:
 def single_client(servers: dict, drawings: list[dict[str, str]], calls: int) -> dict:
     """Alternate app (new drawing), app (same drawing) and floor calls; latency and server CPU per call."""
     callers = {name: Caller(s["url"], name, drawings, seed=1) for name, s in servers.items()}
-    servers = {**servers, "app-same": servers["app"]}
+    servers = {**servers, "app-same": servers["app"], "app-click": servers["app"]}
     callers["app-same"] = Caller(servers["app"]["url"], "app-same", drawings, seed=2)
+    callers["app-click"] = Caller(servers["app"]["url"], "app-click", drawings, seed=3)
     for caller in callers.values():  # warm-up
         for _ in range(5):
             caller.call()
@@ -261,16 +272,18 @@ def main() -> int:
         a, f = single["app"], single["floor"]
         print(f"\nsingle client, {args.calls} alternating calls each")
         print(f"app = a new {CANVAS_SIZE}×{CANVAS_SIZE} drawing every call (a stroke); app-same = the same drawing, new noise (a slider move)")
+        print("app-click = /decode_latent at a random point of a 2-D map (a click on the map)")
         print(f"{'':<10}{'p50 ms':>10}{'p95 ms':>10}{'server CPU ms/call':>20}")
-        for name in ("app", "app-same", "floor"):
+        for name in ("app", "app-same", "app-click", "floor"):
             s = single[name]
             print(f"{name:<10}{1000 * s['p50']:>10.1f}{1000 * s['p95']:>10.1f}{1000 * s['cpu_per_call']:>20.1f}")
         latency_ratio, cpu_ratio = a["p50"] / f["p50"], a["cpu_per_call"] / f["cpu_per_call"]
         print(f"{'app/floor':<10}{latency_ratio:>10.2f}{a['p95'] / f['p95']:>10.2f}{cpu_ratio:>20.2f}")
-        same = single["app-same"]
-        print(
-            f"{'same/floor':<10}{same['p50'] / f['p50']:>10.2f}{same['p95'] / f['p95']:>10.2f}{same['cpu_per_call'] / f['cpu_per_call']:>20.2f}"
-        )
+        for name in ("app-same", "app-click"):
+            s = single[name]
+            label = name.split("-")[1] + "/floor"
+            print(f"{label:<10}{s['p50'] / f['p50']:>10.2f}{s['p95'] / f['p95']:>10.2f}{s['cpu_per_call'] / f['cpu_per_call']:>20.2f}")
+        click_ratio = single["app-click"]["p50"] / f["p50"]
 
         result = load(servers["app"], drawings, args.clients, args.duration, args.warmup)
         growth = result["rss_end"] / result["rss_start"] - 1
@@ -302,6 +315,7 @@ def main() -> int:
         "errors": not result["errors"],
         "rss": growth < GOALS["rss_growth"],
         "cold start": statistics.median(starts) <= 5,
+        "click latency": click_ratio <= GOALS["click"],
     }
     verdict = (
         "quick run, not judged"
@@ -309,7 +323,7 @@ def main() -> int:
         else ("all goals met" if all(met.values()) else "missed: " + ", ".join(k for k, v in met.items() if not v))
     )
     print(
-        f"SUMMARY app: p50 {latency_ratio:.2f}x and CPU {cpu_ratio:.2f}x the Gradio floor; {args.clients} clients: "
+        f"SUMMARY app: p50 {latency_ratio:.2f}x and CPU {cpu_ratio:.2f}x the Gradio floor; map click p50 {click_ratio:.2f}x; {args.clients} clients: "
         f"{result['calls']} calls, {len(result['errors'])} errors, RSS {100 * growth:+.1f}%; cold start {statistics.median(starts):.2f}s ({verdict})"
     )
     return 0 if args.quick or not result["errors"] else 1

@@ -177,3 +177,29 @@ def test_the_study_section_shows_three_interactive_charts(page, tmp_path):
         timeout=30_000,
     )
     page.locator("#study-latent").screenshot(path=str(tmp_path / "study.png"))
+
+
+def test_the_latent_maps_decode_where_clicked_and_the_interpolation_follows_t(page):
+    page.get_by_role("button", name="Latent space").click()
+    for name in ("tied", "untied"):
+        picture = page.locator(f"#map-{name} img").first
+        picture.wait_for(timeout=30_000)
+        box = picture.bounding_box()
+        picture.click(position={"x": 0.3 * box["width"], "y": 0.6 * box["height"]})  # scrolled into view first
+        page.locator(f"#decoded-{name}-img").wait_for(timeout=30_000)
+        decoded = _image(page, f"decoded-{name}")
+        assert decoded.shape == (28, 28) and decoded.max() > 100, f"the {name} decoder drew nothing"
+    first = src(page, "decoded-tied")
+    picture = page.locator("#map-tied img").first
+    box = picture.bounding_box()
+    picture.click(position={"x": 0.7 * box["width"], "y": 0.3 * box["height"]})
+    wait_for_new(page, "decoded-tied", first)  # another point, another digit
+
+    page.get_by_role("button", name="Interpolate between two digits").click()
+    page.locator("#strip-tied-img").wait_for(timeout=30_000)
+    strips = {name: src(page, f"strip-{name}") for name in ("tied", "untied")}
+    slider = page.locator("#interp-t input[type='number']")
+    slider.fill("0.9")
+    slider.press("Enter")
+    wait_for_new(page, "strip-tied", strips["tied"])  # the frame nearest t moves along the strip
+    assert src(page, "strip-untied") != strips["untied"]
