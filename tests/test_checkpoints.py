@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from safetensors import safe_open
 
@@ -32,5 +33,18 @@ def test_shipped_checkpoint_loads_and_meets_the_bars(name, cls, tied):
 def test_tied_file_holds_each_weight_once_and_both_fit_in_5_mb():
     with safe_open(CHECKPOINTS / "tied" / "model.safetensors", framework="pt") as f:
         assert not any("decoder_weight" in key for key in f.keys())
-    total = sum(p.stat().st_size for p in CHECKPOINTS.rglob("*") if p.is_file())
+    total = sum(p.stat().st_size for name in ("tied", "untied") for p in (CHECKPOINTS / name).rglob("*") if p.is_file())
     assert total <= 5 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name, cls", [("tied", TiedAutoencoder), ("untied", UntiedAutoencoder)])
+def test_the_2d_pair_loads_strictly_meets_its_bar_and_ships_its_map(name, cls):
+    folder = CHECKPOINTS / "2d" / name
+    model = cls.from_pretrained(folder, strict=True).eval()
+    assert model.sizes == [784, 400, 2] and model.tied == (name == "tied")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["test"]["gaussian"][0]["mse"] <= 0.046, f"{name}: clean test MSE above the 2-D bar"
+    with np.load(folder / "latent_map.npz") as saved:
+        assert saved["codes"].shape == (10_000, 2) and saved["labels"].shape == (10_000,)
+        assert set(np.unique(saved["labels"])) == set(range(10))
+    assert "latent_map.npz" in (folder / "README.md").read_text()  # the card says what it is
