@@ -91,7 +91,11 @@ def bad_files(folder: Path) -> dict[str, tuple[bytes, str, str]]:
         "light strokes on dark": (png_bytes(draw_digit(3, ink="white", background="black")), "dark.png", "<img"),
         "photo: uneven light and a shadow": (png_bytes(upright, "JPEG"), "photo.jpg", "<img"),
         "photo: EXIF-rotated JPEG": (_jpeg(upright.transpose(Image.Transpose.ROTATE_90), exif), "sideways.jpg", "<img"),
-        "photo of blank paper": (png_bytes(photograph(Image.new("L", (800, 600), 255), seed=1), "JPEG"), "paper.jpg", "Draw a digit"),
+        "photo of blank paper": (
+            png_bytes(photograph(Image.new("L", (800, 600), 255), seed=1), "JPEG"),
+            "paper.jpg",
+            "Draw a digit",
+        ),
     }
 
 
@@ -108,16 +112,16 @@ def _specks() -> Image.Image:
     return Image.fromarray(canvas)
 
 
-def call_raw(url: str, data: list) -> tuple[str, str]:
-    """POST /gradio_api/call/reconstruct with a raw JSON body; returns (event, data) of the result."""
+def call_raw(url: str, data: list, endpoint: str = "reconstruct") -> tuple[str, str]:
+    """POST /gradio_api/call/<endpoint> with a raw JSON body; returns (event, data) of the result."""
     body = json.dumps({"data": data}, allow_nan=True).encode()
-    request = urllib.request.Request(f"{url}gradio_api/call/reconstruct", body, {"Content-Type": "application/json"})
+    request = urllib.request.Request(f"{url}gradio_api/call/{endpoint}", body, {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as r:
             event_id = json.loads(r.read())["event_id"]
     except urllib.error.HTTPError as e:
         return "http_error", f"HTTP {e.code}: {e.read().decode(errors='replace')[:200]}"
-    with urllib.request.urlopen(f"{url}gradio_api/call/reconstruct/{event_id}", timeout=60) as r:
+    with urllib.request.urlopen(f"{url}gradio_api/call/{endpoint}/{event_id}", timeout=60) as r:
         text = r.read().decode()
     event, payload = "", ""
     for line in text.splitlines():
@@ -170,10 +174,16 @@ def bad_input_run(url: str, folder: Path) -> None:
         refused = expected.startswith("error:")
         try:
             html, numbers = client.predict(
-                {"background": None, "layers": [], "composite": handle_file(str(path))}, "gaussian", 0.3, 0, api_name="/reconstruct"
+                {"background": None, "layers": [], "composite": handle_file(str(path))},
+                "gaussian",
+                0.3,
+                0,
+                api_name="/reconstruct",
             )
             message = html if expected == "<img" else html.replace("<", " <")
-            report(kind, not refused and expected in html, "reconstructed" if expected == "<img" and expected in html else message)
+            report(
+                kind, not refused and expected in html, "reconstructed" if expected == "<img" and expected in html else message
+            )
         except AppError as e:
             report(kind, refused and "EditorData" in str(e), f"refused by Gradio: {str(e)[:90]}")
         on_upload = {"Draw a digit": "error:No digit found", "too small": "error:too small"}.get(expected, expected)
@@ -221,6 +231,24 @@ def bad_input_run(url: str, folder: Path) -> None:
         else:
             handled = event == "complete" and needle in payload
         report(kind, handled, f"{event}: {payload}")
+
+    # The latent explorer's endpoints: a point of a 2-D map, and the path between two drawings
+    status, blank = upload_raw(url, png_bytes(Image.new("RGB", (280, 280), "white")), "blank.png")
+    explorer_cases = [
+        ("map point far outside", "decode_latent", ["tied", 1e6, 0.0], "far outside the map"),
+        ("map point NaN", "decode_latent", ["tied", float("nan"), 0.0], "finite"),
+        ("map point +inf", "decode_latent", ["untied", 0.0, float("inf")], "finite"),
+        ("map point as text", "decode_latent", ["tied", "left", 0.0], "must be numbers"),
+        ("map model unknown", "decode_latent", ["both", 0.0, 0.0], "Model must be one of"),
+        ("map model null", "decode_latent", [None, 0.0, 0.0], "Model must be one of"),
+        ("interpolation: blank drawing", "interpolate", [file_value(uploaded), file_value(blank), 8], "second drawing is blank"),
+        ("interpolation: 1 step", "interpolate", [file_value(uploaded), file_value(uploaded), 1], "Steps must be"),
+        ("interpolation: 500 steps", "interpolate", [file_value(uploaded), file_value(uploaded), 500], "Steps must be"),
+        ("interpolation: no drawings", "interpolate", [None, None, 8], "first drawing is blank"),
+    ]
+    for kind, endpoint, data, needle in explorer_cases:
+        event, payload = call_raw(url, data, endpoint)
+        report(kind, event in ("error", "http_error") and needle in payload, f"{event}: {payload}")
 
     try:
         html, numbers = client.predict(good_value, "gaussian", 0.3, 0, api_name="/reconstruct")
