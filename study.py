@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ from tiedae.study import (
     finding,
     load_study,
     summarize,
+    value_label,
 )
 
 FIGURE_FILE = "study.png"
@@ -65,16 +65,16 @@ def cell_recipe(axis: str, value, seed: int, *, steps: int = STEPS, base: Recipe
         sizes = tuple(int(s) for s in str(value).split("-"))
     else:
         raise ValueError(f"unknown axis {axis!r}; choose one of {', '.join(AXES)}")
-    batches = math.ceil(train_size / base.batch_size)  # optimizer steps per epoch
-    return dataclasses.replace(base, sizes=sizes, train_size=train_size, epochs=max(1, round(steps / batches)), seed=seed)
+    epochs = max(1, round(steps / base.batches_per_epoch(train_size)))
+    return dataclasses.replace(base, sizes=sizes, train_size=train_size, epochs=epochs, seed=seed)
 
 
-def load_rows(path: Path) -> list[dict]:
-    """The rows already written (none if the file is missing); a damaged file is an error, not a restart."""
+def load_previous(path: Path) -> dict:
+    """The study.json written so far ({"rows": []} if there is none); a damaged file is an error, not a restart."""
     if not path.exists():
-        return []
+        return {"rows": []}
     try:
-        return load_study(path)["rows"]
+        return load_study(path)
     except StudyError as e:
         raise SystemExit(f"error: {e}; move it away to start afresh") from None
 
@@ -116,15 +116,14 @@ def run_cell(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, test_s
 def readme_section(summary: dict[str, list[dict]]) -> str:
     """The README's study section (between its markers): the finding, and a table per axis."""
     lines = [README_START, "", finding(summary), ""]
-    noisy = NOISY_METRIC
     for axis, cells in summary.items():
         lines += [
             f"| {AXES[axis][0]} | tied, clean | untied, clean | untied − tied | tied, σ = 0.5 | untied, σ = 0.5 | untied − tied |",
             "|---|---|---|---|---|---|---|",
         ]
         for cell in cells:
-            row = [f"{cell['value']:,}" if isinstance(cell["value"], int) else str(cell["value"])]
-            for metric in ("test_mse_clean", noisy):
+            row = [value_label(cell["value"])]
+            for metric in ("test_mse_clean", NOISY_METRIC):
                 row += [f"{cell[metric][k][0]:.5f} ± {cell[metric][k][1]:.5f}" for k in ("tied", "untied")]
                 row.append(f"{cell[metric]['diff'][0]:+.5f} ± {cell[metric]['diff'][1]:.5f}")
             lines.append("| " + " | ".join(row) + " |")
@@ -164,7 +163,7 @@ def study_figure(summary: dict[str, list[dict]], *, shipped: dict | None = None)
             for i, cell in enumerate(cells):
                 if cell["value"] == shipped.get(axis):
                     ax.axvline(i, color="#888", linestyle=":", linewidth=1)
-        ax.set_xticks(positions, [f"{c['value']:,}" if isinstance(c["value"], int) else c["value"] for c in cells], rotation=20)
+        ax.set_xticks(positions, [value_label(c["value"]) for c in cells], rotation=20)
         log_panel(ax, AXES[axis][0], "clean test MSE (mean ± std)")
     axes[0][0].legend(fontsize=8)
     fig.suptitle("What does tying cost? (dotted: the shipped setting)")
@@ -204,8 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     test_sets = {"clean": clean, "noisy": train.noisy_test_set(clean, *NOISY)}
 
     path = out / STUDY_FILE
-    rows = load_rows(path)
-    previous_seconds = load_study(path).get("wall_seconds") if rows else 0.0  # None: a file from before it was kept
+    previous = load_previous(path)
+    rows = previous["rows"]
+    previous_seconds = previous.get("wall_seconds") if rows else 0.0  # None: a file from before it was kept
     meta = {
         "about": "tied vs untied autoencoders across training-set size, latent size and depth; one row per (axis, value, model, seed)",
         "steps": steps,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import statistics
 import sys
@@ -290,7 +289,7 @@ def run(
     `on_epoch(epoch, models)`, if given, runs after each epoch; returning True stops training.
     """
     models, optimizers, schedulers = {}, {}, {}
-    steps_per_epoch = 1 if dry_run else math.ceil(len(x_train) / recipe.batch_size)
+    steps_per_epoch = 1 if dry_run else recipe.batches_per_epoch(len(x_train))
     for name, cls in MODEL_CLASSES.items():
         torch.manual_seed(recipe.seed)
         models[name] = cls(sizes=recipe.sizes).to(device)

@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,7 +286,7 @@ def study_view(path: Path, metrics: dict[str, dict | None], metric: str = "test_
     shipped = shipped_point(metrics, metric)
     caption = finding(summary)
     if "steps" in study:
-        epochs = study["steps"] / math.ceil(SHIPPED_TRAIN_SIZE / Recipe.batch_size)
+        epochs = study["steps"] / Recipe().batches_per_epoch(SHIPPED_TRAIN_SIZE)
         caption += (
             f" Every pair trains {study['steps']:,} optimizer steps per model ({epochs:.0f} epochs at "
             f"{SHIPPED_TRAIN_SIZE:,} images); lines are means over seeds, bars ± one standard deviation."

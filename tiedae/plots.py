@@ -120,10 +120,10 @@ def study_chart(summary: dict[str, list[dict]], axis: str, *, metric: str = "tes
     """
     import altair as alt
 
-    from tiedae.study import AXES, METRICS, SHIPPED
+    from tiedae.study import AXES, METRICS, SHIPPED, value_label
 
     cells = summary.get(axis, [])
-    name_of = {cell["value"]: f"{cell['value']:,}" if isinstance(cell["value"], int) else str(cell["value"]) for cell in cells}
+    name_of = {cell["value"]: value_label(cell["value"]) for cell in cells}
     order = list(name_of.values())
     records = []
     for cell in cells:

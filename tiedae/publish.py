@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -99,7 +98,7 @@ def write_checkpoints(
                 "grid_sigma": GRID_NOISE[1],
                 "seeds_table": seeds_table(summary),
                 "seeds": summary["seeds"] if summary else None,
-                "steps": recipe.epochs * math.ceil(train_size / recipe.batch_size),  # optimizer steps per model
+                "steps": recipe.epochs * recipe.batches_per_epoch(train_size),  # optimizer steps per model
                 "study": study_for_card(study_path, namespace or HUB_NAMESPACE),
                 "at_study_setting": model.sizes == list(DEFAULT_SIZES) and train_size == SHIPPED_TRAIN_SIZE,
             }

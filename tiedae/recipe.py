@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 from tiedae.model import DEFAULT_SIZES
@@ -30,6 +31,10 @@ class Recipe:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))  # lists from JSON or argparse
         assert self.loss in LOSS_NAMES, f"loss must be one of {sorted(LOSS_NAMES)}, got {self.loss!r}"
         assert 0 <= self.noise_max <= 1, f"noise_max must be in [0, 1], got {self.noise_max}"
+
+    def batches_per_epoch(self, images: int) -> int:
+        """Optimizer steps per epoch over `images` training images (the last batch may be short)."""
+        return math.ceil(images / self.batch_size)
 
     def flags(self) -> list[str]:
         """The train.py flags that set this recipe (those that differ from the defaults; a resolved precision is named)."""

@@ -79,6 +79,11 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def value_label(value) -> str:
+    """A setting's value as tables and charts show it: '10,000', '20', '784-400-20'."""
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def describe(axis: str, value) -> str:
     """A setting in words: '1,000 training images', 'a 2-D code', '784-400-20 layers'."""
     if axis == "train_size":
