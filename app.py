@@ -43,6 +43,7 @@ from tiedae.demo import (
     result_html,
     result_numbers,
     study_view,
+    whole_number,
 )
 from tiedae.latent import DIGIT_COLORS, decoded_grid, encode_digit, mark
 from tiedae.model import DEFAULT_SIZES, MODEL_CLASSES, LayerPair, repo_prefix
@@ -116,6 +117,12 @@ def drawing_image(drawing: object) -> object:
     return composite
 
 
+def drawing_digit(drawing) -> np.ndarray | None:
+    """The 28×28 digit a drawing (Sketchpad value or file path) stands for, None if blank; SketchError if unusable."""
+    image = drawing_image(drawing)
+    return None if image is None else prepared_digit(image)
+
+
 def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tuple[str, dict | None]:
     """Drawing -> MNIST 28×28 -> noise -> tied and untied models -> (display HTML, numbers)."""
     try:
@@ -123,8 +130,7 @@ def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tupl
     except ValueError as e:
         raise gr.Error(str(e)) from None
     try:
-        image = drawing_image(drawing)
-        clean = None if image is None else prepared_digit(image)
+        clean = drawing_digit(drawing)
     except SketchError as e:
         gr.Warning(str(e))
         return f'<p class="hint">⚠️ {html.escape(str(e))}</p>', None
@@ -206,8 +212,7 @@ def mark_drawing(drawing, noise_kind: str, noise_level: float, seed: int, is_ope
     pictures = latent_pictures()
     try:
         kind, level, seed = check_controls(noise_kind, noise_level, seed)
-        image = drawing_image(drawing)
-        clean = None if image is None else prepared_digit(image)
+        clean = drawing_digit(drawing)
     except (ValueError, SketchError):
         clean = None  # the reconstruction above says what is wrong
     if clean is None:
@@ -245,23 +250,19 @@ def decode_latent(model: str, x: float, y: float) -> dict:
 
 def example_digit(choice: str, drawing) -> np.ndarray:
     """The 28×28 digit an interpolation end stands for: the current drawing or an example."""
-    image = drawing_image(drawing) if choice == YOUR_DRAWING else EXAMPLE_FILES.get(choice)
-    if image is None:
-        raise gr.Error(
-            "Draw a digit first, or choose an example to start from." if choice == YOUR_DRAWING else f"Unknown choice {choice!r}."
-        )
-    digit = prepared_digit(image)
+    if choice != YOUR_DRAWING and choice not in EXAMPLE_FILES:
+        raise gr.Error(f"Unknown choice {choice!r}.")
+    digit = drawing_digit(drawing if choice == YOUR_DRAWING else EXAMPLE_FILES[choice])
     if digit is None:
         raise gr.Error("Draw a digit first, or choose an example to start from.")
     return digit
 
 
 def check_steps(steps: object) -> int:
-    if isinstance(steps, float) and steps.is_integer():
-        steps = int(steps)
-    if isinstance(steps, bool) or not isinstance(steps, int) or not MIN_STEPS <= steps <= MAX_STEPS:
-        raise gr.Error(f"Steps must be a whole number from {MIN_STEPS} to {MAX_STEPS}; got {steps!r}.")
-    return steps
+    try:
+        return whole_number(steps, MIN_STEPS, MAX_STEPS, "Steps")
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
 
 
 def interpolate_view(drawing, start: str, end: str, steps: int, t: float) -> str:
@@ -282,8 +283,7 @@ def interpolate(drawing_a, drawing_b, steps: int) -> dict:
     digits = []
     for which, drawing in (("first", drawing_a), ("second", drawing_b)):
         try:
-            image = drawing_image(drawing)
-            digit = None if image is None else prepared_digit(image)
+            digit = drawing_digit(drawing)
         except SketchError as e:
             raise gr.Error(f"The {which} drawing: {e}") from None
         if digit is None:

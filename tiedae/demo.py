@@ -170,11 +170,16 @@ def check_controls(kind: object, level: object, seed: object) -> tuple[str, floa
         check_noise(kind, level)  # the one rule for noise levels
     except ValueError:
         raise ValueError(f"Noise level must be a number from 0 to 1; got {level!r}.") from None
-    if isinstance(seed, float) and seed.is_integer():
-        seed = int(seed)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"Seed must be a whole number from 0 to {MAX_SEED}; got {seed!r}.")
-    return kind, float(level), seed
+    return kind, float(level), whole_number(seed, 0, MAX_SEED, "Seed")
+
+
+def whole_number(value: object, low: int, high: int, what: str) -> int:
+    """`value` as an int in [low, high] (a float like 3.0 counts), or a ValueError naming `what`."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{what} must be a whole number from {low} to {high}; got {value!r}.")
+    return value
 
 
 @torch.inference_mode()
@@ -329,11 +334,9 @@ def decoded_html(point: dict, label: str) -> str:
 
 def interpolate_digits(models: dict[str, Autoencoder], start: np.ndarray, end: np.ndarray, steps: int, t: float) -> dict:
     """Each model's path from one 28×28 digit's code to another's: `steps` frames, and the frame at t."""
-    ts = np.linspace(0, 1, steps)
-    return {
-        name: {"frames": interpolation(model, start, end, ts), "at_t": interpolation(model, start, end, [t])[0]}
-        for name, model in models.items()
-    }
+    ts = [*np.linspace(0, 1, steps), t]  # the frames, then t: both digits are encoded once per model
+    paths = {name: interpolation(model, start, end, ts) for name, model in models.items()}
+    return {name: {"frames": frames[:-1], "at_t": frames[-1]} for name, frames in paths.items()}
 
 
 def interpolation_numbers(paths: dict, steps: int) -> dict:

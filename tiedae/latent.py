@@ -123,12 +123,15 @@ class LatentMap:
 def mark(picture: np.ndarray, latent_map: LatentMap, points: list[tuple[np.ndarray, tuple[int, int, int]]]) -> np.ndarray:
     """A copy of a map picture with a ring (radius 7 px, 2 px wide) at each (code, colour); points off the map are pinned to its edge."""
     image = picture.copy()
-    rows, cols = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
     for code, color in points:
         column, row = np.clip(latent_map.to_pixel(np.asarray(code)), 0, latent_map.size - 1)
+        # only the pixels around the ring: this runs on every stroke while the maps are open
+        top, left = max(0, int(row) - 9), max(0, int(column) - 9)
+        window = image[top : int(row) + 10, left : int(column) + 10]  # a view into image
+        rows, cols = np.mgrid[top : top + window.shape[0], left : left + window.shape[1]]
         distance = np.hypot(cols - column, rows - row)
-        image[(distance >= 5.5) & (distance <= 8.5)] = (255, 255, 255)  # a halo, so the ring shows on any colour
-        image[(distance >= 6) & (distance <= 8)] = color
+        window[(distance >= 5.5) & (distance <= 8.5)] = (255, 255, 255)  # a halo, so the ring shows on any colour
+        window[(distance >= 6) & (distance <= 8)] = color
     return image
 
 
