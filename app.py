@@ -12,54 +12,33 @@ from __future__ import annotations
 import argparse
 import functools
 import html
-import inspect
+import importlib.util
 import logging
 import os
 import random
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
-import torch
 from PIL import Image
 
-from tiedae.demo import (
-    CANVAS_SIZE,
-    CHECKPOINTS,
-    MAX_SEED,
-    check_controls,
-    decode_point,
-    decoded_html,
-    ink_on_canvas,
-    interpolate_digits,
-    interpolation_html,
-    interpolation_numbers,
-    load_bundled,
-    load_from_hub,
-    noise_sweep_image,
-    png_data_uri,
-    prepared_digit,
-    reconstruct_digit,
-    result_html,
-    result_numbers,
-    study_view,
-    whole_number,
-)
-from tiedae.latent import DIGIT_COLORS, decoded_grid, encode_digit, mark
-from tiedae.model import DEFAULT_SIZES, MODEL_CLASSES, LayerPair, repo_prefix
-from tiedae.noise import add_noise
-from tiedae.plots import weight_tiles
+import tiedae  # torch-free until first use: the page is served first, torch and the models load behind it
+from tiedae.constants import CANVAS_SIZE, CHECKPOINTS, DEFAULT_SIZES, DIGIT_COLORS, MAX_SEED, MODEL_NAMES
 from tiedae.preprocess import SketchError, find_ink
 from tiedae.study import AXES, METRICS, STUDY_FILE, StudyError
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-torch.set_num_threads(1)  # one thread per call; the queue runs as many calls as there are cores
+log = logging.getLogger("tiedae")
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 CONCURRENCY = max(1, os.cpu_count() or 1)
 BLANK_HINT = '<p class="hint">✏️ <b>Draw a digit (0–9)</b> on the canvas, upload an image, or pick an example below.</p>'
 NOISE_CHOICES = [("Gaussian", "gaussian"), ("Salt & pepper", "salt_pepper"), ("Uniform", "uniform")]
-TIE_LINE = next(line.strip() for line in inspect.getsource(LayerPair).splitlines() if "THE TIE" in line)
+MODEL_SOURCE = Path(importlib.util.find_spec("tiedae.model").origin)  # read, not imported: it imports torch
+TIE_LINE = next(line.strip() for line in MODEL_SOURCE.read_text().splitlines() if "THE TIE" in line)
 
 
 def model_source() -> tuple[str | None, str | None]:
@@ -77,21 +56,64 @@ def model_source() -> tuple[str | None, str | None]:
 
 
 HUB, REVISION = model_source()
-try:
-    LOADED = load_from_hub(HUB, revision=REVISION) if HUB else load_bundled()
-except (ValueError, FileNotFoundError) as e:  # a broken bundled checkpoint: say which file, no traceback
-    raise SystemExit(f"error: {e}") from None
-MODELS = LOADED.models
 LATENT_ROOT = CHECKPOINTS / "2d"  # the 2-D pair and its codes of the test digits
-try:
-    LATENT = (
-        load_from_hub(HUB, revision=REVISION, root=LATENT_ROOT, prefix=repo_prefix((*DEFAULT_SIZES[:-1], 2)))
-        if HUB
-        else load_bundled(LATENT_ROOT)
-    )
-except (ValueError, FileNotFoundError) as e:  # the explorer says so; drawing and reconstructing still work
-    logging.getLogger("tiedae").warning("no 2-D models for the latent maps: %s", e)
-    LATENT = None
+LOAD_FAILED = "The models could not be loaded: {}"
+
+
+def load_models():
+    """Import torch, then load the shipped pair and the 2-D pair; runs once, in the background (see loading)."""
+    import torch  # here, not at the top: the page does not wait for torch
+
+    torch.set_num_threads(1)  # one thread per call; the queue runs as many calls as there are cores
+    start = time.perf_counter()
+    try:
+        loaded = tiedae.demo.load_from_hub(HUB, revision=REVISION) if HUB else tiedae.demo.load_bundled()
+    except (ValueError, FileNotFoundError) as e:  # a broken bundled checkpoint: say which file, no traceback
+        log.error(LOAD_FAILED.format(e))
+        raise
+    try:
+        latent = (
+            tiedae.demo.load_from_hub(
+                HUB, revision=REVISION, root=LATENT_ROOT, prefix=tiedae.model.repo_prefix((*DEFAULT_SIZES[:-1], 2))
+            )
+            if HUB
+            else tiedae.demo.load_bundled(LATENT_ROOT)
+        )
+    except (ValueError, FileNotFoundError) as e:  # the explorer says so; drawing and reconstructing still work
+        log.warning("no 2-D models for the latent maps: %s", e)
+        latent = None
+    log.info("models loaded in %.1f s", time.perf_counter() - start)
+    return loaded, latent
+
+
+_loading: Future | None = None
+_loading_lock = threading.Lock()
+
+
+def loading() -> Future:
+    """The one background load of torch and the models: started by __main__ once the page is served, else on first need."""
+    global _loading
+    with _loading_lock:
+        if _loading is None:
+            _loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tiedae-models").submit(load_models)
+        return _loading
+
+
+def shipped_models():
+    """The shipped 20-D pair (LoadedModels), waiting while it loads; a clear error if it could not be loaded."""
+    try:
+        return loading().result()[0]
+    except (ValueError, FileNotFoundError) as e:
+        raise gr.Error(LOAD_FAILED.format(e)) from None
+
+
+def source_note() -> str:
+    """Where the models came from, shown once they are loaded (or why they are not)."""
+    try:
+        loaded = shipped_models()
+    except gr.Error as e:
+        return f"⚠️ {e.message}"
+    return f"⚠️ {loaded.warning}" if loaded.warning else f"Models: {loaded.source}."
 
 
 def drawing_image(drawing: object) -> object:
@@ -120,13 +142,13 @@ def drawing_image(drawing: object) -> object:
 def drawing_digit(drawing) -> np.ndarray | None:
     """The 28×28 digit a drawing (Sketchpad value or file path) stands for, None if blank; SketchError if unusable."""
     image = drawing_image(drawing)
-    return None if image is None else prepared_digit(image)
+    return None if image is None else tiedae.demo.prepared_digit(image)
 
 
 def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tuple[str, dict | None]:
     """Drawing -> MNIST 28×28 -> noise -> tied and untied models -> (display HTML, numbers)."""
     try:
-        kind, level, seed = check_controls(noise_kind, noise_level, seed)
+        kind, level, seed = tiedae.demo.check_controls(noise_kind, noise_level, seed)
     except ValueError as e:
         raise gr.Error(str(e)) from None
     try:
@@ -136,9 +158,13 @@ def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tupl
         return f'<p class="hint">⚠️ {html.escape(str(e))}</p>', None
     if clean is None:
         return BLANK_HINT, None
-    out = reconstruct_digit(clean, MODELS, kind, level, seed)
-    uris = {name: png_data_uri(image) for name, image in out["images"].items()}  # encoded once, shown and returned
-    return result_html(uris, out["metrics"], LOADED.parameters), result_numbers(uris, out["metrics"], LOADED.parameters)
+    loaded = shipped_models()
+    out = tiedae.demo.reconstruct_digit(clean, loaded.models, kind, level, seed)
+    uris = {name: tiedae.demo.png_data_uri(image) for name, image in out["images"].items()}  # encoded once, shown and returned
+    return (
+        tiedae.demo.result_html(uris, out["metrics"], loaded.parameters),
+        tiedae.demo.result_numbers(uris, out["metrics"], loaded.parameters),
+    )
 
 
 def upload_to_canvas(path: str | None):
@@ -151,14 +177,14 @@ def upload_to_canvas(path: str | None):
         raise gr.Error(str(e)) from None
     if ink is None:
         raise gr.Error("No digit found in that image: it looks blank, or the strokes are too faint to tell from the paper.")
-    canvas = ink_on_canvas(ink, CANVAS_SIZE)
+    canvas = tiedae.demo.ink_on_canvas(ink, CANVAS_SIZE)
     return {"background": canvas, "layers": [], "composite": canvas}, gr.Tabs(selected="draw")
 
 
 @functools.cache
 def sweep_chart() -> np.ndarray:
     """Drawn on first view, not at start-up: matplotlib costs a second the first page does not need."""
-    chart = noise_sweep_image(LOADED.metrics)
+    chart = tiedae.demo.noise_sweep_image(shipped_models().metrics)
     if chart is None:
         raise gr.Error("No usable metrics.json beside the checkpoints, so there is no sweep to show.")
     return chart
@@ -170,7 +196,7 @@ def study_charts(metric: str) -> tuple:
     if metric not in METRICS:
         raise gr.Error(f"Unknown study metric {metric!r}; choose one of {', '.join(METRICS)}.")
     try:
-        caption, charts = study_view(CHECKPOINTS / STUDY_FILE, LOADED.metrics, metric)
+        caption, charts = tiedae.demo.study_view(CHECKPOINTS / STUDY_FILE, shipped_models().metrics, metric)
     except StudyError as e:
         raise gr.Error(str(e)) from None
     return caption, *charts
@@ -179,15 +205,19 @@ def study_charts(metric: str) -> tuple:
 @functools.cache
 def weight_images() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The first layers' weights as tiles, drawn on first view: the tied weight, the untied encoder's and decoder's."""
-    tied, untied = MODELS["tied"].layers[0], MODELS["untied"].layers[0]
-    return weight_tiles(tied.weight), weight_tiles(untied.weight), weight_tiles(untied.decoder_weight.t())
+    models = shipped_models().models
+    tied, untied = models["tied"].layers[0], models["untied"].layers[0]
+    tiles = tiedae.plots.weight_tiles
+    return tiles(tied.weight), tiles(untied.weight), tiles(untied.decoder_weight.t())
 
 
 def latent_models():
     """The 2-D pair and its maps, or a clear error if they are missing."""
-    if LATENT is None or LATENT.maps is None:
+    shipped_models()  # the same error first if nothing could be loaded
+    latent = loading().result()[1]
+    if latent is None or latent.maps is None:
         raise gr.Error(f"The 2-D models are missing ({LATENT_ROOT.name}/ holds no checkpoints with latent maps).")
-    return LATENT
+    return latent
 
 
 @functools.cache
@@ -200,29 +230,33 @@ def latent_pictures() -> dict[str, np.ndarray]:
 def latent_section() -> tuple:
     """What the latent section shows when first opened: both maps and both decoded grids."""
     loaded = latent_models()
-    grids = [decoded_grid(loaded.models[name], loaded.maps[name]) for name in MODEL_CLASSES]
+    grids = [tiedae.latent.decoded_grid(loaded.models[name], loaded.maps[name]) for name in MODEL_NAMES]
     return (*latent_pictures().values(), *grids)
 
 
 def mark_drawing(drawing, noise_kind: str, noise_level: float, seed: int, is_open: bool = True):
     """Both maps with the current drawing's clean and noisy codes ringed (the maps unchanged if there is none)."""
-    if not is_open or LATENT is None or LATENT.maps is None:
+    if not is_open:
         return gr.skip(), gr.skip()
-    loaded = latent_models()
+    try:
+        loaded = latent_models()
+    except gr.Error:
+        return gr.skip(), gr.skip()  # the section says what is missing
     pictures = latent_pictures()
     try:
-        kind, level, seed = check_controls(noise_kind, noise_level, seed)
+        kind, level, seed = tiedae.demo.check_controls(noise_kind, noise_level, seed)
         clean = drawing_digit(drawing)
     except (ValueError, SketchError):
         clean = None  # the reconstruction above says what is wrong
     if clean is None:
         return tuple(pictures.values())
-    noisy = add_noise(torch.from_numpy(clean), kind, level, seed=seed).numpy()
+    noisy = tiedae.demo.noisy_digit(clean, kind, level, seed)
+    encode = tiedae.latent.encode_digit
     return tuple(
-        mark(
+        tiedae.latent.mark(
             pictures[name],
             loaded.maps[name],
-            [(encode_digit(model, noisy), MARK_NOISY), (encode_digit(model, clean), MARK_CLEAN)],
+            [(encode(model, noisy), MARK_NOISY), (encode(model, clean), MARK_CLEAN)],
         )
         for name, model in loaded.models.items()
     )
@@ -235,7 +269,7 @@ def click_handler(name: str):
         latent_map = latent_models().maps[name]
         column, row = evt.index  # pixels of the map picture
         x, y = latent_map.to_code(column, row)
-        return decoded_html(decode_point(LATENT, name, x, y), f"{name} decoder")
+        return tiedae.demo.decoded_html(tiedae.demo.decode_point(latent_models(), name, x, y), f"{name} decoder")
 
     return on_click
 
@@ -243,7 +277,7 @@ def click_handler(name: str):
 def decode_latent(model: str, x: float, y: float) -> dict:
     """A 2-D model's decoder output at the code (x, y): the image as a PNG data URI, and the numbers."""
     try:
-        return decode_point(latent_models(), model, x, y)
+        return tiedae.demo.decode_point(latent_models(), model, x, y)
     except ValueError as e:
         raise gr.Error(str(e)) from None
 
@@ -260,7 +294,7 @@ def example_digit(choice: str, drawing) -> np.ndarray:
 
 def check_steps(steps: object) -> int:
     try:
-        return whole_number(steps, MIN_STEPS, MAX_STEPS, "Steps")
+        return tiedae.demo.whole_number(steps, MIN_STEPS, MAX_STEPS, "Steps")
     except ValueError as e:
         raise gr.Error(str(e)) from None
 
@@ -274,7 +308,8 @@ def interpolate_view(drawing, start: str, end: str, steps: int, t: float) -> str
         a, b = example_digit(start, drawing), example_digit(end, drawing)
     except SketchError as e:
         raise gr.Error(str(e)) from None
-    return interpolation_html(interpolate_digits(MODELS, a, b, steps, float(t)), steps, float(t))
+    paths = tiedae.demo.interpolate_digits(shipped_models().models, a, b, steps, float(t))
+    return tiedae.demo.interpolation_html(paths, steps, float(t))
 
 
 def interpolate(drawing_a, drawing_b, steps: int) -> dict:
@@ -289,7 +324,8 @@ def interpolate(drawing_a, drawing_b, steps: int) -> dict:
         if digit is None:
             raise gr.Error(f"The {which} drawing is blank: draw a digit (0–9) in it.")
         digits.append(digit)
-    return interpolation_numbers(interpolate_digits(MODELS, *digits, steps, 0.0), steps)
+    paths = tiedae.demo.interpolate_digits(shipped_models().models, *digits, steps, 0.0)
+    return tiedae.demo.interpolation_numbers(paths, steps)
 
 
 def digit_legend() -> str:
@@ -361,10 +397,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         "reconstruct it: the **tied** one decodes with the transpose of its encoder weights, the **untied** one "
         "has decoder weights of its own — twice the weights. What does tying cost?"
     )
-    gr.Markdown(
-        (f"⚠️ {LOADED.warning}" if LOADED.warning else f"Models: {LOADED.source}."),
-        elem_id="source-note",
-    )
+    note = gr.Markdown("Models: loading…", elem_id="source-note")
     with gr.Row():
         with gr.Column(scale=2):
             with gr.Tabs() as tabs:
@@ -434,7 +467,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         gr.HTML(digit_legend(), elem_id="digit-legend")
         map_images, decoded_views, grid_images = {}, {}, {}
         with gr.Row():
-            for name in MODEL_CLASSES:
+            for name in MODEL_NAMES:
                 with gr.Column():
                     map_images[name] = gr.Image(
                         label=f"{name}: codes of the 10,000 test digits (click to decode)",
@@ -508,6 +541,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         ).then(mark_drawing, [sketch, *controls, latent_open], maps, **mark_kw)
     # The Sketchpad starts with no tool chosen ("select the draw tool"); choose the brush so the first stroke draws.
     demo.load(None, None, None, js=SELECT_BRUSH_JS)
+    demo.load(source_note, None, note, api_name=False, show_progress="hidden")
     reroll.click(new_seed, None, seed, api_name=False)
     sweep_section.expand(sweep_chart, None, sweep, api_name=False)
     study_section.expand(study_charts, study_metric, [study_caption, *study_plots], api_name=False)
@@ -516,7 +550,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         latent_section, None, [*maps, *grid_images.values()], api_name=False
     ).then(mark_drawing, [sketch, *controls, latent_open], maps, **mark_kw)
     latent_ui.collapse(lambda: False, None, latent_open, api_name=False)
-    for name in MODEL_CLASSES:
+    for name in MODEL_NAMES:
         map_images[name].select(click_handler(name), None, decoded_views[name], api_name=False)
     interp_inputs = [sketch, interp_start, interp_end, interp_steps, interp_t]
     interp_ui.expand(interpolate_view, interp_inputs, interp_view, api_name=False)
@@ -536,4 +570,6 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
 demo.queue(default_concurrency_limit=CONCURRENCY)
 
 if __name__ == "__main__":
-    demo.launch(**LAUNCH_KWARGS)
+    demo.launch(prevent_thread_lock=True, **LAUNCH_KWARGS)  # the page is served from here on
+    loading()  # then torch and the models, in the background: the page does not wait for them
+    demo.block_thread()

@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from tiedae import NOISE_KINDS, add_noise, mse, psnr
-from tiedae.model import DEFAULT_SIZES, MNIST_PIXELS, MODEL_CLASSES, REPO_PREFIX, Autoencoder, repo_prefix
+from tiedae.constants import DEFAULT_SIZES, MNIST_PIXELS
+from tiedae.model import MODEL_CLASSES, REPO_PREFIX, Autoencoder, repo_prefix
 from tiedae.recipe import LOSS_NAMES, Recipe
 from tiedae.study import STUDY_FILE
 

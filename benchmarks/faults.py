@@ -273,7 +273,7 @@ def hub_unreachable() -> None:
         "HF_HUB_ETAG_TIMEOUT": "2",
         "HF_HUB_DOWNLOAD_TIMEOUT": "2",
     }
-    code = "import app, json; print(json.dumps([app.LOADED.source, app.LOADED.warning]))"
+    code = "import app, json; print(json.dumps([app.shipped_models().source, app.shipped_models().warning]))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         report("Hub unreachable", False, result.stderr.strip().splitlines()[-1] if result.stderr else "app failed to start")

@@ -36,7 +36,7 @@ from _common import ROOT, machine, mnist_root
 import train
 from tiedae import TiedAutoencoder, UntiedAutoencoder
 from tiedae import preprocess as pre
-from tiedae.demo import CANVAS_SIZE
+from tiedae.constants import CANVAS_SIZE
 from tiedae.drawing import photograph
 from tiedae.metrics import mse
 

@@ -298,7 +298,7 @@ def test_app_started_with_tiedae_hub_uses_the_hub_or_falls_back_visibly(tmp_path
     if present:
         build_hf_cache(cache, "someorg")
     env = {**os.environ, "TIEDAE_HUB": "someorg", "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
-    code = "import app, json; print(json.dumps([app.LOADED.source, app.LOADED.warning]))"
+    code = "import app, json; print(json.dumps([app.shipped_models().source, app.shipped_models().warning]))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     source, warning = json.loads(result.stdout.strip().splitlines()[-1])
@@ -326,7 +326,7 @@ def test_weight_tiles_show_the_tie():
     tied, untied_encoder, untied_decoder = app.weight_images()
     for image in (tied, untied_encoder, untied_decoder):
         assert image.dtype == np.uint8 and image.shape == (2 * (8 * 29 + 1),) * 2 + (3,)  # 8×8 tiles of 28 px, 1 px apart, ×2
-    layer = app.MODELS["tied"].layers[0]
+    layer = app.shipped_models().models["tied"].layers[0]
     first = layer.weight[0].detach().reshape(28, 28)  # the first tile is the first row of W, scaled around 0
     expected = np.round(255 * (0.5 + 0.5 * first / first.abs().max()).numpy())
     np.testing.assert_allclose(tied[2:58:2, 2:58:2, 0], expected, atol=1)
@@ -366,7 +366,7 @@ def test_the_drawing_is_ringed_on_both_maps_only_while_they_are_open():
 
 
 def test_a_click_on_a_map_decodes_the_point_under_it():
-    latent_map = app.LATENT.maps["untied"]
+    latent_map = app.latent_models().maps["untied"]
     column, row = latent_map.to_pixel(latent_map.codes[0])  # where the first test digit's code is drawn
     event = gr.SelectData(None, {"index": [int(column), int(row)], "value": None})
     shown = app.click_handler("untied")(event)
@@ -409,7 +409,7 @@ def test_api_decode_latent_and_its_bad_input(app_url):
     from gradio_client.exceptions import AppError
 
     client = Client(app_url, verbose=False)
-    centre = app.LATENT.maps["tied"].centre
+    centre = app.latent_models().maps["tied"].centre
     out = client.predict("tied", float(centre[0]), float(centre[1]), api_name="/decode_latent")
     assert decode(out["image"]).shape == (28, 28) and out["model"] == "tied" and 0 <= out["nearest_test_digit"] <= 9
     assert out == app.decode_latent("tied", float(centre[0]), float(centre[1]))
@@ -450,3 +450,33 @@ def test_api_interpolate_returns_both_strips_and_refuses_a_blank_drawing(app_url
     with pytest.raises(AppError, match="Steps must be"):
         client.predict(first, second, 1, api_name="/interpolate")
     assert client.predict(first, second, 5, api_name="/interpolate")["steps"] == 5  # still serving
+
+
+def test_page_is_built_without_torch_and_models_load_on_first_need():
+    code = (
+        "import sys, app\n"
+        "print('torch' in sys.modules, app._loading is None, app.note.value)\n"
+        "print(app.source_note())\n"
+        "print('torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    before, note, after = result.stdout.strip().splitlines()[-3:]
+    assert before == "False True Models: loading…"  # the whole page, and no torch, no models yet
+    assert note == "Models: bundled checkpoints (checkpoints/)."
+    assert after == "True"
+
+
+def test_models_that_fail_to_load_are_named_on_the_page_and_in_each_answer(monkeypatch):
+    from concurrent.futures import Future
+
+    failed = Future()
+    failed.set_exception(FileNotFoundError("checkpoints/tied/model.safetensors: checkpoint missing (run train.py to make it)"))
+    monkeypatch.setattr(app, "_loading", failed)
+    note = app.source_note()
+    assert note.startswith("⚠️ The models could not be loaded") and "tied/model.safetensors" in note
+    with pytest.raises(gr.Error, match=r"could not be loaded: checkpoints/tied/model\.safetensors"):
+        app.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 0)
+    with pytest.raises(gr.Error, match="could not be loaded"):
+        app.decode_latent("tied", 0.0, 0.0)
+    assert app.mark_drawing(sketch(draw_digit(3)), "gaussian", 0.3, 0) == (gr.skip(), gr.skip())

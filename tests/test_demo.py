@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tiedae import demo
+from tiedae.constants import MAX_SEED
 from tiedae.drawing import draw_digit
 from tiedae.preprocess import SketchError, find_ink, sketch_to_mnist
 
@@ -93,6 +94,6 @@ def test_ink_on_canvas_crops_to_the_digit_and_keeps_it():
     assert np.mean((sketch_to_mnist(canvas) - sketch_to_mnist(ink)) ** 2) < 0.003
 
 
-@pytest.mark.parametrize("seed, expected", [(3, 3), (3.0, 3), (0, 0), (demo.MAX_SEED, demo.MAX_SEED)])
+@pytest.mark.parametrize("seed, expected", [(3, 3), (3.0, 3), (0, 0), (MAX_SEED, MAX_SEED)])
 def test_controls_accept_whole_seeds(seed, expected):
     assert demo.check_controls("uniform", 1, seed) == ("uniform", 1.0, expected)

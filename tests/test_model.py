@@ -1,5 +1,9 @@
 """The tie: parameter counts, gradients, optimizer steps, save/load and the three classic mistakes."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -166,7 +170,9 @@ def test_wrong_class_and_size_loads_fail_clearly(tmp_path):
         TiedAutoencoder.from_pretrained(tied_dir, sizes=[784, 300, 20])
     # weights saved without a usable config still cannot sneak into the wrong class
     (untied_dir / "config.json").unlink()
-    with pytest.raises(ValueError, match=r"model\.safetensors: .*Unexpected key\(s\) in state_dict: \"layers\.0\.own_decoder_weight\""):
+    with pytest.raises(
+        ValueError, match=r"model\.safetensors: .*Unexpected key\(s\) in state_dict: \"layers\.0\.own_decoder_weight\""
+    ):
         TiedAutoencoder.from_pretrained(untied_dir)
 
 
@@ -240,3 +246,18 @@ def test_mistake_3_copying_after_each_step_is_not_a_tie():
     assert not is_tied(enc.weight, dec.weight)  # two Parameters, two gradients
     # and training follows a different path: the decoder's gradient is thrown away each step
     assert not torch.allclose(enc.weight, tied.layers[0].weight, atol=1e-4)
+
+
+def test_package_names_and_submodules_load_on_first_use_and_the_light_ones_skip_torch():
+    import tiedae
+
+    files = {p.stem for p in Path(tiedae.__file__).parent.glob("*.py")} - {"__init__"}
+    assert tiedae._SUBMODULES == files  # every submodule reachable as tiedae.<name>
+    assert all(getattr(tiedae, name) is not None for name in tiedae.__all__)
+    code = "import sys, tiedae.constants, tiedae.study, tiedae.recipe, tiedae.preprocess; print('torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=Path(tiedae.__file__).parent.parent, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "False", result.stderr
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        tiedae.nope  # noqa: B018

@@ -1,34 +1,66 @@
-"""tiedae: tied and untied MLP autoencoders for MNIST, with the tools to compare them."""
+"""tiedae: tied and untied MLP autoencoders for MNIST, with the tools to compare them.
 
-from tiedae.metrics import mse, psnr, psnr_from_mse
-from tiedae.model import (
-    DEFAULT_SIZES,
-    MNIST_PIXELS,
-    Autoencoder,
-    LayerPair,
-    TiedAutoencoder,
-    UntiedAutoencoder,
-    count_parameters,
-    is_tied,
-)
-from tiedae.noise import NOISE_KINDS, add_noise
-from tiedae.preprocess import SketchError, sketch_to_mnist
+Names and submodules are imported on first use (PEP 562), so `import tiedae.constants` or
+`tiedae.study` does not import torch: the app serves its page first and loads torch behind it.
+"""
 
-__all__ = [
-    "DEFAULT_SIZES",
-    "MNIST_PIXELS",
-    "NOISE_KINDS",
-    "Autoencoder",
-    "LayerPair",
-    "SketchError",
-    "TiedAutoencoder",
-    "UntiedAutoencoder",
-    "add_noise",
-    "count_parameters",
-    "is_tied",
-    "mse",
-    "psnr",
-    "psnr_from_mse",
-    "sketch_to_mnist",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {  # name -> the module that defines it
+    "DEFAULT_SIZES": "tiedae.constants",
+    "MNIST_PIXELS": "tiedae.constants",
+    "NOISE_KINDS": "tiedae.noise",
+    "Autoencoder": "tiedae.model",
+    "LayerPair": "tiedae.model",
+    "SketchError": "tiedae.preprocess",
+    "TiedAutoencoder": "tiedae.model",
+    "UntiedAutoencoder": "tiedae.model",
+    "add_noise": "tiedae.noise",
+    "count_parameters": "tiedae.model",
+    "is_tied": "tiedae.model",
+    "mse": "tiedae.metrics",
+    "psnr": "tiedae.metrics",
+    "psnr_from_mse": "tiedae.metrics",
+    "sketch_to_mnist": "tiedae.preprocess",
+}
+_SUBMODULES = {
+    "card",
+    "constants",
+    "demo",
+    "drawing",
+    "latent",
+    "metrics",
+    "model",
+    "noise",
+    "plots",
+    "preprocess",
+    "publish",
+    "recipe",
+    "study",
+}
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:  # what the names are, for type checkers and editors
+    from tiedae.constants import DEFAULT_SIZES, MNIST_PIXELS  # noqa: F401
+    from tiedae.metrics import mse, psnr, psnr_from_mse  # noqa: F401
+    from tiedae.model import Autoencoder, LayerPair, TiedAutoencoder, UntiedAutoencoder, count_parameters, is_tied  # noqa: F401
+    from tiedae.noise import NOISE_KINDS, add_noise  # noqa: F401
+    from tiedae.preprocess import SketchError, sketch_to_mnist  # noqa: F401
+
+
+def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"tiedae.{name}")  # binds tiedae.<name> for next time
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tiedae' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})

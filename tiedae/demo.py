@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from tiedae.constants import CHECKPOINTS, MAX_SEED, MNIST_PIXELS
 from tiedae.latent import LatentMap, decode_codes, interpolation, strip
 from tiedae.metrics import mse, psnr
 from tiedae.model import (
     LATENT_MAP_FILE,
     METRICS_FILE,
-    MNIST_PIXELS,
     MODEL_CLASSES,
     REPO_PREFIX,
     Autoencoder,
@@ -39,10 +39,6 @@ from tiedae.recipe import Recipe
 from tiedae.study import AXES, METRICS, NOISY, SHIPPED_TRAIN_SIZE, finding, load_study, summarize
 
 log = logging.getLogger("tiedae")
-
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-MAX_SEED = 2**31 - 1
-CANVAS_SIZE = 280  # the Sketchpad's pixels per side: 10 per MNIST pixel, so the browser sends and the server decodes little
 
 
 @dataclass
@@ -194,6 +190,11 @@ def reconstruct_digit(clean: np.ndarray, models: dict[str, Autoencoder], kind: s
         metrics[name] = _metrics(images[name], x)
     as_uint8 = {k: (v.reshape(28, 28) * 255).round().to(torch.uint8).numpy() for k, v in images.items()}
     return {"images": as_uint8, "metrics": metrics}
+
+
+def noisy_digit(clean: np.ndarray, kind: str, level: float, seed: int) -> np.ndarray:
+    """The (28, 28) clean digit with the noise reconstruct_digit adds for the same controls."""
+    return add_noise(torch.from_numpy(clean), kind, level, seed=seed).numpy()
 
 
 def _metrics(output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:

@@ -16,24 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tiedae.constants import DIGIT_COLORS
 from tiedae.model import LATENT_MAP_FILE, Autoencoder
 
-# matplotlib's tab10, one colour per digit 0–9
-DIGIT_COLORS = np.array(
-    [
-        (31, 119, 180),
-        (255, 127, 14),
-        (44, 160, 44),
-        (214, 39, 40),
-        (148, 103, 189),
-        (140, 86, 75),
-        (227, 119, 194),
-        (127, 127, 127),
-        (188, 189, 34),
-        (23, 190, 207),
-    ],
-    dtype=np.uint8,
-)
 MAP_SIZE = 400  # map pixels per side
 MAP_MARGIN = 0.08  # of the codes' range, on each side
 FAR_OUT = 4.0  # points further than this many map half-widths from its centre are refused

@@ -31,9 +31,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 from tiedae.card import MODEL_CARD_TEMPLATE
+from tiedae.constants import DEFAULT_SIZES, MODEL_NAMES
 
-MNIST_PIXELS = 28 * 28  # every model's input and output width
-DEFAULT_SIZES = (MNIST_PIXELS, 400, 20)  # the shipped models: 784 -> 400 -> 20
 
 class LayerPair(nn.Module):
     """One encoder layer and its mirror decoder layer."""
@@ -188,7 +187,7 @@ class UntiedAutoencoder(Autoencoder):
         super().__init__(sizes=sizes, tied=False)
 
 
-MODEL_CLASSES = {"tied": TiedAutoencoder, "untied": UntiedAutoencoder}  # checkpoint folder / repo suffix -> class
+MODEL_CLASSES = dict(zip(MODEL_NAMES, (TiedAutoencoder, UntiedAutoencoder)))  # checkpoint folder / repo suffix -> class
 REPO_PREFIX = "tiedae-mnist"  # Hub repos: NAMESPACE/tiedae-mnist-tied and -untied
 METRICS_FILE = "metrics.json"  # beside the weights: the recipe and every test number
 LATENT_MAP_FILE = "latent_map.npz"  # beside a 2-D model: its codes of the MNIST test digits, with their labels

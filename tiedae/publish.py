@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from huggingface_hub import EvalResult, HfApi, ModelCardData
 
+from tiedae.constants import DEFAULT_SIZES
 from tiedae.model import (
-    DEFAULT_SIZES,
     LATENT_MAP_FILE,
     METRICS_FILE,
     MODEL_CLASSES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from tiedae.model import DEFAULT_SIZES
+from tiedae.constants import DEFAULT_SIZES
 
 LOSS_NAMES = {"bce": "binary cross-entropy", "mse": "mean squared error"}
 PRECISION_NAMES = {"bf16": "bfloat16 autocast for matmuls (weights and optimizer in float32)", "fp32": "float32"}

@@ -11,7 +11,7 @@ import json
 import statistics
 from pathlib import Path
 
-from tiedae.model import DEFAULT_SIZES, MODEL_CLASSES
+from tiedae.constants import DEFAULT_SIZES, MODEL_NAMES
 
 STUDY_FILE = "study.json"
 AXES = {  # axis -> (what it varies, its values)
@@ -59,15 +59,15 @@ def summarize(rows: list[dict]) -> dict[str, list[dict]]:
             for row in rows:
                 if row["axis"] == axis and row["value"] == value:
                     by_seed.setdefault(row["seed"], {})[row["model"]] = row
-            pairs = [seed for seed, pair in sorted(by_seed.items()) if set(pair) == set(MODEL_CLASSES)]
+            pairs = [seed for seed, pair in sorted(by_seed.items()) if set(pair) == set(MODEL_NAMES)]
             if not pairs:
                 continue
             cell = {"value": value, "seeds": pairs}
             for metric in METRICS:
-                stats = {name: mean_std([by_seed[s][name][metric] for s in pairs]) for name in MODEL_CLASSES}
+                stats = {name: mean_std([by_seed[s][name][metric] for s in pairs]) for name in MODEL_NAMES}
                 stats["diff"] = mean_std([by_seed[s]["untied"][metric] - by_seed[s]["tied"][metric] for s in pairs])
                 cell[metric] = stats
-            cell["parameters"] = {name: by_seed[pairs[0]][name]["parameters"] for name in MODEL_CLASSES}
+            cell["parameters"] = {name: by_seed[pairs[0]][name]["parameters"] for name in MODEL_NAMES}
             cells.append(cell)
         if cells:
             summary[axis] = cells

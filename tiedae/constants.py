@@ -1,0 +1,34 @@
+"""Names and numbers shared by the package, the app and the scripts, in one place.
+
+Nothing here imports torch: the app builds and serves its page from these while torch and
+the models load in the background, so the page is up about two seconds sooner.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+MNIST_PIXELS = 28 * 28  # every model's input and output width
+DEFAULT_SIZES = (MNIST_PIXELS, 400, 20)  # the shipped models: 784 -> 400 -> 20
+MODEL_NAMES = ("tied", "untied")  # checkpoint folders and Hub repo suffixes, in display order
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+MAX_SEED = 2**31 - 1
+CANVAS_SIZE = 280  # the Sketchpad's pixels per side: 10 per MNIST pixel, so the browser sends and the server decodes little
+# matplotlib's tab10, one colour per digit 0–9 (the latent maps and their legend)
+DIGIT_COLORS = np.array(
+    [
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
+    ],
+    dtype=np.uint8,
+)
