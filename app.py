@@ -27,7 +27,7 @@ from PIL import Image
 
 import tiedae  # torch-free until first use: the page is served first, torch and the models load behind it
 from tiedae.constants import CANVAS_SIZE, CHECKPOINTS, DEFAULT_SIZES, DIGIT_COLORS, MAX_SEED, MODEL_NAMES
-from tiedae.preprocess import SketchError, find_ink
+from tiedae.preprocess import SketchError, find_ink, image_from_data_uri
 from tiedae.study import AXES, METRICS, STUDY_FILE, StudyError
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -117,9 +117,11 @@ def source_note() -> str:
 
 
 def drawing_image(drawing: object) -> object:
-    """The one image a Sketchpad value (or an upload's path) stands for: what the person sees on the canvas."""
+    """The one image a drawing stands for: the pad's data URL, or a Sketchpad value sent to the API (None if blank)."""
+    if isinstance(drawing, str):
+        return image_from_data_uri(drawing)  # the pad, as the page sends it
     if not isinstance(drawing, dict):
-        return drawing  # an upload's file path, or None
+        return drawing  # None, or an image handed over by Python callers
     unknown = set(drawing) - {"background", "layers", "composite", "id"}
     if unknown:
         raise SketchError(
@@ -140,7 +142,7 @@ def drawing_image(drawing: object) -> object:
 
 
 def drawing_digit(drawing) -> np.ndarray | None:
-    """The 28×28 digit a drawing (Sketchpad value or file path) stands for, None if blank; SketchError if unusable."""
+    """The 28×28 digit a drawing (the pad's data URL, a Sketchpad value or an image) stands for, None if blank."""
     image = drawing_image(drawing)
     return None if image is None else tiedae.demo.prepared_digit(image)
 
@@ -178,7 +180,7 @@ def upload_to_canvas(path: str | None):
     if ink is None:
         raise gr.Error("No digit found in that image: it looks blank, or the strokes are too faint to tell from the paper.")
     canvas = tiedae.demo.ink_on_canvas(ink, CANVAS_SIZE)
-    return {"background": canvas, "layers": [], "composite": canvas}, gr.Tabs(selected="draw")
+    return tiedae.demo.png_data_uri(np.asarray(canvas)), gr.Tabs(selected="draw")  # shown on the pad, drawn over there
 
 
 @functools.cache
@@ -286,7 +288,7 @@ def example_digit(choice: str, drawing) -> np.ndarray:
     """The 28×28 digit an interpolation end stands for: the current drawing or an example."""
     if choice != YOUR_DRAWING and choice not in EXAMPLE_FILES:
         raise gr.Error(f"Unknown choice {choice!r}.")
-    digit = drawing_digit(drawing if choice == YOUR_DRAWING else EXAMPLE_FILES[choice])
+    digit = drawing_digit(drawing) if choice == YOUR_DRAWING else tiedae.demo.prepared_digit(EXAMPLE_FILES[choice])
     if digit is None:
         raise gr.Error("Draw a digit first, or choose an example to start from.")
     return digit
@@ -356,18 +358,98 @@ LATENT_CAPTION = (
     "on a grid over it. Look for: how the digits spread and overlap in each model's space, and whether the tied "
     "decoder (the encoder's own weights, transposed) draws sharper or blurrier digits between the clusters."
 )
-BRUSH_SIZE = 12  # radius, px on the CANVAS_SIZE canvas: strokes ~13% of a digit drawn two-thirds of its height, as MNIST
-SELECT_BRUSH_JS = """
-() => {
-  const pick = () => {
-    const brush = document.querySelector("#sketchpad button[aria-label='Brush']");
-    if (brush) brush.click();
-    return Boolean(brush);
-  };
-  if (pick()) return;
-  const timer = setInterval(() => pick() && clearInterval(timer), 100);
-  setTimeout(() => clearInterval(timer), 15000);
+PEN_WIDTH = 0.086  # of the canvas side: strokes ~13% of a digit drawn two-thirds of the canvas high, as in MNIST
+# The drawing pad: a plain <canvas> in a gr.HTML component. Its value is the drawing as a PNG data URL
+# (CANVAS_SIZE px a side, "" when clear), set on each stroke's end: one small string per stroke, no file uploads.
+# An image the server puts in the value (an upload or example) is painted on the pad and can be drawn over.
+PAD_HTML = """
+<div class="pad">
+  <canvas width="${size}" height="${size}" role="img" aria-label="Drawing pad: draw a digit"></canvas>
+  <div class="pad-tools">
+    <span class="pad-hint">Draw with the mouse, a finger or a pen</span>
+    <button type="button" class="pad-undo" title="Undo the last stroke">↶ Undo</button>
+    <button type="button" class="pad-clear" title="Clear the pad">✕ Clear</button>
+  </div>
+</div>
+"""
+PAD_CSS = """
+.pad canvas { display: block; width: 100%; max-width: 460px; aspect-ratio: 1; margin: 0 auto; background: #fff;
+  border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); touch-action: none; cursor: crosshair; }
+.pad-tools { display: flex; gap: 8px; align-items: center; justify-content: flex-end; max-width: 460px; margin: 6px auto 0; }
+.pad-hint { flex: 1; font-size: 0.9em; opacity: 0.8; }
+.pad-tools button { padding: 4px 12px; border: 1px solid var(--border-color-primary); border-radius: var(--radius-md);
+  background: var(--button-secondary-background-fill); color: var(--button-secondary-text-color); }
+"""
+PAD_JS = """
+const canvas = element.querySelector("canvas");
+const ctx = canvas.getContext("2d");
+const strokes = [];  // each a list of [x, y] in canvas pixels
+let current = null, shown = null, sent = props.value || "";  // shown: an image the server put on the pad
+
+function paint() {
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (shown) ctx.drawImage(shown, 0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = "#000";
+  ctx.lineWidth = props.pen * canvas.width;
+  ctx.lineCap = ctx.lineJoin = "round";
+  for (const stroke of strokes) {
+    ctx.beginPath();
+    ctx.moveTo(...stroke[0]);
+    for (const point of stroke) ctx.lineTo(...point);
+    ctx.stroke();
+  }
 }
+function send() {
+  sent = strokes.length || shown ? canvas.toDataURL("image/png") : "";
+  props.value = sent;  // fires the pad's change event: one call per stroke
+}
+function at(event) {
+  const box = canvas.getBoundingClientRect();
+  return [(event.clientX - box.left) * canvas.width / box.width, (event.clientY - box.top) * canvas.height / box.height];
+}
+canvas.addEventListener("pointerdown", (event) => {
+  if (event.button > 0) return;
+  canvas.setPointerCapture(event.pointerId);
+  current = [at(event)];
+  strokes.push(current);
+  paint();
+});
+canvas.addEventListener("pointermove", (event) => {
+  if (!current) return;
+  current.push(at(event));
+  paint();
+});
+for (const type of ["pointerup", "pointercancel"]) {
+  canvas.addEventListener(type, () => {
+    if (!current) return;
+    current = null;
+    send();
+  });
+}
+element.querySelector(".pad-undo").addEventListener("click", () => {
+  if (strokes.length) strokes.pop();
+  else shown = null;
+  paint();
+  send();
+});
+element.querySelector(".pad-clear").addEventListener("click", () => {
+  strokes.length = 0;
+  shown = null;
+  paint();
+  send();
+});
+watch("value", () => {
+  if (props.value === sent) return;  // our own stroke coming back
+  strokes.length = 0;
+  shown = null;
+  sent = props.value || "";
+  if (!sent) return paint();
+  const image = new Image();
+  image.onload = () => { shown = image; paint(); };
+  image.src = sent;
+});
+paint();
 """
 CSS = """
 .pixelated img, .panel img { image-rendering: pixelated; }
@@ -402,13 +484,13 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         with gr.Column(scale=2):
             with gr.Tabs() as tabs:
                 with gr.Tab("Draw", id="draw"):
-                    sketch = gr.Sketchpad(
-                        label="Draw a digit",
-                        type="pil",
-                        canvas_size=(CANVAS_SIZE, CANVAS_SIZE),
-                        brush=gr.Brush(default_size=BRUSH_SIZE, colors=["#000000"], color_mode="fixed"),
-                        layers=False,
-                        height=460,
+                    sketch = gr.HTML(
+                        "",
+                        html_template=PAD_HTML,
+                        css_template=PAD_CSS,
+                        js_on_load=PAD_JS,
+                        size=CANVAS_SIZE,
+                        pen=PEN_WIDTH,
                         elem_id="sketchpad",
                     )
                 with gr.Tab("Upload", id="upload"):
@@ -491,8 +573,10 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             interp_steps = gr.Slider(MIN_STEPS, MAX_STEPS, value=10, step=1, label="Steps", elem_id="interp-steps")
             interp_t = gr.Slider(0, 1, value=0.5, step=0.01, label="t", elem_id="interp-t")
         interp_view = gr.HTML(elem_id="interpolation")
-    # API-only inputs of /interpolate: two drawings, sent as to /reconstruct
+    # API-only inputs of /reconstruct and /interpolate: drawings as a Sketchpad sends them (image files)
     with gr.Group(visible=False):
+        api_drawing = gr.Sketchpad(type="pil", visible=False)
+        api_reconstruct = gr.Button(visible=False)
         api_drawings = [gr.Sketchpad(type="pil", visible=False) for _ in range(2)]
         api_steps = gr.Number(value=10, precision=0, visible=False)
         api_paths = gr.JSON(visible=False)
@@ -525,22 +609,26 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     maps = list(map_images.values())
     latent_open = gr.State(False)  # the maps are re-marked after each reconstruction only while they are on view
     mark_kw = {"api_name": False, "show_progress": "hidden"}
+    # The pad's value changes on each stroke's end, and when an upload or example is put on it.
+    # Its event is callable by clients as /stroke (not in the API docs), so benchmarks send exactly what the page sends.
     sketch.change(
-        reconstruct, [sketch, *controls], outputs, api_name="reconstruct", show_progress="hidden", trigger_mode="always_last"
+        reconstruct,
+        [sketch, *controls],
+        outputs,
+        api_name="stroke",
+        api_visibility="undocumented",
+        show_progress="hidden",
+        trigger_mode="always_last",
     ).then(mark_drawing, [sketch, *controls, latent_open], maps, **mark_kw)
+    api_reconstruct.click(reconstruct, [api_drawing, *controls], outputs, api_name="reconstruct")
     for control in controls:
         control.change(
             reconstruct, [sketch, *controls], outputs, api_name=False, show_progress="hidden", trigger_mode="always_last"
         ).then(mark_drawing, [sketch, *controls, latent_open], maps, **mark_kw)
-    # An upload or example goes onto the canvas and is reconstructed from there, so drawing over it works.
-    # (Setting the canvas from the server does not fire its change event, hence the explicit .then.)
+    # An upload or example goes onto the pad (its change event then reconstructs it), so drawing over it works.
     # The upload step is callable by clients (not in the API docs), so bad files can be tested down the path people use.
     for source, api_name in ((upload, "upload_to_canvas"), (example, False)):
-        source.change(upload_to_canvas, source, [sketch, tabs], api_name=api_name, api_visibility="undocumented").then(
-            reconstruct, [sketch, *controls], outputs, api_name=False, show_progress="hidden"
-        ).then(mark_drawing, [sketch, *controls, latent_open], maps, **mark_kw)
-    # The Sketchpad starts with no tool chosen ("select the draw tool"); choose the brush so the first stroke draws.
-    demo.load(None, None, None, js=SELECT_BRUSH_JS)
+        source.change(upload_to_canvas, source, [sketch, tabs], api_name=api_name, api_visibility="undocumented")
     demo.load(source_note, None, note, api_name=False, show_progress="hidden")
     reroll.click(new_seed, None, seed, api_name=False)
     sweep_section.expand(sweep_chart, None, sweep, api_name=False)

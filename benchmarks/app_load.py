@@ -6,13 +6,13 @@ Starts `python app.py` and, beside it, the *floor*: a trivial Gradio app served 
 whose endpoint returns one small image (what any Gradio call costs here). Both get the same
 gradio_client traffic:
 1. single client: alternating calls, p50/p95 latency and server CPU per call (from
-   /proc/<pid>/stat), each as a ratio to the floor's: a stroke (/reconstruct with a new
-   drawing), a slider move (the same drawing, new noise) and a click on a latent map
+   /proc/<pid>/stat), each as a ratio to the floor's: a stroke (/stroke, the page's own event,
+   with a new drawing), a slider move (the same drawing, new noise) and a click on a latent map
    (/decode_latent at a random point of the map);
-2. load: N concurrent clients call /reconstruct for T seconds with varied drawings sent as
-   the app's Sketchpad sends a stroke (a white background, the strokes on a transparent layer,
-   and the composite, at tiedae.constants.CANVAS_SIZE, the canvas app.py uses) and noise: p50/p95/p99, calls/s,
-   errors, server RSS after warm-up and at the end;
+2. load: N concurrent clients call /stroke for T seconds with varied drawings sent as the
+   app's pad sends a stroke (a PNG data URL of the canvas, at tiedae.constants.CANVAS_SIZE,
+   the pad size app.py uses) and noise: p50/p95/p99, calls/s, errors, server RSS after
+   warm-up and at the end;
 3. cold start: seconds from `python app.py` to the first HTTP 200, median of 3; and to the
    first stroke answered (torch and the models load in the background once the page is up).
 """
@@ -20,7 +20,8 @@ gradio_client traffic:
 from __future__ import annotations
 
 import argparse
-import json
+import base64
+import io
 import os
 import random
 import statistics
@@ -28,11 +29,9 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from _common import ROOT, free_port, machine, median, parse_with_quick, percentile, start_server, wait_http_200
-from PIL import Image
 
 from tiedae.constants import CANVAS_SIZE
 from tiedae.drawing import draw_digit
@@ -78,24 +77,20 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def make_drawings(folder: Path, count: int) -> list[dict[str, str]]:
-    """count drawings as the Sketchpad sends each stroke: a white background, the strokes on a
-    transparent layer and the composite, as PNGs at the app's canvas size (digits at varied
-    places, sizes and pens)."""
+def make_drawings(count: int) -> list[str]:
+    """count drawings as the app's pad sends each stroke: a PNG data URL of the canvas (CANVAS_SIZE
+    px a side, app.py's pad size), black strokes on opaque white, RGBA as a browser canvas exports
+    it (digits at varied places, sizes and pens)."""
     rng = random.Random(0)
     side = CANVAS_SIZE
-    background = folder / "background.png"
-    Image.new("RGBA", (side, side), "white").save(background)
     drawings = []
     for i in range(count):
         w, h = rng.uniform(0.25, 0.52) * side, rng.uniform(0.4, 0.75) * side
         x0, y0 = rng.uniform(0.025 * side, 0.975 * side - w), rng.uniform(0.025 * side, 0.975 * side - h)
         pen = {"size": (side, side), "box": (x0, y0, x0 + w, y0 + h), "width": rng.uniform(0.022, 0.062) * side}
-        paths = {"background": str(background)}
-        for part, canvas in (("layer", None), ("composite", "white")):
-            paths[part] = str(folder / f"drawing_{i:04d}_{part}.png")
-            draw_digit(i % 10, background=canvas, **pen).save(paths[part])
-        drawings.append(paths)
+        buffer = io.BytesIO()
+        draw_digit(i % 10, background="white", **pen).convert("RGBA").save(buffer, format="PNG")
+        drawings.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode())
     return drawings
 
 
@@ -107,7 +102,7 @@ class Caller:
     random point of a 2-D model's map decoded, as a click on the map is; "floor".
     """
 
-    def __init__(self, url: str, kind: str, drawings: list[dict[str, str]], seed: int, start: int = 0):
+    def __init__(self, url: str, kind: str, drawings: list[str], seed: int, start: int = 0):
         from gradio_client import Client
 
         self.client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="tiedae-bench-client-"))
@@ -117,7 +112,7 @@ class Caller:
         self.rng = random.Random(seed)
         self.next = start  # clients start far apart in the list, so none repeats another's recent drawing
 
-    def drawing(self) -> dict[str, str]:
+    def drawing(self) -> str:
         if self.kind == "app-same":
             return self.drawings[0]
         self.next += 1
@@ -133,37 +128,15 @@ class Caller:
             x, y = (float(low[i] + self.rng.random() * span) for i in (0, 1))
             self.client.predict(name, x, y, api_name="/decode_latent")
         else:
-            drawing = self.upload(self.drawing())
             noise = self.rng.choice(["gaussian", "salt_pepper", "uniform"])
             level, seed = round(self.rng.random(), 2), self.rng.randrange(1000)
-            shown, numbers = self.client.predict(drawing, noise, level, seed, api_name="/reconstruct")
+            shown, numbers = self.client.predict(self.drawing(), noise, level, seed, api_name="/stroke")
             if numbers is None:
                 raise RuntimeError(f"no reconstruction: {shown}")
         return time.perf_counter() - start
 
-    def upload(self, paths: dict[str, str]) -> dict:
-        """The three images in one upload request, as the browser sends a stroke's blobs; the Sketchpad value naming them."""
-        parts = ("background", "layer", "composite")
-        boundary = "tiedaebenchboundary"
-        body = b"".join(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{part}.png"\r\n'
-            f"Content-Type: image/png\r\n\r\n".encode()
-            + Path(paths[part]).read_bytes()
-            + b"\r\n"
-            for part in parts
-        ) + f"--{boundary}--\r\n".encode()
-        request = urllib.request.Request(
-            f"{self.url}gradio_api/upload", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-        )
-        with urllib.request.urlopen(request, timeout=60) as r:
-            background, layer, composite = (
-                {"path": path, "orig_name": f"{part}.png", "meta": {"_type": "gradio.FileData"}}
-                for part, path in zip(parts, json.loads(r.read()))
-            )
-        return {"background": background, "layers": [layer], "composite": composite}
 
-
-def single_client(servers: dict, drawings: list[dict[str, str]], calls: int) -> dict:
+def single_client(servers: dict, drawings: list[str], calls: int) -> dict:
     """Alternate app (new drawing), app (same drawing) and floor calls; latency and server CPU per call."""
     callers = {name: Caller(s["url"], name, drawings, seed=1) for name, s in servers.items()}
     servers = {**servers, "app-same": servers["app"], "app-click": servers["app"]}
@@ -185,8 +158,8 @@ def single_client(servers: dict, drawings: list[dict[str, str]], calls: int) -> 
     }
 
 
-def load(server: dict, drawings: list[dict[str, str]], clients: int, duration: float, warmup: float) -> dict:
-    """clients threads calling /reconstruct: `warmup` seconds unmeasured, then `duration` seconds measured."""
+def load(server: dict, drawings: list[str], clients: int, duration: float, warmup: float) -> dict:
+    """clients threads calling /stroke (the pad's event): `warmup` seconds unmeasured, then `duration` seconds measured."""
     callers = [Caller(server["url"], "app", drawings, seed=100 + i, start=i * len(drawings) // clients) for i in range(clients)]
     pid = server["proc"].pid
     latencies: list[float] = []
@@ -232,7 +205,7 @@ def load(server: dict, drawings: list[dict[str, str]], clients: int, duration: f
     }
 
 
-def cold_start(runs: int, drawing: dict[str, str]) -> tuple[list[float], list[float]]:
+def cold_start(runs: int, drawing: str) -> tuple[list[float], list[float]]:
     """Seconds from `python app.py` to the page (first HTTP 200), and to the first stroke answered.
 
     The page does not wait for torch and the models (they load behind it); the second figure is
@@ -270,7 +243,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="tiedae-bench-app-"))
     floor_script = tmp / "floor_app.py"
     floor_script.write_text(FLOOR_APP)
-    drawings = make_drawings(tmp, 40 if args.quick else 1500)
+    drawings = make_drawings(40 if args.quick else 1500)
     servers = {}
     try:
         for name, script in (("app", ROOT / "app.py"), ("floor", floor_script)):
@@ -297,7 +270,7 @@ def main() -> int:
 
         result = load(servers["app"], drawings, args.clients, args.duration, args.warmup)
         growth = result["rss_end"] / result["rss_start"] - 1
-        print(f"\nload: {args.clients} clients, {args.warmup:.0f}s warm-up then {args.duration:.0f}s measured on /reconstruct")
+        print(f"\nload: {args.clients} clients, {args.warmup:.0f}s warm-up then {args.duration:.0f}s measured on /stroke")
         print(
             f"calls {result['calls']}  errors {len(result['errors'])}  calls/s {result['calls_per_s']:.1f}  "
             f"p50 {1000 * result['p50']:.0f} ms  p95 {1000 * result['p95']:.0f} ms  p99 {1000 * result['p99']:.0f} ms  "

@@ -14,6 +14,7 @@ handled. This is a correctness check, so --quick (accepted for CI symmetry) runs
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import json
 import os
@@ -153,6 +154,11 @@ def upload_raw(url: str, content: bytes, name: str) -> tuple[int, str]:
         return e.code, e.read().decode(errors="replace")[:200]
 
 
+def data_uri(content: bytes) -> str:
+    """File bytes as the app's pad sends a drawing: a PNG data URL (whatever the bytes are)."""
+    return "data:image/png;base64," + base64.b64encode(content).decode()
+
+
 def file_value(path: str) -> dict:
     return {"background": None, "layers": [], "composite": {"path": path, "meta": {"_type": "gradio.FileData"}}}
 
@@ -166,12 +172,16 @@ def bad_input_run(url: str, folder: Path) -> None:
     draw_digit(7).save(good)
     good_value = {"background": None, "layers": [], "composite": handle_file(str(good))}
 
-    # Every file goes down both paths: as the Sketchpad's composite through /reconstruct (Gradio decodes
-    # it first and refuses what it cannot decode), and as an upload, where our code reads the file.
+    # Every file goes down three paths: as the page's pad sends a stroke (a data URL through /stroke, read by
+    # our code), as a Sketchpad's composite through /reconstruct (Gradio decodes it first and refuses what it
+    # cannot decode), and as an upload, where our code reads the file.
     for kind, (content, name, expected) in bad_files(folder).items():
         path = folder / name
         path.write_bytes(content)
         refused = expected.startswith("error:")
+        on_pad = expected.removeprefix("error:")  # the pad's path answers in the page, whatever the file
+        html, numbers = client.predict(data_uri(content), "gaussian", 0.3, 0, api_name="/stroke")
+        report(f"  as a stroke: {kind}", on_pad in html, "reconstructed" if on_pad == "<img" else html.replace("<", " <"))
         try:
             html, numbers = client.predict(
                 {"background": None, "layers": [], "composite": handle_file(str(path))},
@@ -231,6 +241,22 @@ def bad_input_run(url: str, folder: Path) -> None:
         else:
             handled = event == "complete" and needle in payload
         report(kind, handled, f"{event}: {payload}")
+
+    # The pad's own event: anything but an image data URL is refused in the page, files on the server included
+    big = "data:image/png;base64," + "A" * 5_000_000
+    stroke_cases = [
+        ("stroke: a server file path", ["/etc/passwd", "gaussian", 0.3, 0], "data URL"),
+        ("stroke: a text data URL", ["data:text/plain;base64,aGVsbG8=", "gaussian", 0.3, 0], "data URL"),
+        ("stroke: bad base64", ["data:image/png;base64,***", "gaussian", 0.3, 0], "not valid base64"),
+        ("stroke: 5 MB data URL", [big, "gaussian", 0.3, 0], "too large"),
+        ("stroke: a number", [42, "gaussian", 0.3, 0], "Cannot read"),
+        ("stroke: a clear pad", ["", "gaussian", 0.3, 0], "Draw a digit"),
+        ("stroke: null", [None, "gaussian", 0.3, 0], "Draw a digit"),
+        ("stroke: noise level NaN", [data_uri(png_bytes(draw_digit(2))), "gaussian", float("nan"), 0], "Noise level"),
+    ]
+    for kind, data, needle in stroke_cases:
+        event, payload = call_raw(url, data, "stroke")
+        report(kind, event in ("complete", "error") and needle in payload, f"{event}: {payload[:120]}")
 
     # The latent explorer's endpoints: a point of a 2-D map, and the path between two drawings
     status, blank = upload_raw(url, png_bytes(Image.new("RGB", (280, 280), "white")), "blank.png")

@@ -37,6 +37,17 @@ def images_of(numbers: dict) -> dict[str, np.ndarray]:
     }
 
 
+def data_uri(image: Image.Image) -> str:
+    """An image as the pad sends it: a PNG data URL."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def image_of(uri: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+
+
 def sketch(image):
     """A Sketchpad value as the component hands it over: a composite, no separate layers."""
     return {"background": None, "layers": [], "composite": image}
@@ -105,8 +116,14 @@ def _dot():
         ({"composite": 12}, "Cannot read"),
         ({"background": None, "layers": 5, "composite": None}, "list"),
         ({"unexpected": 1}, "keys"),
-        ("/does/not/exist.png", "No image file"),
         (np.zeros((3, 3, 3, 3)), "shape"),
+        # the pad's value is a PNG data URL: anything else is refused, file paths included
+        ("/etc/hostname", "data URL"),
+        ("data:text/plain;base64,aGk=", "data URL"),
+        ("data:image/png;base64,not base64!", "not valid base64"),
+        ("data:image/png;base64," + base64.b64encode(b"not a png").decode(), "not an image"),
+        ("data:image/png;base64," + "A" * 4_000_000, "too large"),
+        (data_uri(Image.new("RGB", (280, 280), "white")), "Draw a digit"),
     ],
 )
 def test_bad_drawings_get_a_clear_message_and_clear_outputs(bad, message):
@@ -124,21 +141,21 @@ def test_drawing_image_reads_every_sketchpad_form():
         "transparent composite": {"background": None, "layers": [layer], "composite": layer},
         "layers only": {"background": None, "layers": [layer], "composite": None},
         "background and layers": {"background": Image.new("RGBA", (800, 800), "white"), "layers": [layer], "composite": None},
-        "a file path (upload)": str(ROOT / "examples" / "digit_2.png"),
+        "the pad's data URL": data_uri(opaque),
     }
     for name, value in forms.items():
         image = app.drawing_image(value)
         assert image is not None, name
-        if name != "a file path (upload)":
-            assert np.mean((sketch_to_mnist(image) - reference) ** 2) < 0.0005, name
+        assert np.mean((sketch_to_mnist(image) - reference) ** 2) < 0.0005, name
     assert app.drawing_image(None) is None and app.drawing_image(sketch(None)) is None
+    assert app.drawing_image("") is None  # a clear pad
 
 
 def test_upload_goes_onto_the_canvas_as_its_strokes():
     value, _ = app.upload_to_canvas(str(ROOT / "examples" / "digit_3.png"))
-    assert value["composite"].size == (app.CANVAS_SIZE, app.CANVAS_SIZE)
+    assert image_of(value).size == (app.CANVAS_SIZE, app.CANVAS_SIZE)  # what the pad shows, to be drawn over
     on_canvas = app.reconstruct(value, "gaussian", 0.0, 0)[1]
-    direct = app.reconstruct(str(ROOT / "examples" / "digit_3.png"), "gaussian", 0.0, 0)[1]
+    direct = app.reconstruct(sketch(Image.open(ROOT / "examples" / "digit_3.png")), "gaussian", 0.0, 0)[1]
     clean = decode(on_canvas["clean"]["image"]) / 255
     assert np.mean((clean - decode(direct["clean"]["image"]) / 255) ** 2) < 0.003  # the canvas holds the same digit
 
@@ -181,7 +198,7 @@ def test_upload_goes_onto_the_canvas_as_dark_ink_on_white(tmp_path):
     path = tmp_path / "digit.png"
     draw_digit(4, ink="white", background="black").save(path)  # light on dark: normalised for the canvas
     value, _ = app.upload_to_canvas(str(path))
-    canvas = np.asarray(value["composite"].convert("L"))
+    canvas = np.asarray(image_of(value).convert("L"))
     assert canvas[0, 0] == 255 and canvas.min() == 0
     clean = decode(app.reconstruct(value, "gaussian", 0.0, 0)[1]["clean"]["image"])
     assert np.mean((clean / 255 - sketch_to_mnist(draw_digit(4))) ** 2) < 0.001
@@ -191,6 +208,24 @@ def test_upload_goes_onto_the_canvas_as_dark_ink_on_white(tmp_path):
 
 
 # --- the API over HTTP ------------------------------------------------------------------------
+
+
+def test_the_pads_stroke_event_over_http_matches_the_api_and_refuses_bad_strings(app_url, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(app_url, verbose=False)
+    seven = draw_digit(7, size=(app.CANVAS_SIZE, app.CANVAS_SIZE), box=(90, 50, 190, 230), width=24)
+    shown, numbers = client.predict(data_uri(seven), "gaussian", 0.3, 5, api_name="/stroke")  # as the page sends a stroke
+    assert numbers["tied"]["mse"] > 0 and 'id="tied-img"' in shown
+    path = tmp_path / "seven.png"
+    seven.save(path)
+    value = {"background": None, "layers": [], "composite": handle_file(str(path))}
+    same = client.predict(value, "gaussian", 0.3, 5, api_name="/reconstruct")[1]
+    assert same["tied"] == numbers["tied"] and same["untied"] == numbers["untied"]
+    for bad, message in (("/etc/hostname", "data URL"), ("data:image/png;base64,@@", "base64"), ("", "Draw a digit")):
+        shown, numbers = client.predict(bad, "gaussian", 0.3, 5, api_name="/stroke")
+        assert numbers is None and message in shown
+    assert client.predict(data_uri(seven), "gaussian", 0.3, 5, api_name="/stroke")[1] is not None  # still serving
 
 
 def test_api_reconstruct_returns_both_reconstructions_and_metrics(app_url, tmp_path):

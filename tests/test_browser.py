@@ -1,4 +1,4 @@
-"""A real browser (Debian's Chromium through Playwright) draws a digit on the Sketchpad."""
+"""A real browser (Debian's Chromium through Playwright) draws a digit on the app's pad."""
 
 import base64
 import io
@@ -57,7 +57,6 @@ def open_app(browser, url, *, width: int = 1400, height: int = 1000, phone: bool
     page = browser.new_page(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone)
     page.goto(url)
     page.locator("#sketchpad canvas").first.wait_for(timeout=30_000)
-    page.get_by_text("select the draw tool to start").wait_for(state="hidden", timeout=30_000)
     return page
 
 
@@ -122,6 +121,20 @@ def test_drawing_a_digit_shows_both_reconstructions(page, tmp_path):
     assert (tmp_path / "drawn.png").stat().st_size > 10_000
 
 
+def test_undo_takes_back_the_last_stroke_and_clear_empties_the_pad(page):
+    draw(page, THREE[:1])
+    one_stroke = src(page, "clean")
+    draw(page, THREE[1:])
+    assert src(page, "clean") != one_stroke
+    page.get_by_role("button", name="Undo").click()
+    page.wait_for_function(  # back to the one-stroke drawing, pixel for pixel
+        "old => document.querySelector('#clean-img')?.src === old", arg=one_stroke, timeout=30_000
+    )
+    page.get_by_role("button", name="Clear").click()
+    page.locator("#result").get_by_text("Draw a digit (0–9)").wait_for(timeout=30_000)
+    assert page.locator("#tied-img").count() == 0
+
+
 def test_on_a_phone_the_reconstructions_are_right_under_the_canvas(browser, app_url):
     page = open_app(browser, app_url, width=390, height=844, phone=True)
     try:
@@ -156,7 +169,7 @@ def test_drawing_over_an_upload_changes_what_is_reconstructed(page, tmp_path):
     before = _image(page, "clean")
     assert before.max() > 150
     # back on the canvas (the upload switched to it): a stroke across the 1 makes it another drawing
-    page.get_by_text("select the draw tool to start").wait_for(state="hidden", timeout=30_000)
+    page.locator("#sketchpad canvas").first.wait_for(timeout=30_000)
     draw(page, [[(0.3, 0.5), (0.5, 0.5), (0.7, 0.5)]])
     after = _image(page, "clean")
     assert np.mean((after / 255.0 - before / 255.0) ** 2) > 0.01, "the stroke over the upload did not reach the models"

@@ -87,7 +87,7 @@ def test_uncacheable_input_still_gets_its_message(counted):
 def test_ink_on_canvas_crops_to_the_digit_and_keeps_it():
     ink = find_ink(draw_digit(6, size=(1000, 700), box=(700, 400, 800, 650), width=20))  # small, in a corner
     canvas = demo.ink_on_canvas(ink, 280)
-    assert canvas.size == (280, 280) and canvas.mode == "RGBA"
+    assert canvas.size == (280, 280) and canvas.mode == "L"
     dark = np.asarray(canvas.convert("L")) < 128
     rows = np.flatnonzero(dark.any(axis=1))
     assert rows[-1] - rows[0] > 150  # the digit fills most of the canvas now

@@ -15,7 +15,7 @@ DEFAULT_SIZES = (MNIST_PIXELS, 400, 20)  # the shipped models: 784 -> 400 -> 20
 MODEL_NAMES = ("tied", "untied")  # checkpoint folders and Hub repo suffixes, in display order
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 MAX_SEED = 2**31 - 1
-CANVAS_SIZE = 280  # the Sketchpad's pixels per side: 10 per MNIST pixel, so the browser sends and the server decodes little
+CANVAS_SIZE = 280  # the drawing pad's pixels per side, 10 per MNIST pixel; a stroke sends them as a PNG data URL of a few KB
 # matplotlib's tab10, one colour per digit 0–9 (the latent maps and their legend)
 DIGIT_COLORS = np.array(
     [

@@ -151,11 +151,11 @@ def prepared_digit(image: object) -> np.ndarray | None:
 
 
 def ink_on_canvas(ink: np.ndarray, size: int) -> Image.Image:
-    """A stroke map as dark strokes on a white size×size canvas, cropped to the digit with a margin (RGBA)."""
+    """A stroke map as dark strokes on a white size×size canvas (grey), cropped to the digit with a margin."""
     top, bottom, left, right = ink_box(ink)
     side = 1.4 * max(bottom - top, right - left)  # the digit and a margin around it
     square = crop_square(ink, (top + bottom) / 2, (left + right) / 2, side, size)
-    return Image.fromarray(np.round(255 * (1 - square)).astype(np.uint8), mode="L").convert("RGBA")
+    return Image.fromarray(np.round(255 * (1 - square)).astype(np.uint8), mode="L")
 
 
 def check_controls(kind: object, level: object, seed: object) -> tuple[str, float, int]:

@@ -17,9 +17,12 @@ Two steps, each a plain function:
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 import os
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -56,6 +59,7 @@ BOX_THRESHOLD = 0.1  # ink above this fraction of its peak counts for the boundi
 WORK_SIZE = 512  # larger inputs are box-downscaled to about this before any other work
 BACKGROUND_SIZE = 128  # photos: the paper's brightness is estimated at about this size
 MAX_PIXELS = 50_000_000  # refuse to decode images larger than this (decompression bombs)
+MAX_DATA_URI = 4_000_000  # characters: the pad's PNG is a few KB; an upload-sized photo would be a few MB
 MIN_SIDE = 8  # smaller images hold no usable digit
 BLANK_INK = 0.15  # peak contrast below this (after removing the background) counts as blank
 MIN_EXTENT = 0.04  # strokes spanning less of the image's longer side are a dot, not a digit
@@ -161,9 +165,25 @@ def _without_border_blobs(ink: np.ndarray) -> np.ndarray:
     return np.where(near, ink, 0).astype(np.float32)
 
 
-def open_image(source: str | os.PathLike) -> Image.Image:
+def image_from_data_uri(uri: str) -> Image.Image | None:
+    """A drawing sent as a data URL ('data:image/png;base64,…', as the app's pad sends it) -> image; '' -> None."""
+    if not uri:
+        return None  # a clear pad
+    if len(uri) > MAX_DATA_URI:
+        raise SketchError(f"The drawing is too large ({len(uri):,} characters; at most {MAX_DATA_URI:,}).")
+    head, comma, data = uri.partition(",")
+    if not (comma and head.startswith("data:image/") and head.endswith(";base64")):
+        raise SketchError("A drawing is sent as an image data URL ('data:image/png;base64,…').")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except ValueError as e:  # binascii.Error is a ValueError
+        raise SketchError("The drawing's data URL is not valid base64.") from e
+    return open_image(io.BytesIO(raw))
+
+
+def open_image(source: str | os.PathLike | IO[bytes]) -> Image.Image:
     """An image file, decoded at reduced size where the format allows (its EXIF orientation is applied when read)."""
-    if not Path(source).is_file():
+    if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
         raise SketchError(f"No image file at {os.fspath(source)!r}.")
     try:
         image = Image.open(source)
