@@ -23,15 +23,7 @@ from PIL import Image
 from tiedae.constants import CHECKPOINTS, MAX_SEED, MNIST_PIXELS
 from tiedae.latent import LatentMap, decode_codes, interpolation, strip
 from tiedae.metrics import mse, psnr
-from tiedae.model import (
-    LATENT_MAP_FILE,
-    METRICS_FILE,
-    MODEL_CLASSES,
-    REPO_PREFIX,
-    Autoencoder,
-    count_parameters,
-    repo_ids,
-)
+from tiedae.model import LATENT_MAP_FILE, METRICS_FILE, MODEL_CLASSES, REPO_PREFIX, Autoencoder, count_parameters, repo_ids
 from tiedae.noise import NOISE_KINDS, add_noise, check_noise
 from tiedae.plots import study_chart, sweep_image
 from tiedae.preprocess import crop_square, ink_box, sketch_to_mnist
