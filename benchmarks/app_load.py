@@ -10,8 +10,8 @@ gradio_client traffic:
    with a new drawing), a slider move (the same drawing, new noise) and a click on a latent map
    (/decode_latent at a random point of the map);
 2. load: N concurrent clients call /stroke for T seconds with varied drawings sent as the
-   app's pad sends a stroke (a PNG data URL of the canvas, at tiedae.constants.CANVAS_SIZE,
-   the pad size app.py uses) and noise: p50/p95/p99, calls/s, errors, server RSS after
+   app's pad sends a stroke (a PNG data URL of the canvas, at the pad's size as the running
+   app states it in its /config) and noise: p50/p95/p99, calls/s, errors, server RSS after
    warm-up and at the end;
 3. cold start: seconds from `python app.py` to the first HTTP 200, median of 3; and to the
    first stroke answered (torch and the models load in the background once the page is up).
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+import json
 import os
 import random
 import statistics
@@ -29,11 +30,11 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from _common import ROOT, free_port, machine, median, parse_with_quick, percentile, start_server, wait_http_200
 
-from tiedae.constants import CANVAS_SIZE
 from tiedae.drawing import draw_digit
 from tiedae.latent import LatentMap
 
@@ -77,12 +78,19 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def make_drawings(count: int) -> list[str]:
-    """count drawings as the app's pad sends each stroke: a PNG data URL of the canvas (CANVAS_SIZE
-    px a side, app.py's pad size), black strokes on opaque white, RGBA as a browser canvas exports
-    it (digits at varied places, sizes and pens)."""
+def pad_size(url: str) -> int:
+    """The drawing pad's canvas size in pixels, as the running app states it in its public /config."""
+    with urllib.request.urlopen(f"{url}config", timeout=30) as r:
+        components = json.loads(r.read())["components"]
+    (pad,) = (c for c in components if c.get("props", {}).get("elem_id") == "sketchpad")
+    return int(pad["props"]["props"]["size"])
+
+
+def make_drawings(count: int, side: int) -> list[str]:
+    """count drawings as the app's pad sends each stroke: a PNG data URL of its side×side canvas,
+    black strokes on opaque white, RGBA as a browser canvas exports it (digits at varied places,
+    sizes and pens)."""
     rng = random.Random(0)
-    side = CANVAS_SIZE
     drawings = []
     for i in range(count):
         w, h = rng.uniform(0.25, 0.52) * side, rng.uniform(0.4, 0.75) * side
@@ -243,18 +251,20 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="tiedae-bench-app-"))
     floor_script = tmp / "floor_app.py"
     floor_script.write_text(FLOOR_APP)
-    drawings = make_drawings(40 if args.quick else 1500)
     servers = {}
     try:
         for name, script in (("app", ROOT / "app.py"), ("floor", floor_script)):
             port = free_port()
             servers[name] = {"proc": start_server(script, port), "url": f"http://127.0.0.1:{port}/"}
             wait_http_200(port)
+        side = pad_size(servers["app"]["url"])
+        print(f"the app's drawing pad (from its /config): {side}×{side} px")
+        drawings = make_drawings(40 if args.quick else 1500, side)
 
         single = single_client(servers, drawings, args.calls)
         a, f = single["app"], single["floor"]
         print(f"\nsingle client, {args.calls} alternating calls each")
-        print(f"app = a new {CANVAS_SIZE}×{CANVAS_SIZE} drawing every call (a stroke); app-same = the same drawing, new noise (a slider move)")
+        print(f"app = a new {side}×{side} drawing every call (a stroke); app-same = the same drawing, new noise (a slider move)")
         print("app-click = /decode_latent at a random point of a 2-D map (a click on the map)")
         print(f"{'':<10}{'p50 ms':>10}{'p95 ms':>10}{'server CPU ms/call':>20}")
         for name in ("app", "app-same", "app-click", "floor"):
