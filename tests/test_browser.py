@@ -81,17 +81,24 @@ def wait_for_new(page, key: str, old: str | None) -> None:
     )
 
 
-def draw(page, strokes) -> None:
-    """Mouse strokes in canvas fractions; returns once the last stroke's reconstruction is shown."""
+def draw(page, strokes, *, finger: bool = False) -> None:
+    """Strokes in canvas fractions, by mouse or by a finger (real touch events, through the Chrome
+    DevTools protocol); returns once the last stroke's reconstruction is shown."""
     box = page.locator("#sketchpad canvas").first.bounding_box()
+    touch = page.context.new_cdp_session(page) if finger else None
     for stroke in strokes:
         before = src(page, "clean")
         points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
-        page.mouse.move(*points[0])
-        page.mouse.down()
-        for point in points[1:]:
-            page.mouse.move(*point, steps=2)
-        page.mouse.up()
+        if touch:
+            for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * (len(points) - 1), points):
+                touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+            touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        else:
+            page.mouse.move(*points[0])
+            page.mouse.down()
+            for point in points[1:]:
+                page.mouse.move(*point, steps=2)
+            page.mouse.up()
         wait_for_new(page, "clean", before)  # each stroke changes the drawing, so the input shown changes
 
 
@@ -138,7 +145,7 @@ def test_undo_takes_back_the_last_stroke_and_clear_empties_the_pad(page):
 def test_on_a_phone_the_reconstructions_are_right_under_the_canvas(browser, app_url):
     page = open_app(browser, app_url, width=390, height=844, phone=True)
     try:
-        draw(page, THREE)
+        draw(page, THREE, finger=True)  # drawn with a finger, as on a phone
         check_reconstructions(page)
         canvas_top = page.locator("#sketchpad canvas").first.bounding_box()["y"]
         for name in ("tied", "untied"):
