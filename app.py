@@ -91,12 +91,19 @@ _loading_lock = threading.Lock()
 
 
 def loading() -> Future:
-    """The one background load of torch and the models: started by __main__ once the page is served, else on first need."""
+    """The one background load of torch and the models: started once the page is served (python app.py), else on first need."""
     global _loading
     with _loading_lock:
         if _loading is None:
             _loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tiedae-models").submit(load_models)
         return _loading
+
+
+def load_once_serving() -> None:
+    """Start loading torch and the models once the server is up, so the page (first HTTP 200) does not wait for them."""
+    while not demo.is_running:
+        time.sleep(0.05)
+    loading()
 
 
 def shipped_models():
@@ -658,6 +665,5 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
 demo.queue(default_concurrency_limit=CONCURRENCY)
 
 if __name__ == "__main__":
-    demo.launch(prevent_thread_lock=True, **LAUNCH_KWARGS)  # the page is served from here on
-    loading()  # then torch and the models, in the background: the page does not wait for them
-    demo.block_thread()
+    threading.Thread(target=load_once_serving, daemon=True).start()
+    demo.launch(**LAUNCH_KWARGS)

@@ -515,3 +515,39 @@ def test_models_that_fail_to_load_are_named_on_the_page_and_in_each_answer(monke
     with pytest.raises(gr.Error, match="could not be loaded"):
         app.decode_latent("tied", 0.0, 0.0)
     assert app.mark_drawing(sketch(draw_digit(3)), "gaussian", 0.3, 0) == (gr.skip(), gr.skip())
+
+
+@pytest.mark.parametrize("command", [["python", "app.py"], ["gradio", "app.py"]], ids=["python", "gradio-reload"])
+def test_the_app_keeps_serving_when_started_from_the_command_line(command, tmp_path):
+    """`python app.py` and `gradio app.py` (reload mode) serve the page, then answer strokes for a while."""
+    import socket
+    import time
+    import urllib.request
+
+    from gradio_client import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    executable = sys.executable if command[0] == "python" else str(Path(sys.executable).with_name("gradio"))
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.Popen([executable, command[1]], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the page never came up"
+                time.sleep(0.1)
+        client = Client(url, verbose=False)
+        stroke = data_uri(draw_digit(5, size=(app.CANVAS_SIZE, app.CANVAS_SIZE), box=(90, 50, 190, 230), width=24))
+        until = time.monotonic() + 12  # a broken start-up once ended the process about 10 s in
+        while time.monotonic() < until:
+            assert client.predict(stroke, "gaussian", 0.3, 0, api_name="/stroke")[1] is not None
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
