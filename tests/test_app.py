@@ -5,6 +5,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -531,7 +532,10 @@ def test_the_app_keeps_serving_when_started_from_the_command_line(command, tmp_p
         port = s.getsockname()[1]
     executable = sys.executable if command[0] == "python" else str(Path(sys.executable).with_name("gradio"))
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([executable, command[1]], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # a session of its own: `gradio app.py` runs the app in a child process, and both must go at the end
+    proc = subprocess.Popen(
+        [executable, command[1]], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + 120
         while True:
@@ -549,5 +553,15 @@ def test_the_app_keeps_serving_when_started_from_the_command_line(command, tmp_p
             assert client.predict(stroke, "gaussian", 0.3, 0, api_name="/stroke")[1] is not None
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)  # the whole group: the reload command and the app it started
         proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)  # anyone left in the group?
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError("the app outlived SIGTERM by 30 s")
