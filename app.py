@@ -60,6 +60,13 @@ LATENT_ROOT = CHECKPOINTS / "2d"  # the 2-D pair and its codes of the test digit
 LOAD_FAILED = "The models could not be loaded: {}"
 
 
+def load_pair(root: Path, sizes: tuple[int, ...]):
+    """One tied/untied pair: from the Hub with --hub (the bundled one in root if that fails), else from root."""
+    if not HUB:
+        return tiedae.demo.load_bundled(root)
+    return tiedae.demo.load_from_hub(HUB, revision=REVISION, root=root, prefix=tiedae.model.repo_prefix(sizes))
+
+
 def load_models():
     """Import torch, then load the shipped pair and the 2-D pair; runs once, in the background (see loading)."""
     import torch  # here, not at the top: the page does not wait for torch
@@ -67,18 +74,12 @@ def load_models():
     torch.set_num_threads(1)  # one thread per call; the queue runs as many calls as there are cores
     start = time.perf_counter()
     try:
-        loaded = tiedae.demo.load_from_hub(HUB, revision=REVISION) if HUB else tiedae.demo.load_bundled()
+        loaded = load_pair(CHECKPOINTS, DEFAULT_SIZES)
     except (ValueError, FileNotFoundError) as e:  # a broken bundled checkpoint: say which file, no traceback
         log.error(LOAD_FAILED.format(e))
         raise
     try:
-        latent = (
-            tiedae.demo.load_from_hub(
-                HUB, revision=REVISION, root=LATENT_ROOT, prefix=tiedae.model.repo_prefix((*DEFAULT_SIZES[:-1], 2))
-            )
-            if HUB
-            else tiedae.demo.load_bundled(LATENT_ROOT)
-        )
+        latent = load_pair(LATENT_ROOT, (*DEFAULT_SIZES[:-1], 2))
     except (ValueError, FileNotFoundError) as e:  # the explorer says so; drawing and reconstructing still work
         log.warning("no 2-D models for the latent maps: %s", e)
         latent = None
@@ -275,10 +276,10 @@ def click_handler(name: str):
     """The select handler of one map: decode the point clicked."""
 
     def on_click(evt: gr.SelectData) -> str:
-        latent_map = latent_models().maps[name]
+        loaded = latent_models()
         column, row = evt.index  # pixels of the map picture
-        x, y = latent_map.to_code(column, row)
-        return tiedae.demo.decoded_html(tiedae.demo.decode_point(latent_models(), name, x, y), f"{name} decoder")
+        x, y = loaded.maps[name].to_code(column, row)
+        return tiedae.demo.decoded_html(tiedae.demo.decode_point(loaded, name, x, y), f"{name} decoder")
 
     return on_click
 

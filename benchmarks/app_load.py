@@ -114,7 +114,6 @@ class Caller:
         from gradio_client import Client
 
         self.client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="tiedae-bench-client-"))
-        self.url = url
         self.kind = kind
         self.drawings = drawings
         self.rng = random.Random(seed)

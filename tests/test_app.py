@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def decode(uri: str) -> np.ndarray:
-    """A PNG data URI as returned by the API -> uint8 (28, 28)."""
+    """A PNG data URI (the API's 28×28 images, or what is put on the pad) -> uint8 array."""
     assert uri.startswith("data:image/png;base64,")
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
 
@@ -43,10 +43,6 @@ def data_uri(image: Image.Image) -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def image_of(uri: str) -> Image.Image:
-    return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
 
 
 def sketch(image):
@@ -154,7 +150,7 @@ def test_drawing_image_reads_every_sketchpad_form():
 
 def test_upload_goes_onto_the_canvas_as_its_strokes():
     value, _ = app.upload_to_canvas(str(ROOT / "examples" / "digit_3.png"))
-    assert image_of(value).size == (app.CANVAS_SIZE, app.CANVAS_SIZE)  # what the pad shows, to be drawn over
+    assert decode(value).shape == (app.CANVAS_SIZE, app.CANVAS_SIZE)  # what the pad shows, to be drawn over
     on_canvas = app.reconstruct(value, "gaussian", 0.0, 0)[1]
     direct = app.reconstruct(sketch(Image.open(ROOT / "examples" / "digit_3.png")), "gaussian", 0.0, 0)[1]
     clean = decode(on_canvas["clean"]["image"]) / 255
@@ -199,7 +195,7 @@ def test_upload_goes_onto_the_canvas_as_dark_ink_on_white(tmp_path):
     path = tmp_path / "digit.png"
     draw_digit(4, ink="white", background="black").save(path)  # light on dark: normalised for the canvas
     value, _ = app.upload_to_canvas(str(path))
-    canvas = np.asarray(image_of(value).convert("L"))
+    canvas = decode(value)
     assert canvas[0, 0] == 255 and canvas.min() == 0
     clean = decode(app.reconstruct(value, "gaussian", 0.0, 0)[1]["clean"]["image"])
     assert np.mean((clean / 255 - sketch_to_mnist(draw_digit(4))) ** 2) < 0.001

@@ -7,6 +7,7 @@ Names and submodules are imported on first use (PEP 562), so `import tiedae.cons
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import TYPE_CHECKING
 
 _EXPORTS = {  # name -> the module that defines it
@@ -26,21 +27,7 @@ _EXPORTS = {  # name -> the module that defines it
     "psnr_from_mse": "tiedae.metrics",
     "sketch_to_mnist": "tiedae.preprocess",
 }
-_SUBMODULES = {
-    "card",
-    "constants",
-    "demo",
-    "drawing",
-    "latent",
-    "metrics",
-    "model",
-    "noise",
-    "plots",
-    "preprocess",
-    "publish",
-    "recipe",
-    "study",
-}
+_SUBMODULES = {module.name for module in pkgutil.iter_modules(__path__)}  # tiedae/*.py, reachable as tiedae.<name>
 __all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
 
