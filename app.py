@@ -10,12 +10,15 @@ This file only wires plain functions from `tiedae` to Gradio components.
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import html
 import importlib.util
 import logging
 import os
 import random
+import shutil
+import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -192,12 +195,35 @@ def upload_to_canvas(path: str | None):
 
 
 @functools.cache
-def sweep_chart() -> np.ndarray:
+def picture_dir() -> Path:
+    """Where the pictures that every visitor sees are written, once per process."""
+    path = Path(tempfile.mkdtemp(prefix="tiedae-pictures-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)  # Gradio serves its own copies
+    return path
+
+
+def png_file(picture: np.ndarray, name: str) -> str:
+    """A picture shown to every visitor, as a PNG file for an image output.
+
+    Why a file: Gradio saves an array output by rewriting, in place, a file named by its content, so the same
+    picture sent again (to another visitor, or twice in one session) can cut the file short while a browser is
+    reading it: a broken image. A file path is copied into Gradio's cache once, under a temporary name renamed
+    into place.
+    """
+    path = picture_dir() / f"{name}.png"
+    staging = path.with_suffix(f".{threading.get_ident()}.tmp")
+    Image.fromarray(picture).save(staging, format="PNG")
+    os.replace(staging, path)  # whole or not at all, even if two first views draw it at once
+    return str(path)
+
+
+@functools.cache
+def sweep_chart() -> str:
     """Drawn on first view, not at start-up: matplotlib costs a second the first page does not need."""
     chart = tiedae.demo.noise_sweep_image(shipped_models().metrics)
     if chart is None:
         raise gr.Error("No usable metrics.json beside the checkpoints, so there is no sweep to show.")
-    return chart
+    return png_file(chart, "noise-sweep")
 
 
 @functools.cache
@@ -213,12 +239,13 @@ def study_charts(metric: str) -> tuple:
 
 
 @functools.cache
-def weight_images() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def weight_images() -> tuple[str, str, str]:
     """The first layers' weights as tiles, drawn on first view: the tied weight, the untied encoder's and decoder's."""
     models = shipped_models().models
     tied, untied = models["tied"].layers[0], models["untied"].layers[0]
     tiles = tiedae.plots.weight_tiles
-    return tiles(tied.weight), tiles(untied.weight), tiles(untied.decoder_weight.t())
+    pictures = {"tied": tied.weight, "untied-encoder": untied.weight, "untied-decoder": untied.decoder_weight.t()}
+    return tuple(png_file(tiles(weight), f"weights-{name}") for name, weight in pictures.items())
 
 
 def latent_models():
@@ -237,39 +264,50 @@ def latent_pictures() -> dict[str, np.ndarray]:
 
 
 @functools.cache
-def latent_section() -> tuple:
-    """What the latent section shows when first opened: both maps and both decoded grids."""
+def plain_maps() -> tuple[str, str]:
+    """Both maps with nothing marked, as files (every visitor sees them)."""
+    return tuple(png_file(picture, f"map-{name}") for name, picture in latent_pictures().items())
+
+
+@functools.cache
+def latent_section() -> tuple[str, str]:
+    """The decoded grids the latent section shows when first opened (mark_drawing puts up the maps)."""
     loaded = latent_models()
-    grids = [tiedae.latent.decoded_grid(loaded.models[name], loaded.maps[name]) for name in MODEL_NAMES]
-    return (*latent_pictures().values(), *grids)
+    grids = {name: tiedae.latent.decoded_grid(loaded.models[name], loaded.maps[name]) for name in MODEL_NAMES}
+    return tuple(png_file(grid, f"grid-{name}") for name, grid in grids.items())
 
 
-def mark_drawing(drawing, noise_kind: str, noise_level: float, seed: int, is_open: bool = True):
-    """Both maps with the current drawing's clean and noisy codes ringed (the maps unchanged if there is none)."""
+def mark_drawing(drawing, noise_kind: str, noise_level: float, seed: int, is_open: bool = True, shown=None):
+    """Both maps with the current drawing's clean and noisy codes ringed (plain if there is none), and what they show.
+
+    `shown` is what the page's maps show now (a gr.State): the same maps are never sent twice, see png_file.
+    """
+    unchanged = gr.skip(), gr.skip(), gr.skip()
     if not is_open:
-        return gr.skip(), gr.skip()
+        return unchanged
     try:
         loaded = latent_models()
     except gr.Error:
-        return gr.skip(), gr.skip()  # the section says what is missing
-    pictures = latent_pictures()
+        return unchanged  # the section says what is missing
     try:
         kind, level, seed = tiedae.demo.check_controls(noise_kind, noise_level, seed)
         clean = drawing_digit(drawing)
     except (ValueError, SketchError):
         clean = None  # the reconstruction above says what is wrong
     if clean is None:
-        return tuple(pictures.values())
+        return unchanged if shown == "plain" else (*plain_maps(), "plain")
     noisy = tiedae.demo.noisy_digit(clean, kind, level, seed)
     encode = tiedae.latent.encode_digit
-    return tuple(
-        tiedae.latent.mark(
-            pictures[name],
-            loaded.maps[name],
-            [(encode(model, noisy), MARK_NOISY), (encode(model, clean), MARK_CLEAN)],
-        )
-        for name, model in loaded.models.items()
+    codes = {name: (encode(model, noisy), encode(model, clean)) for name, model in loaded.models.items()}
+    marks = tuple(float(v) for pair in codes.values() for code in pair for v in code)  # what the rings show
+    if shown == marks:
+        return unchanged
+    pictures = latent_pictures()
+    maps = (
+        tiedae.latent.mark(pictures[name], loaded.maps[name], [(noisy_code, MARK_NOISY), (clean_code, MARK_CLEAN)])
+        for name, (noisy_code, clean_code) in codes.items()
     )
+    return (*maps, marks)
 
 
 def click_handler(name: str):
@@ -277,9 +315,12 @@ def click_handler(name: str):
 
     def on_click(evt: gr.SelectData) -> str:
         loaded = latent_models()
-        column, row = evt.index  # pixels of the map picture
-        x, y = loaded.maps[name].to_code(column, row)
-        return tiedae.demo.decoded_html(tiedae.demo.decode_point(loaded, name, x, y), f"{name} decoder")
+        try:
+            column, row = map(float, evt.index)  # pixels of the map picture
+            x, y = loaded.maps[name].to_code(column, row)
+            return tiedae.demo.decoded_html(tiedae.demo.decode_point(loaded, name, x, y), f"{name} decoder")
+        except (TypeError, ValueError) as e:  # e.g. a click before the map's picture has loaded
+            raise gr.Error(f"Could not decode that point: {e}") from None
 
     return on_click
 
@@ -616,6 +657,9 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     outputs = [result, numbers]
     maps = list(map_images.values())
     latent_open = gr.State(False)  # the maps are re-marked after each reconstruction only while they are on view
+    maps_shown = gr.State(None)  # what the maps show: "plain", or the marked codes
+    marking = [sketch, *controls, latent_open, maps_shown]
+    maps_out = [*maps, maps_shown]
     mark_kw = {"api_name": False, "show_progress": "hidden"}
     # The pad's value changes on each stroke's end, and when an upload or example is put on it.
     # Its event is callable by clients as /stroke (not in the API docs), so benchmarks send exactly what the page sends.
@@ -627,12 +671,12 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         api_visibility="undocumented",
         show_progress="hidden",
         trigger_mode="always_last",
-    ).then(mark_drawing, [sketch, *controls, latent_open], maps, **mark_kw)
+    ).then(mark_drawing, marking, maps_out, **mark_kw)
     api_reconstruct.click(reconstruct, [api_drawing, *controls], outputs, api_name="reconstruct")
     for control in controls:
         control.change(
             reconstruct, [sketch, *controls], outputs, api_name=False, show_progress="hidden", trigger_mode="always_last"
-        ).then(mark_drawing, [sketch, *controls, latent_open], maps, **mark_kw)
+        ).then(mark_drawing, marking, maps_out, **mark_kw)
     # An upload or example goes onto the pad (its change event then reconstructs it), so drawing over it works.
     # The upload step is callable by clients (not in the API docs), so bad files can be tested down the path people use.
     for source, api_name in ((upload, "upload_to_canvas"), (example, False)):
@@ -643,8 +687,8 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     study_section.expand(study_charts, study_metric, [study_caption, *study_plots], api_name=False)
     study_metric.change(study_charts, study_metric, [study_caption, *study_plots], api_name=False)
     latent_ui.expand(lambda: True, None, latent_open, api_name=False).then(
-        latent_section, None, [*maps, *grid_images.values()], api_name=False
-    ).then(mark_drawing, [sketch, *controls, latent_open], maps, **mark_kw)
+        latent_section, None, list(grid_images.values()), api_name=False
+    ).then(mark_drawing, marking, maps_out, **mark_kw)
     latent_ui.collapse(lambda: False, None, latent_open, api_name=False)
     for name in MODEL_NAMES:
         map_images[name].select(click_handler(name), None, decoded_views[name], api_name=False)

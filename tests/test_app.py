@@ -347,15 +347,34 @@ def test_outputs_are_small_inline_pngs():
     assert len(shown) < 10_000
 
 
+def picture(path: str) -> np.ndarray:
+    """An image output the app hands Gradio as a file."""
+    with Image.open(path) as image:
+        return np.asarray(image)
+
+
 def test_noise_sweep_chart_is_drawn_from_metrics_on_first_view():
-    chart = app.sweep_chart()
+    path = app.sweep_chart()
+    chart = picture(path)
     assert chart.ndim == 3 and chart.shape[2] == 3 and chart.shape[1] > 600
     assert chart.std() > 10  # not a blank canvas
-    assert app.sweep_chart() is chart  # drawn once
+    assert app.sweep_chart() is path  # drawn once
+
+
+def test_pictures_every_visitor_sees_are_whole_files_written_once(monkeypatch, tmp_path):
+    """Gradio copies a file output into its cache once, atomically; an array it would rewrite in place."""
+    monkeypatch.setattr(app, "picture_dir", lambda: tmp_path)
+    first = np.random.default_rng(0).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    path = app.png_file(first, "noise-sweep")
+    np.testing.assert_array_equal(picture(path), first)  # lossless
+    second = np.zeros((10, 10), dtype=np.uint8)
+    assert app.png_file(second, "noise-sweep") == path
+    np.testing.assert_array_equal(picture(path), second)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["noise-sweep.png"]  # no staging file left behind
 
 
 def test_weight_tiles_show_the_tie():
-    tied, untied_encoder, untied_decoder = app.weight_images()
+    tied, untied_encoder, untied_decoder = map(picture, app.weight_images())
     for image in (tied, untied_encoder, untied_decoder):
         assert image.dtype == np.uint8 and image.shape == (2 * (8 * 29 + 1),) * 2 + (3,)  # 8×8 tiles of 28 px, 1 px apart, ×2
     layer = app.shipped_models().models["tied"].layers[0]
@@ -378,7 +397,8 @@ def test_study_section_draws_three_charts_from_the_shipped_study():
 
 
 def test_the_latent_section_shows_both_maps_and_decoded_grids():
-    tied_map, untied_map, tied_grid, untied_grid = app.latent_section()
+    tied_grid, untied_grid = map(picture, app.latent_section())
+    tied_map, untied_map = map(picture, app.plain_maps())
     assert tied_map.shape == untied_map.shape == (400, 400, 3)
     assert tied_grid.shape == untied_grid.shape == (15 * 28, 15 * 28)
     assert not np.array_equal(tied_map, untied_map)  # two models, two code spaces
@@ -386,15 +406,20 @@ def test_the_latent_section_shows_both_maps_and_decoded_grids():
 
 def test_the_drawing_is_ringed_on_both_maps_only_while_they_are_open():
     drawing = sketch(draw_digit(0))
-    marked = app.mark_drawing(drawing, "gaussian", 0.5, 0, True)
-    for name, picture in zip(("tied", "untied"), marked):
+    *marked, shown = app.mark_drawing(drawing, "gaussian", 0.5, 0, True)
+    for name, ringed in zip(("tied", "untied"), marked):
         plain = app.latent_pictures()[name]
-        changed = np.argwhere((picture != plain).any(axis=2))
+        changed = np.argwhere((ringed != plain).any(axis=2))
         assert len(changed) > 50, f"no ring on the {name} map"
-        assert (picture == app.MARK_NOISY).all(axis=2).any() and (picture == app.MARK_CLEAN).all(axis=2).any()
-    assert all(isinstance(out, type(gr.skip())) for out in app.mark_drawing(drawing, "gaussian", 0.5, 0, False))
-    blank = app.mark_drawing(None, "gaussian", 0.5, 0, True)  # nothing drawn: the plain maps
-    assert all(np.array_equal(a, b) for a, b in zip(blank, app.latent_pictures().values()))
+        assert (ringed == app.MARK_NOISY).all(axis=2).any() and (ringed == app.MARK_CLEAN).all(axis=2).any()
+    skipped = (gr.skip(),) * 3
+    assert app.mark_drawing(drawing, "gaussian", 0.5, 0, False) == skipped  # closed
+    assert app.mark_drawing(drawing, "gaussian", 0.5, 0, True, shown) == skipped  # already on the page: not sent again
+    assert app.mark_drawing(drawing, "gaussian", 0.6, 0, True, shown)[2] != shown  # the noisy ring moves
+    *blank, shown = app.mark_drawing(None, "gaussian", 0.5, 0, True, shown)  # nothing drawn: the plain maps
+    assert shown == "plain" and tuple(blank) == app.plain_maps()
+    assert all(np.array_equal(picture(a), b) for a, b in zip(blank, app.latent_pictures().values()))
+    assert app.mark_drawing(None, "gaussian", 0.5, 0, True, shown) == skipped
 
 
 def test_a_click_on_a_map_decodes_the_point_under_it():
@@ -406,6 +431,9 @@ def test_a_click_on_a_map_decodes_the_point_under_it():
     assert f"({x:.2f}, {y:.2f})" in shown and "decoded-untied-img" in shown
     expected = app.decode_latent("untied", x, y)
     assert expected["image"] in shown and expected["on_map"]
+    for index in ([float("nan"), 3.0], None):  # what a click on a picture that has not loaded could send
+        with pytest.raises(gr.Error, match="Could not decode that point"):
+            app.click_handler("tied")(gr.SelectData(None, {"index": index, "value": None}))
 
 
 def test_interpolation_view_changes_with_t_and_needs_a_drawing():
@@ -511,7 +539,7 @@ def test_models_that_fail_to_load_are_named_on_the_page_and_in_each_answer(monke
         app.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 0)
     with pytest.raises(gr.Error, match="could not be loaded"):
         app.decode_latent("tied", 0.0, 0.0)
-    assert app.mark_drawing(sketch(draw_digit(3)), "gaussian", 0.3, 0) == (gr.skip(), gr.skip())
+    assert app.mark_drawing(sketch(draw_digit(3)), "gaussian", 0.3, 0) == (gr.skip(),) * 3
 
 
 @pytest.mark.parametrize("command", [["python", "app.py"], ["gradio", "app.py"]], ids=["python", "gradio-reload"])
