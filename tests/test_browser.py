@@ -204,6 +204,8 @@ def test_the_latent_maps_decode_where_clicked_and_the_interpolation_follows_t(pa
     for name in ("tied", "untied"):
         picture = page.locator(f"#map-{name} img").first
         picture.wait_for(timeout=30_000)
+        # the picture has arrived whole (a file cut short while served would leave it broken)
+        picture.evaluate("img => img.decode()", timeout=30_000)
         box = picture.bounding_box()
         picture.click(position={"x": 0.3 * box["width"], "y": 0.6 * box["height"]})  # scrolled into view first
         page.locator(f"#decoded-{name}-img").wait_for(timeout=30_000)
