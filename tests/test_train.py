@@ -228,3 +228,58 @@ def test_a_2d_pair_ships_its_test_codes_and_pushes_to_its_own_repos(mnist_root, 
     assert "latent_map.npz" in dict(calls["upload"])["someone/tiedae-mnist-2d-tied"]
     assert train.main(["--push-only", str(out), "--push-to-hub", "other"]) == 0
     assert calls["upload"][-1][0] == "other/tiedae-mnist-2d-untied"
+
+
+# --- the training recipe's clean share and distortion ------------------------------------------
+
+
+def test_distort_matches_a_reference_affine_resampling():
+    """Each image goes through its own map, as scipy.ndimage resamples it from the same drawn parameters."""
+    import math
+
+    import numpy as np
+    import torch
+    from scipy import ndimage
+
+    images = torch.from_numpy(np.stack([np.pad(np.ones((8, 16), np.float32), ((6, 14), (4, 8))) for _ in range(4)]))
+    images[:, 10:14, 8:10] = 0.5  # something that is not symmetric
+    out = train.distort(images.view(4, 784), 1.5, torch.Generator().manual_seed(7)).view(4, 28, 28).numpy()
+    u = (torch.rand(4, 3, generator=torch.Generator().manual_seed(7)) * 2 - 1).numpy() * 1.5  # the same draws
+    for image, result, (a, s, h) in zip(images.numpy(), out, u):
+        angle, scale, shear = a * train.DISTORT_ROTATION, 1 + s * train.DISTORT_SCALE, h * train.DISTORT_SHEAR
+        rotate = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        xy = rotate @ np.array([[1, shear], [0, 1]]) / scale  # output (x, y) about the centre -> input (x, y)
+        rc = xy[::-1, ::-1]  # the same map in (row, column) order
+        centre = np.array([13.5, 13.5])
+        expected = ndimage.affine_transform(image, rc, offset=centre - rc @ centre, order=1, mode="constant")
+        np.testing.assert_allclose(result, expected, atol=1e-4)
+        assert np.abs(result - image).max() > 0.2  # it did move
+    same = train.distort(images.view(4, 784), 1e-9, torch.Generator().manual_seed(7))
+    np.testing.assert_allclose(same.numpy(), images.view(4, 784).numpy(), atol=1e-5)  # strength 0: unchanged
+
+
+def test_a_batch_shown_clean_is_trained_as_without_noise(mnist_root):
+    """clean_fraction 1 feeds the clean digits, exactly as noise_max 0 does; 0 leaves the random stream as it was."""
+    import torch
+
+    x_train = train.load_mnist(str(mnist_root))[0].reshape(-1, 784)  # (N, 28, 28) -> (N, 784) uint8
+
+    def weights(**fields):
+        recipe = train.Recipe(epochs=1, batch_size=64, **fields)
+        models, _ = train.run(recipe, x_train, x_train[:10], torch.device("cpu"), quiet=True)
+        return models["tied"].state_dict()
+
+    all_clean, no_noise, noisy = weights(clean_fraction=1.0), weights(noise_max=0.0), weights()
+    assert all(torch.equal(all_clean[k], no_noise[k]) for k in all_clean)
+    assert not torch.equal(noisy["layers.0.weight"], no_noise["layers.0.weight"])
+    assert all(torch.equal(noisy[k], weights(clean_fraction=0.0)[k]) for k in noisy)
+
+
+def test_recipe_flags_name_the_clean_share_and_the_distortion():
+    recipe = train.Recipe(clean_fraction=0.25, distort=0.5)
+    assert recipe.command().endswith("--clean-fraction 0.25 --distort 0.5")
+    args = train.get_args(["--clean-fraction", "0.25", "--distort", "0.5"])
+    assert train.recipe_from_args(args) == recipe
+    for flag in ("--clean-fraction", "--distort"):
+        with pytest.raises(SystemExit):
+            train.get_args([flag, "3"])

@@ -24,6 +24,8 @@ class Recipe:
     denoise: bool = True
     noise_kind: str = "gaussian"
     noise_max: float = 0.5  # each training image's noise level is drawn from U[0, noise_max]
+    clean_fraction: float = 0.0  # the share of training images shown without noise (the clean digits are test inputs too)
+    distort: float = 0.0  # strength of a random affine map per training image (0: off; 1: see train.distort)
     train_size: int | None = None  # the first N training images; None: all
     seed: int = 0
 
@@ -31,6 +33,8 @@ class Recipe:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))  # lists from JSON or argparse
         assert self.loss in LOSS_NAMES, f"loss must be one of {sorted(LOSS_NAMES)}, got {self.loss!r}"
         assert 0 <= self.noise_max <= 1, f"noise_max must be in [0, 1], got {self.noise_max}"
+        assert 0 <= self.clean_fraction <= 1, f"clean_fraction must be in [0, 1], got {self.clean_fraction}"
+        assert 0 <= self.distort <= 2, f"distort must be in [0, 2], got {self.distort}"
 
     def batches_per_epoch(self, images: int) -> int:
         """Optimizer steps per epoch over `images` training images (the last batch may be short)."""
