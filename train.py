@@ -29,7 +29,7 @@ from tqdm import tqdm
 from tiedae import NOISE_KINDS, add_noise, mse, psnr
 from tiedae.constants import DEFAULT_SIZES, MNIST_PIXELS
 from tiedae.model import MODEL_CLASSES, REPO_PREFIX, Autoencoder, repo_prefix
-from tiedae.recipe import LOSS_NAMES, Recipe
+from tiedae.recipe import DISTORT_ROTATION_DEGREES, DISTORT_SCALE, DISTORT_SHEAR, LOSS_NAMES, Recipe
 from tiedae.study import STUDY_FILE
 
 STUDY_PATH = Path(__file__).resolve().parent / "checkpoints" / STUDY_FILE  # quoted and linked by the model cards
@@ -74,7 +74,7 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--distort",
         type=float,
         default=d.distort,
-        help="random affine map per training image, this strong (1: rotation ±12°, scale ±10%%, shear ±0.15; 0: off)",
+        help=f"random affine map per training image, this strong (1: {Recipe(distort=1).distortion().replace('%', '%%')}; 0: off)",
     )
     p.add_argument("--train-size", type=int, default=d.train_size, help="use only the first N training images (default: all)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed for init, data order and training noise")
@@ -190,10 +190,6 @@ def load_test_labels(data_dir: str) -> torch.Tensor:
     return datasets.MNIST(root=data_dir, train=False, download=True).targets
 
 
-# At strength 1: rotation up to ±12°, scale up to ±10%, shear up to ±0.15, about the image's centre.
-DISTORT_ROTATION, DISTORT_SCALE, DISTORT_SHEAR = math.radians(12), 0.10, 0.15
-
-
 def distort(images: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
     """Each image (B, 784) in [0, 1] through its own random small affine map: more digits from the same 10,000.
 
@@ -202,7 +198,9 @@ def distort(images: torch.Tensor, strength: float, generator: torch.Generator) -
     """
     n = len(images)
     u = torch.rand(n, 3, generator=generator, device=generator.device).to(images) * 2 - 1  # (B, 3) in [-1, 1]
-    angle, scale, shear = u.mul(strength).mul(u.new_tensor([DISTORT_ROTATION, DISTORT_SCALE, DISTORT_SHEAR])).unbind(1)
+    angle, scale, shear = (
+        u.mul(strength).mul(u.new_tensor([math.radians(DISTORT_ROTATION_DEGREES), DISTORT_SCALE, DISTORT_SHEAR])).unbind(1)
+    )
     scale = 1 + scale
     cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
     rotate = torch.stack([cos, -sin, sin, cos], 1).view(n, 2, 2)

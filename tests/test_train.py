@@ -246,7 +246,11 @@ def test_distort_matches_a_reference_affine_resampling():
     out = train.distort(images.view(4, 784), 1.5, torch.Generator().manual_seed(7)).view(4, 28, 28).numpy()
     u = (torch.rand(4, 3, generator=torch.Generator().manual_seed(7)) * 2 - 1).numpy() * 1.5  # the same draws
     for image, result, (a, s, h) in zip(images.numpy(), out, u):
-        angle, scale, shear = a * train.DISTORT_ROTATION, 1 + s * train.DISTORT_SCALE, h * train.DISTORT_SHEAR
+        angle, scale, shear = (
+            a * math.radians(train.DISTORT_ROTATION_DEGREES),
+            1 + s * train.DISTORT_SCALE,
+            h * train.DISTORT_SHEAR,
+        )
         rotate = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
         xy = rotate @ np.array([[1, shear], [0, 1]]) / scale  # output (x, y) about the centre -> input (x, y)
         rc = xy[::-1, ::-1]  # the same map in (row, column) order
@@ -278,6 +282,7 @@ def test_a_batch_shown_clean_is_trained_as_without_noise(mnist_root):
 def test_recipe_flags_name_the_clean_share_and_the_distortion():
     recipe = train.Recipe(clean_fraction=0.25, distort=0.5)
     assert recipe.command().endswith("--clean-fraction 0.25 --distort 0.5")
+    assert recipe.distortion() == "rotation up to ±6°, scale up to ±5%, shear up to ±0.075" and train.Recipe().distortion() == ""
     args = train.get_args(["--clean-fraction", "0.25", "--distort", "0.5"])
     assert train.recipe_from_args(args) == recipe
     for flag in ("--clean-fraction", "--distort"):

@@ -64,8 +64,9 @@ torch and huggingface_hub.
 - Data: MNIST training images, **the first {{ "{:,}".format(train_size) }} of the 60,000** (`torchvision.datasets.MNIST`,
   `train=True`, indices 0–{{ train_size - 1 }}); no validation split was used for any choice.
 - Objective: {% if recipe.denoise %}denoising: input corrupted with {{ recipe.noise_kind }} noise, level drawn per sample
-  from U[0, {{ recipe.noise_max }}], target the clean image{% else %}plain reconstruction (clean input, clean target){% endif %};
-  {{ loss_name }} loss.
+  from U[0, {{ recipe.noise_max }}]{% if recipe.clean_fraction %} ({{ "%.0f" | format(100 * recipe.clean_fraction) }}% of images shown clean){% endif %}, target the clean image{% else %}plain reconstruction (clean input, clean target){% endif %};
+  {{ loss_name }} loss.{% if recipe.distort %} Each training image first goes through its own random small affine map
+  ({{ recipe.distortion() }}), input and target alike.{% endif %}
 - Optimizer: Adam, peak learning rate {{ recipe.lr }}, one-cycle schedule, batch size {{ recipe.batch_size }},
   {{ recipe.epochs }} epochs, seed {{ recipe.seed }}; {{ precision_name }}, on {{ device }} ({{ "%.0f" | format(seconds) }} s for both models).
 - Command: `{{ command }}`

@@ -7,6 +7,8 @@ from dataclasses import dataclass, fields
 
 from tiedae.constants import DEFAULT_SIZES
 
+# train.distort at strength 1, about the image's centre; a strength scales all three
+DISTORT_ROTATION_DEGREES, DISTORT_SCALE, DISTORT_SHEAR = 12.0, 0.10, 0.15
 LOSS_NAMES = {"bce": "binary cross-entropy", "mse": "mean squared error"}
 PRECISION_NAMES = {"bf16": "bfloat16 autocast for matmuls (weights and optimizer in float32)", "fp32": "float32"}
 
@@ -35,6 +37,15 @@ class Recipe:
         assert 0 <= self.noise_max <= 1, f"noise_max must be in [0, 1], got {self.noise_max}"
         assert 0 <= self.clean_fraction <= 1, f"clean_fraction must be in [0, 1], got {self.clean_fraction}"
         assert 0 <= self.distort <= 2, f"distort must be in [0, 2], got {self.distort}"
+
+    def distortion(self) -> str:
+        """The random affine map applied to each training image, in words ("" when off)."""
+        if not self.distort:
+            return ""
+        return (
+            f"rotation up to ±{DISTORT_ROTATION_DEGREES * self.distort:g}°, scale up to ±{100 * DISTORT_SCALE * self.distort:g}%, "
+            f"shear up to ±{DISTORT_SHEAR * self.distort:g}"
+        )
 
     def batches_per_epoch(self, images: int) -> int:
         """Optimizer steps per epoch over `images` training images (the last batch may be short)."""
