@@ -20,7 +20,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +42,7 @@ EVAL_SEED = 1234  # test-set noise is fixed so every model and every run sees th
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
+T = TypeVar("T")
 LOSSES = {"bce": F.binary_cross_entropy, "mse": F.mse_loss}
 
 
@@ -154,8 +158,20 @@ def pick_precision(name: str, device: torch.device) -> str:
 
 
 def configure_threads() -> None:
-    """One intra-op thread per core: small matmuls lose more to oversubscription than they gain."""
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    """The cores shared out between the models, which train and are evaluated side by side (see side_by_side).
+
+    A model's matmuls are small (a batch of 128 by 784 by 400): two models on one core each run faster
+    than one model after the other on two cores (benchmarks/train_throughput.py). Each model's work
+    touches only that model, so the results are the same as one after the other.
+    """
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // len(MODEL_CLASSES)))
+
+
+def side_by_side(tasks: dict[str, Callable[[], T]]) -> dict[str, T]:
+    """Each task's result, the tasks run at once in threads of their own (torch releases the GIL)."""
+    with ThreadPoolExecutor(len(tasks), thread_name_prefix="tiedae") as pool:
+        futures = {name: pool.submit(task) for name, task in tasks.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -213,6 +229,25 @@ def distort(images: torch.Tensor, strength: float, generator: torch.Generator) -
     return out.view(n, -1)  # (B, 1, 28, 28) -> (B, 784)
 
 
+def train_step(
+    model: Autoencoder,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    noisy: torch.Tensor,
+    clean: torch.Tensor,
+    recipe: Recipe,
+) -> float:
+    """One optimizer step of one model on one batch (noisy in, clean target); its loss."""
+    with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):  # per thread
+        output = model(noisy)
+    loss = LOSSES[recipe.loss](output.float(), clean)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return loss.item()
+
+
 def train_epoch(
     models: dict[str, Autoencoder],
     optimizers: dict[str, torch.optim.Optimizer],
@@ -234,28 +269,26 @@ def train_epoch(
     if dry_run:
         starts = starts[:1]
     totals = dict.fromkeys(models, 0.0)
-    bar = tqdm(starts, desc=f"epoch {epoch:3d}", leave=False, unit="batch", disable=True if quiet else None)
-    for start in bar:
-        clean = x_train[perm[start : start + recipe.batch_size]].float().div_(255)  # (B, 784) in [0, 1]
-        if recipe.distort > 0:  # drawn only then, so recipes without it keep their random stream
-            clean = distort(clean, recipe.distort, generator)
-        noisy = clean
-        if recipe.denoise:
-            levels = torch.rand(len(clean), generator=generator, device=generator.device).to(clean) * recipe.noise_max
-            if recipe.clean_fraction > 0:  # drawn only then, so recipes without it keep their random stream
-                shown_clean = torch.rand(len(clean), generator=generator, device=generator.device).to(clean.device)
-                levels[shown_clean < recipe.clean_fraction] = 0
-            noisy = add_noise(clean, recipe.noise_kind, levels, generator=generator)
-        for name, model in models.items():
-            with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):
-                output = model(noisy)
-            loss = LOSSES[recipe.loss](output.float(), clean)
-            optimizers[name].zero_grad(set_to_none=True)
-            loss.backward()
-            optimizers[name].step()
-            schedulers[name].step()
-            totals[name] += loss.item() * len(clean)
-        bar.set_postfix({name: f"{total / min(n, start + len(clean)):.4f}" for name, total in totals.items()})
+    # the models step side by side (see configure_threads); one pool for the epoch, not one per batch
+    with ThreadPoolExecutor(len(models), thread_name_prefix="train-step") as pool:
+        bar = tqdm(starts, desc=f"epoch {epoch:3d}", leave=False, unit="batch", disable=True if quiet else None)
+        for start in bar:
+            clean = x_train[perm[start : start + recipe.batch_size]].float().div_(255)  # (B, 784) in [0, 1]
+            if recipe.distort > 0:  # drawn only then, so recipes without it keep their random stream
+                clean = distort(clean, recipe.distort, generator)
+            noisy = clean
+            if recipe.denoise:
+                levels = torch.rand(len(clean), generator=generator, device=generator.device).to(clean) * recipe.noise_max
+                if recipe.clean_fraction > 0:  # drawn only then, so recipes without it keep their random stream
+                    shown_clean = torch.rand(len(clean), generator=generator, device=generator.device).to(clean.device)
+                    levels[shown_clean < recipe.clean_fraction] = 0
+                noisy = add_noise(clean, recipe.noise_kind, levels, generator=generator)
+            steps = [
+                pool.submit(train_step, models[name], optimizers[name], schedulers[name], noisy, clean, recipe) for name in models
+            ]
+            for name, done in zip(models, steps):
+                totals[name] += done.result() * len(clean)
+            bar.set_postfix({name: f"{total / min(n, start + len(clean)):.4f}" for name, total in totals.items()})
     seen = min(n, len(starts) * recipe.batch_size)
     return {name: total / seen for name, total in totals.items()}
 
@@ -344,7 +377,12 @@ def run(
     for epoch in range(1, recipe.epochs + 1):
         losses = train_epoch(models, optimizers, schedulers, x_train, recipe, generator, epoch, dry_run=dry_run, quiet=quiet)
         if not quiet:
-            test = {name: mse(reconstruct(model, x_progress), x_progress).mean().item() for name, model in models.items()}
+            test = side_by_side(
+                {
+                    name: lambda m=model: mse(reconstruct(m, x_progress), x_progress).mean().item()
+                    for name, model in models.items()
+                }
+            )
             print(
                 f"epoch {epoch:3d}/{recipe.epochs}  {time.perf_counter() - start:6.1f}s  "
                 + "  ".join(f"{name}: loss {losses[name]:.4f} test MSE {test[name]:.5f}" for name in models)
@@ -361,7 +399,10 @@ def evaluate_all(models: dict[str, Autoencoder], x_train: torch.Tensor, x_test: 
     x_test_float = x_test.float().div(255)
     test_sets = noisy_test_sets(x_test_float)
     latent = next(iter(models.values())).latent_size
-    results = {name: evaluate(lambda x, m=model: reconstruct(m, x), x_test_float, test_sets) for name, model in models.items()}
+    tasks = {
+        name: lambda m=model: evaluate(lambda x: reconstruct(m, x), x_test_float, test_sets) for name, model in models.items()
+    }
+    results = side_by_side(tasks)
     results["pca"] = evaluate(fit_pca(x_train.float().div(255), latent), x_test_float, test_sets)
     results["noisy_input"] = evaluate(lambda x: x, x_test_float, test_sets)
     return results

@@ -2,12 +2,16 @@
 
     python benchmarks/train_throughput.py [--data-dir ../shared/data] [--rounds 7] [--batches 60] [--quick]
 
-Both loops train the same tied model (fresh copies, same init) with the same batch size,
-Adam, one-cycle schedule, loss and denoising noise; they differ in how batches are made:
-A = train.train_epoch (the whole dataset as one uint8 tensor, shuffled indices);
-B = DataLoader(datasets.MNIST(transform=ToTensor()), batch_size, shuffle=True), fp32;
-C = A forced to fp32, to show what the data pipeline alone gains.
-The rounds alternate A, B, C, A, B, C, ... and the medians are compared.
+Both loops train the pair train.py trains, a tied and an untied model (fresh copies, same init),
+on the same batches with the same batch size, Adam, one-cycle schedule, loss and denoising noise;
+they differ in how batches are made and how the two models share the machine:
+A = train.train_epoch (the whole dataset as one uint8 tensor, shuffled indices; the two models
+    step side by side, one thread each, with the cores shared out by train.configure_threads);
+B = DataLoader(datasets.MNIST(transform=ToTensor()), batch_size, shuffle=True), fp32, the two
+    models stepped one after the other with every core;
+C = A forced to fp32, to show what the data pipeline and the side-by-side steps alone gain.
+The rounds alternate A, B, C, A, B, C, ... and the medians are compared (samples/s: images
+each model trained on, per second).
 """
 
 from __future__ import annotations
@@ -24,29 +28,34 @@ import torch.nn.functional as F
 from _common import machine, median, mnist_root, parse_with_quick
 
 import train
-from tiedae import TiedAutoencoder, add_noise
+from tiedae import add_noise
+from tiedae.model import MODEL_CLASSES
 
 GOAL = 2.5
 
 
-def make_model_and_optimizer(args, steps: int):
-    torch.manual_seed(0)
-    model = TiedAutoencoder()
-    optimizer = train.make_optimizer(model, args.lr)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
-    return model, optimizer, scheduler
+def make_pair(args, steps: int) -> tuple[dict, dict, dict]:
+    """Both of train.py's models with their optimizers and schedules, as train.run makes them."""
+    models, optimizers, schedulers = {}, {}, {}
+    for name, cls in MODEL_CLASSES.items():
+        torch.manual_seed(0)
+        models[name] = cls()
+        optimizers[name] = train.make_optimizer(models[name], args.lr)
+        schedulers[name] = torch.optim.lr_scheduler.OneCycleLR(optimizers[name], max_lr=args.lr, total_steps=steps)
+    return models, optimizers, schedulers
 
 
 def project_loop(x_train: torch.Tensor, args, rounds_total: int):
     """train.train_epoch over the first `batches` batches of the in-memory uint8 dataset."""
-    model, optimizer, scheduler = make_model_and_optimizer(args, (rounds_total + 2) * args.batches + 10)
+    models, optimizers, schedulers = make_pair(args, (rounds_total + 2) * args.batches + 10)
     generator = torch.Generator().manual_seed(0)
     subset = x_train[: args.batches * args.batch_size]
     recipe = train.recipe_from_args(args)  # train.py's defaults with this run's batch size and precision
 
     def run_once() -> float:
+        train.configure_threads()
         start = time.perf_counter()
-        train.train_epoch({"tied": model}, {"tied": optimizer}, {"tied": scheduler}, subset, recipe, generator, epoch=1)
+        train.train_epoch(models, optimizers, schedulers, subset, recipe, generator, epoch=1)
         return len(subset) / (time.perf_counter() - start)
 
     return run_once
@@ -57,13 +66,13 @@ def dataloader_loop(root: str, args, rounds_total: int):
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
-    model, optimizer, scheduler = make_model_and_optimizer(args, (rounds_total + 2) * args.batches + 10)
+    models, optimizers, schedulers = make_pair(args, (rounds_total + 2) * args.batches + 10)
     loader = DataLoader(
         datasets.MNIST(root, train=True, download=True, transform=transforms.ToTensor()), batch_size=args.batch_size, shuffle=True
     )
 
     def run_once() -> float:
-        model.train()
+        torch.set_num_threads(os.cpu_count() or 1)  # the usual setting: every core for each model in turn
         seen = 0
         start = time.perf_counter()
         for i, (x, _) in enumerate(loader):
@@ -71,11 +80,13 @@ def dataloader_loop(root: str, args, rounds_total: int):
                 break
             x = x.view(len(x), -1)  # (B, 1, 28, 28) -> (B, 784)
             noisy = add_noise(x, "gaussian", torch.rand(len(x)) * args.noise_max)
-            loss = F.binary_cross_entropy(model(noisy), x)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
+            for name, model in models.items():
+                model.train()
+                loss = F.binary_cross_entropy(model(noisy), x)
+                optimizers[name].zero_grad(set_to_none=True)
+                loss.backward()
+                optimizers[name].step()
+                schedulers[name].step()
             seen += len(x)
         return seen / (time.perf_counter() - start)
 
@@ -98,7 +109,6 @@ def main() -> int:
     if len(x_train) < args.batches * args.batch_size:
         args.batches = len(x_train) // args.batch_size
         loop_args.batches = args.batches
-    train.configure_threads()
     fp32_args = SimpleNamespace(**{**vars(loop_args), "precision": "fp32"})
     runs = {
         "A train.py loop": project_loop(x_train, loop_args, args.rounds),
@@ -108,7 +118,7 @@ def main() -> int:
     for run in runs.values():  # warm-up, not counted
         run()
     rates = {name: [] for name in runs}
-    print(f"{machine()}; data: {data_note}; torch threads {torch.get_num_threads()}; train.py precision {loop_args.precision}")
+    print(f"{machine()}; data: {data_note}; train.py precision {loop_args.precision}")
     print(
         f"{'round':>6}  {'A train.py':>12}  {'B DataLoader':>12}  {'C train.py fp32':>15}  {'A/B':>5}  {'C/B':>5}   (samples/s)"
     )
