@@ -489,7 +489,7 @@ element.querySelector(".pad-clear").addEventListener("click", () => {
   send();
 });
 watch("value", () => {
-  if (props.value === sent) return;  // our own stroke coming back
+  if ((props.value || "") === sent) return;  // our own stroke coming back, or still empty (null and "" alike)
   strokes.length = 0;
   shown = null;
   sent = props.value || "";
@@ -499,6 +499,7 @@ watch("value", () => {
   image.src = sent;
 });
 paint();
+canvas.dataset.ready = "true";  // strokes are taken from here on (tests wait for it; a slow phone may take a moment)
 """
 CSS = """
 .pixelated img, .panel img { image-rendering: pixelated; }

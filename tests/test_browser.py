@@ -56,7 +56,7 @@ def open_app(browser, url, *, width: int = 1400, height: int = 1000, phone: bool
     """A fresh page on the app, loaded and ready for the pen (no tool clicked)."""
     page = browser.new_page(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone)
     page.goto(url)
-    page.locator("#sketchpad canvas").first.wait_for(timeout=30_000)
+    page.locator("#sketchpad canvas[data-ready='true']").first.wait_for(timeout=30_000)  # its pen is listening
     return page
 
 
@@ -81,12 +81,30 @@ def wait_for_new(page, key: str, old: str | None) -> None:
     )
 
 
+def steady_box(page) -> dict:
+    """The canvas's box once two looks 100 ms apart agree and nothing lies over it: while a page loads,
+    the layout can move and Gradio's loading veil can cover the pad, and a stroke would start elsewhere."""
+    page.wait_for_function(
+        """() => {
+            const canvas = document.querySelector('#sketchpad canvas');
+            const r = canvas.getBoundingClientRect();
+            const key = [r.x, r.y, r.width, r.height].join();
+            const same = window.padBox === key;
+            window.padBox = key;
+            return same && document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === canvas;
+        }""",
+        polling=100,
+        timeout=30_000,
+    )
+    return page.locator("#sketchpad canvas").first.bounding_box()
+
+
 def draw(page, strokes, *, finger: bool = False) -> None:
     """Strokes in canvas fractions, by mouse or by a finger (real touch events, through the Chrome
     DevTools protocol); returns once the last stroke's reconstruction is shown."""
-    box = page.locator("#sketchpad canvas").first.bounding_box()
     touch = page.context.new_cdp_session(page) if finger else None
     for stroke in strokes:
+        box = steady_box(page)
         before = src(page, "clean")
         points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
         if touch:
