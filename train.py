@@ -32,7 +32,7 @@ from tqdm import tqdm
 from tiedae import NOISE_KINDS, add_noise, mse, psnr
 from tiedae.constants import DEFAULT_SIZES, MNIST_PIXELS
 from tiedae.model import MODEL_CLASSES, REPO_PREFIX, Autoencoder, repo_prefix
-from tiedae.recipe import DISTORT_ROTATION_DEGREES, DISTORT_SCALE, DISTORT_SHEAR, LOSS_NAMES, Recipe
+from tiedae.recipe import DISTORT_MAX, DISTORT_ROTATION_DEGREES, DISTORT_SCALE, DISTORT_SHEAR, LOSS_NAMES, Recipe
 from tiedae.study import STUDY_FILE
 
 STUDY_PATH = Path(__file__).resolve().parent / "checkpoints" / STUDY_FILE  # quoted and linked by the model cards
@@ -114,8 +114,8 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--noise-max must be between 0 and 1")
     if not 0 <= args.clean_fraction <= 1:
         p.error("--clean-fraction must be between 0 and 1")
-    if not 0 <= args.distort <= 2:
-        p.error("--distort must be between 0 and 2")
+    if not 0 <= args.distort <= DISTORT_MAX:
+        p.error(f"--distort must be between 0 and {DISTORT_MAX:g}")
     if args.sizes[0] != MNIST_PIXELS:
         p.error(f"--sizes must start with {MNIST_PIXELS} (28×28 MNIST pixels)")
     return args
@@ -218,11 +218,12 @@ def distort(images: torch.Tensor, strength: float, generator: torch.Generator) -
         u.mul(strength).mul(u.new_tensor([math.radians(DISTORT_ROTATION_DEGREES), DISTORT_SCALE, DISTORT_SHEAR])).unbind(1)
     )
     scale = 1 + scale
-    cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
+    cos, sin, zero, one = angle.cos(), angle.sin(), torch.zeros_like(angle), torch.ones_like(angle)
     rotate = torch.stack([cos, -sin, sin, cos], 1).view(n, 2, 2)
-    shear_map = torch.stack([torch.ones_like(shear), shear, zero, torch.ones_like(shear)], 1).view(n, 2, 2)
+    shear_map = torch.stack([one, shear, zero, one], 1).view(n, 2, 2)
     # affine_grid maps each output pixel to where it samples the input: the inverse of the digit's distortion
-    theta = torch.cat([rotate @ shear_map / scale.view(n, 1, 1), torch.zeros(n, 2, 1).to(images)], 2)  # (B, 2, 3)
+    no_shift = zero.view(n, 1, 1).expand(n, 2, 1)
+    theta = torch.cat([rotate @ shear_map / scale.view(n, 1, 1), no_shift], 2)  # (B, 2, 3)
     side = math.isqrt(images.shape[1])
     grid = F.affine_grid(theta, [n, 1, side, side], align_corners=False)
     out = F.grid_sample(images.view(n, 1, side, side), grid, mode="bilinear", padding_mode="zeros", align_corners=False)

@@ -276,7 +276,8 @@ def test_a_batch_shown_clean_is_trained_as_without_noise(mnist_root):
     all_clean, no_noise, noisy = weights(clean_fraction=1.0), weights(noise_max=0.0), weights()
     assert all(torch.equal(all_clean[k], no_noise[k]) for k in all_clean)
     assert not torch.equal(noisy["layers.0.weight"], no_noise["layers.0.weight"])
-    assert all(torch.equal(noisy[k], weights(clean_fraction=0.0)[k]) for k in noisy)
+    explicit_zero = weights(clean_fraction=0.0)
+    assert all(torch.equal(noisy[k], explicit_zero[k]) for k in noisy)
 
 
 def test_recipe_flags_name_the_clean_share_and_the_distortion():

@@ -9,6 +9,7 @@ from tiedae.constants import DEFAULT_SIZES
 
 # train.distort at strength 1, about the image's centre; a strength scales all three
 DISTORT_ROTATION_DEGREES, DISTORT_SCALE, DISTORT_SHEAR = 12.0, 0.10, 0.15
+DISTORT_MAX = 2.0  # stronger maps would make digits MNIST never has
 LOSS_NAMES = {"bce": "binary cross-entropy", "mse": "mean squared error"}
 PRECISION_NAMES = {"bf16": "bfloat16 autocast for matmuls (weights and optimizer in float32)", "fp32": "float32"}
 
@@ -36,7 +37,7 @@ class Recipe:
         assert self.loss in LOSS_NAMES, f"loss must be one of {sorted(LOSS_NAMES)}, got {self.loss!r}"
         assert 0 <= self.noise_max <= 1, f"noise_max must be in [0, 1], got {self.noise_max}"
         assert 0 <= self.clean_fraction <= 1, f"clean_fraction must be in [0, 1], got {self.clean_fraction}"
-        assert 0 <= self.distort <= 2, f"distort must be in [0, 2], got {self.distort}"
+        assert 0 <= self.distort <= DISTORT_MAX, f"distort must be in [0, {DISTORT_MAX:g}], got {self.distort}"
 
     def distortion(self) -> str:
         """The random affine map applied to each training image, in words ("" when off)."""
