@@ -217,6 +217,34 @@ def png_file(picture: np.ndarray, name: str) -> str:
     return str(path)
 
 
+MARKED_KEEP_SECONDS = 600  # Gradio copies an output file into its cache as the event ends; after that it is not read
+_pruned = [0.0]  # when marked_file last removed old files (a list: set from any thread)
+
+
+def marked_file(picture: np.ndarray, name: str) -> str:
+    """A picture for one visitor (a map with their drawing ringed), as a PNG file of its own.
+
+    Two visitors can be sent the same picture (the same example, noise and seed), so one name per picture would be
+    rewritten while Gradio copies it (see png_file); each call writes a new file instead, and files older than
+    MARKED_KEEP_SECONDS are removed, at most once a minute.
+    """
+    folder = picture_dir() / "marked"
+    folder.mkdir(exist_ok=True)
+    now = time.time()
+    if now - _pruned[0] > 60:
+        _pruned[0] = now
+        for old in folder.iterdir():
+            try:
+                if now - old.stat().st_mtime > MARKED_KEEP_SECONDS:
+                    old.unlink()
+            except FileNotFoundError:
+                pass  # another thread removed it first
+    handle, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".png", dir=folder)
+    with os.fdopen(handle, "wb") as file:
+        Image.fromarray(picture).save(file, format="PNG")
+    return path
+
+
 @functools.cache
 def sweep_chart() -> str:
     """Drawn on first view, not at start-up: matplotlib costs a second the first page does not need."""
@@ -280,7 +308,7 @@ def latent_section() -> tuple[str, str]:
 def mark_drawing(drawing, noise_kind: str, noise_level: float, seed: int, is_open: bool = True, shown=None):
     """Both maps with the current drawing's clean and noisy codes ringed (plain if there is none), and what they show.
 
-    `shown` is what the page's maps show now (a gr.State): the same maps are never sent twice, see png_file.
+    `shown` is what the page's maps show now (a gr.State): the same maps are not sent twice to one page.
     """
     unchanged = gr.skip(), gr.skip(), gr.skip()
     if not is_open:
@@ -304,7 +332,10 @@ def mark_drawing(drawing, noise_kind: str, noise_level: float, seed: int, is_ope
         return unchanged
     pictures = latent_pictures()
     maps = (
-        tiedae.latent.mark(pictures[name], loaded.maps[name], [(noisy_code, MARK_NOISY), (clean_code, MARK_CLEAN)])
+        marked_file(
+            tiedae.latent.mark(pictures[name], loaded.maps[name], [(noisy_code, MARK_NOISY), (clean_code, MARK_CLEAN)]),
+            f"map-{name}",
+        )
         for name, (noisy_code, clean_code) in codes.items()
     )
     return (*maps, marks)

@@ -8,6 +8,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gradio as gr
@@ -407,7 +410,7 @@ def test_the_latent_section_shows_both_maps_and_decoded_grids():
 def test_the_drawing_is_ringed_on_both_maps_only_while_they_are_open():
     drawing = sketch(draw_digit(0))
     *marked, shown = app.mark_drawing(drawing, "gaussian", 0.5, 0, True)
-    for name, ringed in zip(("tied", "untied"), marked):
+    for name, ringed in zip(("tied", "untied"), map(picture, marked)):
         plain = app.latent_pictures()[name]
         changed = np.argwhere((ringed != plain).any(axis=2))
         assert len(changed) > 50, f"no ring on the {name} map"
@@ -420,6 +423,39 @@ def test_the_drawing_is_ringed_on_both_maps_only_while_they_are_open():
     assert shown == "plain" and tuple(blank) == app.plain_maps()
     assert all(np.array_equal(picture(a), b) for a, b in zip(blank, app.latent_pictures().values()))
     assert app.mark_drawing(None, "gaussian", 0.5, 0, True, shown) == skipped
+
+
+def test_two_visitors_with_the_same_marks_each_get_a_whole_file_of_their_own(monkeypatch, tmp_path):
+    """The same example, noise and seed in two sessions at once: the same picture, never one file rewritten in place."""
+    monkeypatch.setattr(app, "picture_dir", lambda: tmp_path)
+    drawing = sketch(draw_digit(7))
+    start = threading.Barrier(2)
+
+    def visit(_):
+        start.wait()
+        return app.mark_drawing(drawing, "gaussian", 0.5, 0, True)
+
+    with ThreadPoolExecutor(2) as pool:
+        (*first, shown_a), (*second, shown_b) = pool.map(visit, range(2))
+    assert shown_a == shown_b
+    assert not set(first) & set(second)  # a file each
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(picture(a), picture(b))  # both whole, and the same picture
+    assert sorted(p.suffix for p in (tmp_path / "marked").iterdir()) == [".png"] * 4  # nothing else left behind
+
+
+def test_marked_maps_are_removed_once_gradio_has_long_copied_them(monkeypatch, tmp_path):
+    monkeypatch.setattr(app, "picture_dir", lambda: tmp_path)
+    monkeypatch.setattr(app, "_pruned", [0.0])
+    ringed = np.zeros((8, 8, 3), np.uint8)
+    old = Path(app.marked_file(ringed, "map-tied"))
+    recent = Path(app.marked_file(ringed, "map-tied"))
+    past = time.time() - app.MARKED_KEEP_SECONDS - 1
+    os.utime(old, (past, past))
+    app._pruned[0] = 0.0  # a minute has passed since the last clean-up
+    newest = Path(app.marked_file(ringed, "map-untied"))
+    assert not old.exists() and recent.exists() and newest.exists()
+    np.testing.assert_array_equal(picture(str(newest)), ringed)
 
 
 def test_a_click_on_a_map_decodes_the_point_under_it():

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import app
+
 CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None:
     pytest.skip("Chromium not installed (apt-get install chromium); .ci/run installs it", allow_module_level=True)
@@ -218,12 +220,16 @@ def test_the_study_section_shows_three_interactive_charts(page, tmp_path):
 
 
 def test_the_latent_maps_decode_where_clicked_and_the_interpolation_follows_t(page):
+    draw(page, THREE)  # the maps ring this drawing's codes
     page.get_by_role("button", name="Latent space").click()
     for name in ("tied", "untied"):
-        picture = page.locator(f"#map-{name} img").first
+        picture = page.locator(f"#map-{name} img[src*='map-{name}-']").first  # a marked map's own file
         picture.wait_for(timeout=30_000)
         # the picture has arrived whole (a file cut short while served would leave it broken)
         picture.evaluate("img => img.decode()", timeout=30_000)
+        served = Image.open(io.BytesIO(page.request.get(picture.get_attribute("src")).body())).convert("RGB")
+        for colour in (app.MARK_CLEAN, app.MARK_NOISY):
+            assert (np.asarray(served) == colour).all(axis=2).any(), f"no {colour} ring on the {name} map"
         box = picture.bounding_box()
         picture.click(position={"x": 0.3 * box["width"], "y": 0.6 * box["height"]})  # scrolled into view first
         page.locator(f"#decoded-{name}-img").wait_for(timeout=30_000)
