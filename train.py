@@ -182,6 +182,19 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(model.parameters(), lr=lr)
 
 
+def make_pair(
+    recipe: Recipe, total_steps: int, device: torch.device
+) -> tuple[dict[str, Autoencoder], dict[str, torch.optim.Optimizer], dict[str, torch.optim.lr_scheduler.LRScheduler]]:
+    """Both models from the recipe's seed, each with its optimizer and a one-cycle schedule over `total_steps`."""
+    models, optimizers, schedulers = {}, {}, {}
+    for name, cls in MODEL_CLASSES.items():
+        torch.manual_seed(recipe.seed)
+        models[name] = cls(sizes=recipe.sizes).to(device)
+        optimizers[name] = make_optimizer(models[name], recipe.lr)
+        schedulers[name] = torch.optim.lr_scheduler.OneCycleLR(optimizers[name], max_lr=recipe.lr, total_steps=total_steps)
+    return models, optimizers, schedulers
+
+
 def load_mnist(data_dir: str) -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST train and test images as uint8 tensors (N, 28, 28), through torchvision."""
     from torchvision import datasets
@@ -363,15 +376,8 @@ def run(
     Each epoch prints both models' loss and MSE on the first test images, unless `quiet`.
     `on_epoch(epoch, models)`, if given, runs after each epoch; returning True stops training.
     """
-    models, optimizers, schedulers = {}, {}, {}
     steps_per_epoch = 1 if dry_run else recipe.batches_per_epoch(len(x_train))
-    for name, cls in MODEL_CLASSES.items():
-        torch.manual_seed(recipe.seed)
-        models[name] = cls(sizes=recipe.sizes).to(device)
-        optimizers[name] = make_optimizer(models[name], recipe.lr)
-        schedulers[name] = torch.optim.lr_scheduler.OneCycleLR(
-            optimizers[name], max_lr=recipe.lr, total_steps=max(2, recipe.epochs * steps_per_epoch)
-        )
+    models, optimizers, schedulers = make_pair(recipe, max(2, recipe.epochs * steps_per_epoch), device)
     generator = torch.Generator(device=device).manual_seed(recipe.seed)
     x_progress = x_test[:EPOCH_EVAL_SIZE].float().div(255)
     start = time.perf_counter()

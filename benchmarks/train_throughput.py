@@ -29,28 +29,16 @@ from _common import machine, median, mnist_root, parse_with_quick
 
 import train
 from tiedae import add_noise
-from tiedae.model import MODEL_CLASSES
 
 GOAL = 2.5
 
 
-def make_pair(args, steps: int) -> tuple[dict, dict, dict]:
-    """Both of train.py's models with their optimizers and schedules, as train.run makes them."""
-    models, optimizers, schedulers = {}, {}, {}
-    for name, cls in MODEL_CLASSES.items():
-        torch.manual_seed(0)
-        models[name] = cls()
-        optimizers[name] = train.make_optimizer(models[name], args.lr)
-        schedulers[name] = torch.optim.lr_scheduler.OneCycleLR(optimizers[name], max_lr=args.lr, total_steps=steps)
-    return models, optimizers, schedulers
-
-
 def project_loop(x_train: torch.Tensor, args, rounds_total: int):
     """train.train_epoch over the first `batches` batches of the in-memory uint8 dataset."""
-    models, optimizers, schedulers = make_pair(args, (rounds_total + 2) * args.batches + 10)
+    recipe = train.recipe_from_args(args)  # train.py's defaults with this run's batch size and precision
+    models, optimizers, schedulers = train.make_pair(recipe, (rounds_total + 2) * args.batches + 10, torch.device("cpu"))
     generator = torch.Generator().manual_seed(0)
     subset = x_train[: args.batches * args.batch_size]
-    recipe = train.recipe_from_args(args)  # train.py's defaults with this run's batch size and precision
 
     def run_once() -> float:
         train.configure_threads()
@@ -66,7 +54,8 @@ def dataloader_loop(root: str, args, rounds_total: int):
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
-    models, optimizers, schedulers = make_pair(args, (rounds_total + 2) * args.batches + 10)
+    recipe = train.recipe_from_args(args)
+    models, optimizers, schedulers = train.make_pair(recipe, (rounds_total + 2) * args.batches + 10, torch.device("cpu"))
     loader = DataLoader(
         datasets.MNIST(root, train=True, download=True, transform=transforms.ToTensor()), batch_size=args.batch_size, shuffle=True
     )
