@@ -535,11 +535,14 @@ canvas.dataset.ready = "true";  // strokes are taken from here on (tests wait fo
 CSS = """
 .pixelated img, .panel img { image-rendering: pixelated; }
 .pixelated img { width: 100% !important; height: 100% !important; object-fit: contain; }
-.panels { display: grid; grid-template-columns: repeat(4, 1fr); gap: 12px; }
+.panels { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 12px; }
 .panel { margin: 0; text-align: center; }
 .panel img { width: 100%; aspect-ratio: 1; background: #000; border-radius: 4px; }
 .panel figcaption { font-size: 0.9em; margin-top: 4px; }
 table.metrics { margin-top: 12px; }
+/* the charts are "container" wide: the container fills the column, and no padding is added around the chart */
+.study-plot .vega-embed { width: 100%; }
+.study-plot .vega-embed .marks { padding: 0; }
 .hint { font-size: 1.1em; padding: 24px 0; }
 #source-note { font-size: 0.9em; opacity: 0.85; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 0.9em; }
@@ -548,10 +551,21 @@ table.metrics { margin-top: 12px; }
 .decoded { max-width: 160px; }
 .interp-row { display: grid; grid-template-columns: 4em 1fr 96px; gap: 10px; align-items: center; margin: 6px 0; }
 .interp-strip { width: 100%; image-rendering: pixelated; }
+/* a phone: the four images two by two (clean and noisy over tied and untied), the table within the width;
+   each interpolation's name and image at t on one line, its strip the whole width below */
+@media (max-width: 600px) {
+  .panels { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  table.metrics { font-size: 0.85em; }
+  table.metrics th, table.metrics td { padding: 4px 6px; }
+  .interp-row { grid-template-columns: 1fr 72px; grid-template-areas: "name at" "strip strip"; }
+  .interp-name { grid-area: name; }
+  .interp-strip { grid-area: strip; }
+  .interp-at { grid-area: at; }
+}
 """
 LAUNCH_KWARGS = {"max_file_size": "10mb", "show_error": True, "css": CSS}
 
-tile_kw = {"interactive": False, "format": "png", "buttons": []}
+tile_kw = {"interactive": False, "format": "png", "buttons": ["fullscreen"]}  # a tap enlarges them on a phone
 
 with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3600)) as demo:
     gr.Markdown(
@@ -610,7 +624,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             label="Test-set MSE vs noise level (from the checkpoints' metrics.json)",
             interactive=False,
             format="png",
-            buttons=[],
+            buttons=["fullscreen"],
             elem_id="sweep",
         )
     with gr.Accordion("What does tying cost? Tied vs untied across data, latent size and depth", open=False) as study_section:
@@ -623,7 +637,8 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         )
         with gr.Row():
             study_plots = [
-                gr.Plot(label=f"By {label}", show_label=False, elem_id=f"study-{axis}") for axis, (label, _) in AXES.items()
+                gr.Plot(label=f"By {label}", show_label=False, elem_id=f"study-{axis}", elem_classes="study-plot")
+                for axis, (label, _) in AXES.items()
             ]
     with gr.Accordion("Latent space: the code maps of a tied and an untied twin with a 2-D code", open=False) as latent_ui:
         gr.Markdown(LATENT_CAPTION)

@@ -162,7 +162,7 @@ def test_undo_takes_back_the_last_stroke_and_clear_empties_the_pad(page):
     assert page.locator("#tied-img").count() == 0
 
 
-def test_on_a_phone_the_reconstructions_are_right_under_the_canvas(browser, app_url):
+def test_on_a_phone_the_reconstructions_are_right_under_the_canvas_and_all_fits(browser, app_url):
     page = open_app(browser, app_url, width=390, height=844, phone=True)
     try:
         draw(page, THREE, finger=True)  # drawn with a finger, as on a phone
@@ -171,6 +171,20 @@ def test_on_a_phone_the_reconstructions_are_right_under_the_canvas(browser, app_
         for name in ("tied", "untied"):
             box = page.locator(f"#{name}-img").bounding_box()
             assert box["y"] + box["height"] - canvas_top <= 844, f"the {name} reconstruction is out of sight while drawing"
+        # the four images alike and large enough to compare, the numbers inside the column
+        sizes = {name: page.locator(f"#{name}-img").bounding_box()["width"] for name in ("clean", "noisy", "tied", "untied")}
+        assert max(sizes.values()) - min(sizes.values()) < 1 and min(sizes.values()) >= 120, sizes
+        result, table = (page.locator(css).first.bounding_box() for css in ("#result", "#result table"))
+        assert table["x"] + table["width"] <= result["x"] + result["width"] + 1, (table, result)
+        # each study chart fits its column (a fixed-width chart was cut off on the left)
+        page.get_by_role("button", name="What does tying cost?").click()
+        for axis in ("train_size", "latent", "depth"):
+            chart = page.locator(f"#study-{axis} .vega-embed .marks").first
+            chart.wait_for(timeout=30_000)
+            block, drawn = page.locator(f"#study-{axis}").bounding_box(), chart.bounding_box()
+            inside = block["x"] <= drawn["x"] and drawn["x"] + drawn["width"] <= block["x"] + block["width"] + 1
+            assert inside, (axis, drawn, block)
+            assert drawn["width"] >= 0.8 * block["width"], (axis, drawn, block)
     finally:
         page.close()
 

@@ -200,6 +200,37 @@ def test_the_shipped_models_are_marked_on_every_axis():
     assert f"{loaded.metrics['tied']['recipe']['epochs']} epochs" in caption
 
 
+def test_every_study_chart_labels_a_handful_of_ticks_across_its_data():
+    from tiedae.demo import load_bundled, study_view
+    from tiedae.study import METRICS
+
+    shipped = Path(__file__).resolve().parent.parent / "checkpoints" / study.STUDY_FILE
+    for metric in METRICS:
+        for chart in study_view(shipped, load_bundled().metrics, metric)[1]:
+            y = next(layer["encoding"]["y"] for layer in chart.to_dict()["layer"] if layer["mark"]["type"] == "line")
+            low, high = y["scale"]["domain"]
+            ticks = y["axis"]["values"]
+            assert len(ticks) >= 4 and low <= ticks[0] and ticks[-1] <= high, (metric, low, high, ticks)
+
+
+@pytest.mark.parametrize(
+    "low, high",
+    [(0.0072, 0.0308), (0.0042, 0.055), (0.0078, 0.0145), (0.0095, 0.0101), (0.001, 1.0), (1e-30, 1.0), (0.5, 0.50001)],
+)
+def test_log_ticks_are_few_round_and_inside_the_range(low, high):
+    from tiedae.plots import log_ticks
+
+    ticks = log_ticks(low, high)
+    assert 4 <= len(ticks) <= 11 and ticks == sorted(set(ticks)), ticks
+    assert all(low <= t <= high for t in ticks), ticks
+    assert all(float(f"{t:.6g}") == t for t in ticks), ticks  # no 0.30000000000000004 on the axis
+    if high / low < 2:  # within a decade: evenly spaced
+        gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+        assert max(gaps) - min(gaps) < 1e-9 * high, ticks
+    else:  # across decades: a single digit times a power of ten
+        assert all(f"{t:e}"[1:].startswith(".000000e") for t in ticks), ticks
+
+
 @pytest.mark.parametrize(
     "content, message",
     [(None, "no study results"), ("{not json", "not a study file"), ('{"rows": [{"axis": "latent"}]}', "must be a list")],

@@ -112,6 +112,25 @@ def sweep_image(results: dict[str, dict]) -> np.ndarray:
     return image
 
 
+def log_ticks(low: float, high: float) -> list[float]:
+    """4 to 11 round ticks for a log axis over [low, high]: 1-2-5 or every digit per decade, else evenly spaced."""
+    assert 0 < low < high, f"a log axis needs 0 < low < high, got {low}, {high}"
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    for mantissas in ((1, 2, 5), range(1, 10), (1, 3), (1,)):
+        ticks = [float(f"{m * 10.0**e:.6g}") for e in decades for m in mantissas if low <= m * 10.0**e <= high]
+        if 4 <= len(ticks) <= 8:
+            return ticks
+    if high / low > 10:  # many decades: every k-th power of ten
+        powers = [10.0**e for e in decades if low <= 10.0**e <= high]
+        return powers[:: -(-len(powers) // 8)]
+    # too narrow for those: the largest round step (1, 2 or 5 times a power of ten) giving four or more ticks
+    raw = (high - low) / 4
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = max(m * power for m in (1, 2, 5) if m * power <= raw)
+    first = np.ceil(low / step) * step
+    return [float(f"{v:.6g}") for v in np.arange(first, high + step / 1e6, step)]
+
+
 def study_chart(summary: dict[str, list[dict]], axis: str, *, metric: str = "test_mse_clean", shipped: dict | None = None):
     """An interactive Altair chart of one study axis: both models' mean ± std over seeds, the shipped models marked.
 
@@ -154,12 +173,14 @@ def study_chart(summary: dict[str, list[dict]], axis: str, *, metric: str = "tes
         ]
     seen = [r["low"] for r in records] + [r["high"] for r in records] + [m["mse"] for m in marks]
     y_scale = alt.Scale(type="log", nice=False, domain=[min(seen) / 1.1, max(seen) * 1.1] if seen else alt.Undefined)
-    y = alt.Y("mean:Q", scale=y_scale, title=f"{METRICS[metric]} (mean ± std)")
+    # ticks chosen here: over less than a decade Vega's log axis labels some of its ticks and not others
+    y_axis = alt.Axis(values=log_ticks(min(seen) / 1.1, max(seen) * 1.1) if seen else alt.Undefined, format="~g")
+    y = alt.Y("mean:Q", scale=y_scale, axis=y_axis, title=f"{METRICS[metric]} (mean ± std)")
     legend = alt.Legend(orient="top", title=None)
     base = alt.Chart(alt.Data(values=records)).encode(x=x, color=alt.Color("model:N", scale=colors, legend=legend))
     tooltip = ["model:N", "setting:O", "mean ± std:N", "untied − tied:N", "seeds:Q", "parameters:N"]
     lines = base.mark_line(point=True).encode(y=y, tooltip=tooltip)
-    bars = base.mark_rule(strokeWidth=2).encode(y=alt.Y("low:Q", scale=y_scale), y2="high:Q", tooltip=tooltip)
+    bars = base.mark_rule(strokeWidth=2).encode(y=alt.Y("low:Q", scale=y_scale, axis=y_axis), y2="high:Q", tooltip=tooltip)
     layers = [bars, lines]
     if marks:
         layers.append(
@@ -167,9 +188,11 @@ def study_chart(summary: dict[str, list[dict]], axis: str, *, metric: str = "tes
             .mark_point(shape="diamond", size=160, filled=False, strokeWidth=2)
             .encode(
                 x=x,
-                y=alt.Y("mse:Q", scale=y_scale),
+                y=alt.Y("mse:Q", scale=y_scale, axis=y_axis),
                 color=alt.Color("model:N", scale=colors, legend=legend),
                 tooltip=["model:N", "shipped:N", alt.Tooltip("mse:Q", format=".5f")],
             )
         )
-    return alt.layer(*layers).properties(width=300, height=240)
+    # as wide as its column, on a phone too; "padding" keeps Vega's 5-px padding inside that width
+    fit = alt.AutoSizeParams(type="fit", contains="padding")
+    return alt.layer(*layers).properties(width="container", height=240, autosize=fit)
