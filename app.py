@@ -547,7 +547,7 @@ table.metrics { margin-top: 12px; }
 #source-note { font-size: 0.9em; opacity: 0.85; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 0.9em; }
 .swatch i { display: inline-block; width: 11px; height: 11px; border-radius: 50%; margin-right: 4px; vertical-align: -1px; }
-.swatch i.ring { background: transparent; border: 2px solid; width: 9px; height: 9px; }
+.swatch i.ring { background: #fff; border: 2px solid; width: 9px; height: 9px; }  /* white inside, as on the maps: seen in dark mode too */
 .decoded { max-width: 160px; }
 .interp-row { display: grid; grid-template-columns: 4em 1fr 96px; gap: 10px; align-items: center; margin: 6px 0; }
 .interp-strip { width: 100%; image-rendering: pixelated; }

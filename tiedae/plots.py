@@ -193,6 +193,6 @@ def study_chart(summary: dict[str, list[dict]], axis: str, *, metric: str = "tes
                 tooltip=["model:N", "shipped:N", alt.Tooltip("mse:Q", format=".5f")],
             )
         )
-    # as wide as its column, on a phone too; "padding" keeps Vega's 5-px padding inside that width
+    # as wide as its column, on a phone too; the size includes the axes, legend and Vega's 5-px padding
     fit = alt.AutoSizeParams(type="fit", contains="padding")
-    return alt.layer(*layers).properties(width="container", height=240, autosize=fit)
+    return alt.layer(*layers).properties(width="container", height=320, autosize=fit)
