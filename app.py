@@ -535,11 +535,14 @@ canvas.dataset.ready = "true";  // strokes are taken from here on (tests wait fo
 CSS = """
 .pixelated img, .panel img { image-rendering: pixelated; }
 .pixelated img { width: 100% !important; height: 100% !important; object-fit: contain; }
-.panels { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 12px; }
+/* four in a row where the column has room; in a narrow one (a phone, a tablet) the pairs wrap, two by two */
+.panels { display: flex; flex-wrap: wrap; gap: 12px; }
+.pair { flex: 1 1 220px; display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 12px; }
 .panel { margin: 0; text-align: center; }
 .panel img { width: 100%; aspect-ratio: 1; background: #000; border-radius: 4px; }
 .panel figcaption { font-size: 0.9em; margin-top: 4px; }
 table.metrics { margin-top: 12px; }
+table.metrics th, table.metrics td { padding: 6px 10px; }
 /* the charts are "container" wide: the container fills the column, and no padding is added around the chart */
 .study-plot .vega-embed { width: 100%; }
 .study-plot .vega-embed .marks { padding: 0; }
@@ -551,10 +554,8 @@ table.metrics { margin-top: 12px; }
 .decoded { max-width: 160px; }
 .interp-row { display: grid; grid-template-columns: 4em 1fr 96px; gap: 10px; align-items: center; margin: 6px 0; }
 .interp-strip { width: 100%; image-rendering: pixelated; }
-/* a phone: the four images two by two (clean and noisy over tied and untied), the table within the width;
-   each interpolation's name and image at t on one line, its strip the whole width below */
+/* a phone: the table smaller; each interpolation's name and image at t on one line, its strip the whole width below */
 @media (max-width: 600px) {
-  .panels { grid-template-columns: repeat(2, minmax(0, 1fr)); }
   table.metrics { font-size: 0.85em; }
   table.metrics th, table.metrics td { padding: 4px 6px; }
   .interp-row { grid-template-columns: 1fr 72px; grid-template-areas: "name at" "strip strip"; }

@@ -162,6 +162,26 @@ def test_undo_takes_back_the_last_stroke_and_clear_empties_the_pad(page):
     assert page.locator("#tied-img").count() == 0
 
 
+def check_result_fits(page) -> None:
+    """The four images alike and large enough to compare, the numbers inside the result column."""
+    sizes = {name: page.locator(f"#{name}-img").bounding_box()["width"] for name in ("clean", "noisy", "tied", "untied")}
+    assert max(sizes.values()) - min(sizes.values()) < 1 and min(sizes.values()) >= 120, sizes
+    result, table = (page.locator(css).first.bounding_box() for css in ("#result", "#result table"))
+    assert table["x"] + table["width"] <= result["x"] + result["width"] + 1, (table, result)
+
+
+@pytest.mark.parametrize("width", [768, 1400])
+def test_on_a_tablet_or_a_desktop_the_result_fits_its_column(browser, app_url, width):
+    page = open_app(browser, app_url, width=width)
+    try:
+        draw(page, THREE)
+        check_result_fits(page)
+        tops = {name: page.locator(f"#{name}-img").bounding_box()["y"] for name in ("clean", "tied")}
+        assert (tops["tied"] > tops["clean"]) == (width < 1000), tops  # two by two in a narrow column, else in a row
+    finally:
+        page.close()
+
+
 def test_on_a_phone_the_reconstructions_are_right_under_the_canvas_and_all_fits(browser, app_url):
     page = open_app(browser, app_url, width=390, height=844, phone=True)
     try:
@@ -171,11 +191,7 @@ def test_on_a_phone_the_reconstructions_are_right_under_the_canvas_and_all_fits(
         for name in ("tied", "untied"):
             box = page.locator(f"#{name}-img").bounding_box()
             assert box["y"] + box["height"] - canvas_top <= 844, f"the {name} reconstruction is out of sight while drawing"
-        # the four images alike and large enough to compare, the numbers inside the column
-        sizes = {name: page.locator(f"#{name}-img").bounding_box()["width"] for name in ("clean", "noisy", "tied", "untied")}
-        assert max(sizes.values()) - min(sizes.values()) < 1 and min(sizes.values()) >= 120, sizes
-        result, table = (page.locator(css).first.bounding_box() for css in ("#result", "#result table"))
-        assert table["x"] + table["width"] <= result["x"] + result["width"] + 1, (table, result)
+        check_result_fits(page)
         # each study chart fits its column (a fixed-width chart was cut off on the left)
         page.get_by_role("button", name="What does tying cost?").click()
         for axis in ("train_size", "latent", "depth"):

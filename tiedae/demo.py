@@ -210,11 +210,13 @@ def png_data_uri(image: np.ndarray) -> str:
 
 def result_html(uris: dict[str, str], metrics: dict[str, dict], parameters: dict[str, int]) -> str:
     """The four 28×28 images (PNG data URIs) side by side, upscaled crisply by the browser, and the numbers."""
-    panels = "".join(
+    figures = [
         f'<figure class="panel"><img id="{key}-img" alt="{label}" src="{uris[key]}"><figcaption>{label}</figcaption></figure>'
         for key, label in PANELS
-    )
-    return f'<div class="panels">{panels}</div>' + metrics_table(metrics, parameters)
+    ]
+    # two pairs, the input and the two outputs: side by side where there is room, one over the other where not
+    pairs = f'<div class="pair">{"".join(figures[:2])}</div><div class="pair">{"".join(figures[2:])}</div>'
+    return f'<div class="panels">{pairs}</div>' + metrics_table(metrics, parameters)
 
 
 def metrics_table(metrics: dict[str, dict], parameters: dict[str, int]) -> str:
