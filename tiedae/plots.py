@@ -172,9 +172,10 @@ def study_chart(summary: dict[str, list[dict]], axis: str, *, metric: str = "tes
             if shipped.get(name) is not None
         ]
     seen = [r["low"] for r in records] + [r["high"] for r in records] + [m["mse"] for m in marks]
-    y_scale = alt.Scale(type="log", nice=False, domain=[min(seen) / 1.1, max(seen) * 1.1] if seen else alt.Undefined)
+    domain = [min(seen) / 1.1, max(seen) * 1.1] if seen else None
+    y_scale = alt.Scale(type="log", nice=False, domain=domain or alt.Undefined)
     # ticks chosen here: over less than a decade Vega's log axis labels some of its ticks and not others
-    y_axis = alt.Axis(values=log_ticks(min(seen) / 1.1, max(seen) * 1.1) if seen else alt.Undefined, format="~g")
+    y_axis = alt.Axis(values=log_ticks(*domain) if domain else alt.Undefined, format="~g")
     y = alt.Y("mean:Q", scale=y_scale, axis=y_axis, title=f"{METRICS[metric]} (mean ± std)")
     legend = alt.Legend(orient="top", title=None)
     base = alt.Chart(alt.Data(values=records)).encode(x=x, color=alt.Color("model:N", scale=colors, legend=legend))
