@@ -289,3 +289,42 @@ def test_recipe_flags_name_the_clean_share_and_the_distortion():
     for flag in ("--clean-fraction", "--distort"):
         with pytest.raises(SystemExit):
             train.get_args([flag, "3"])
+
+
+def test_binary_cross_entropy_matches_torch_bit_for_bit():
+    """The loss as torch computes it, and exactly its gradient, at the edges too (0, 1, tiny, clamped logs)."""
+    import torch
+    import torch.nn.functional as F
+
+    generator = torch.Generator().manual_seed(0)
+    output = torch.rand(64, 784, generator=generator).mul_(1.2).sub_(0.1).clamp_(0, 1)  # exact 0s and 1s too
+    output[0, :6] = torch.tensor([0.0, 1.0, 1e-30, 1 - 6e-8, 0.5, 1e-45])
+    target = torch.rand(64, 784, generator=generator)
+    target[target < 0.4] = 0  # MNIST targets: mostly 0, grey edges, some 1
+    target[0, :6] = torch.tensor([1.0, 0.0, 0.3, 0.7, 0.5, 0.0])
+    for scale in (1.0, 3.5):  # the gradient arriving from the loss is not always 1
+        ours, theirs = output.clone().requires_grad_(), output.clone().requires_grad_()
+        loss, expected = train.binary_cross_entropy(ours, target), F.binary_cross_entropy(theirs, target)
+        (loss * scale).backward()
+        (expected * scale).backward()
+        torch.testing.assert_close(loss, expected, rtol=1e-6, atol=0)
+        assert torch.equal(ours.grad, theirs.grad)
+    assert torch.isfinite(ours.grad).all() and loss.item() > 0
+
+
+def test_a_train_step_with_our_loss_trains_the_same_weights_as_torchs(monkeypatch):
+    import torch
+    import torch.nn.functional as F
+
+    x_train = torch.randint(0, 256, (300, 784), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+
+    def weights(loss_fn, precision):
+        monkeypatch.setitem(train.LOSSES, "bce", loss_fn)
+        recipe = train.Recipe(sizes=(784, 32, 4), batch_size=64, precision=precision)
+        models, optimizers, schedulers = train.make_pair(recipe, 20, torch.device("cpu"))
+        train.train_epoch(models, optimizers, schedulers, x_train, recipe, torch.Generator().manual_seed(0), 1, quiet=True)
+        return [t for model in models.values() for t in model.state_dict().values()]
+
+    for precision in ("fp32", "bf16"):
+        ours, theirs = weights(train.binary_cross_entropy, precision), weights(F.binary_cross_entropy, precision)
+        assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True))
