@@ -290,6 +290,22 @@ def train_step(
     return loss.item()
 
 
+def training_batch(
+    x_train: torch.Tensor, indices: torch.Tensor, recipe: Recipe, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (noisy, clean) pair for these training images, each (B, 784) in [0, 1]: distorted and noised per the recipe."""
+    clean = x_train[indices].float().div_(255)  # uint8 (B, 784) -> [0, 1]
+    if recipe.distort > 0:  # drawn only then, so recipes without it keep their random stream
+        clean = distort(clean, recipe.distort, generator)
+    if not recipe.denoise:
+        return clean, clean
+    levels = torch.rand(len(clean), generator=generator, device=generator.device).to(clean) * recipe.noise_max
+    if recipe.clean_fraction > 0:  # drawn only then, so recipes without it keep their random stream
+        shown_clean = torch.rand(len(clean), generator=generator, device=generator.device).to(clean.device)
+        levels[shown_clean < recipe.clean_fraction] = 0
+    return add_noise(clean, recipe.noise_kind, levels, generator=generator), clean
+
+
 def train_epoch(
     models: dict[str, Autoencoder],
     optimizers: dict[str, torch.optim.Optimizer],
@@ -315,16 +331,7 @@ def train_epoch(
     with ThreadPoolExecutor(len(models), thread_name_prefix="train-step") as pool:
         bar = tqdm(starts, desc=f"epoch {epoch:3d}", leave=False, unit="batch", disable=True if quiet else None)
         for start in bar:
-            clean = x_train[perm[start : start + recipe.batch_size]].float().div_(255)  # (B, 784) in [0, 1]
-            if recipe.distort > 0:  # drawn only then, so recipes without it keep their random stream
-                clean = distort(clean, recipe.distort, generator)
-            noisy = clean
-            if recipe.denoise:
-                levels = torch.rand(len(clean), generator=generator, device=generator.device).to(clean) * recipe.noise_max
-                if recipe.clean_fraction > 0:  # drawn only then, so recipes without it keep their random stream
-                    shown_clean = torch.rand(len(clean), generator=generator, device=generator.device).to(clean.device)
-                    levels[shown_clean < recipe.clean_fraction] = 0
-                noisy = add_noise(clean, recipe.noise_kind, levels, generator=generator)
+            noisy, clean = training_batch(x_train, perm[start : start + recipe.batch_size], recipe, generator)
             steps = [
                 pool.submit(train_step, models[name], optimizers[name], schedulers[name], noisy, clean, recipe) for name in models
             ]

@@ -328,3 +328,20 @@ def test_a_train_step_with_our_loss_trains_the_same_weights_as_torchs(monkeypatc
     for precision in ("fp32", "bf16"):
         ours, theirs = weights(train.binary_cross_entropy, precision), weights(F.binary_cross_entropy, precision)
         assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True))
+
+
+def test_a_training_batch_is_the_chosen_digits_noised_per_the_recipe():
+    import torch
+
+    x_train = torch.randint(0, 256, (50, 784), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    indices = torch.tensor([7, 3, 41])
+
+    def batch(**fields):
+        return train.training_batch(x_train, indices, train.Recipe(**fields), torch.Generator().manual_seed(0))
+
+    noisy, clean = batch()
+    assert torch.equal(clean, x_train[indices].float() / 255) and noisy.shape == clean.shape == (3, 784)
+    assert 0 < (noisy - clean).std() < 0.5  # gaussian, sigma drawn from U[0, 0.5] per image
+    assert torch.equal(*batch(clean_fraction=1.0)) and torch.equal(*batch(denoise=False))
+    distorted, _ = batch(denoise=False, distort=1.0)
+    assert not torch.equal(distorted, clean)
