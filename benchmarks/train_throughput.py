@@ -7,8 +7,9 @@ on the same batches with the same batch size, Adam, one-cycle schedule, loss and
 they differ in how batches are made and how the two models share the machine:
 A = train.train_epoch (the whole dataset as one uint8 tensor, shuffled indices; the two models
     step side by side, one thread each, with the cores shared out by train.configure_threads);
-B = DataLoader(datasets.MNIST(transform=ToTensor()), batch_size, shuffle=True), fp32, the two
-    models stepped one after the other with every core;
+B = DataLoader(datasets.MNIST(transform=ToTensor()), batch_size, shuffle=True), fp32, torch's
+    F.binary_cross_entropy (A's train.binary_cross_entropy gives its gradient bit for bit, faster),
+    the two models stepped one after the other with every core;
 C = A forced to fp32, to show what the data pipeline and the side-by-side steps alone gain.
 The rounds alternate A, B, C, A, B, C, ... and the medians are compared (samples/s: images
 each model trained on, per second).
