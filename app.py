@@ -175,7 +175,7 @@ def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tupl
     out = tiedae.demo.reconstruct_digit(clean, loaded.models, kind, level, seed)
     uris = {name: tiedae.demo.png_data_uri(image) for name, image in out["images"].items()}  # encoded once, shown and returned
     return (
-        tiedae.demo.result_html(uris, out["metrics"], loaded.parameters),
+        tiedae.demo.result_html(uris, out["metrics"], loaded.parameters, tiedae.demo.stroke_note(clean)),
         tiedae.demo.result_numbers(uris, out["metrics"], loaded.parameters),
     )
 
@@ -547,7 +547,7 @@ table.metrics th, table.metrics td { padding: 6px 10px; }
 .study-plot .vega-embed { width: 100%; }
 .study-plot .vega-embed .marks { padding: 0; }
 .hint { font-size: 1.1em; padding: 24px 0; }
-#source-note { font-size: 0.9em; opacity: 0.85; }
+#source-note, #result .note { font-size: 0.9em; opacity: 0.85; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 0.9em; }
 .swatch i { display: inline-block; width: 11px; height: 11px; border-radius: 50%; margin-right: 4px; vertical-align: -1px; }
 .swatch i.ring { background: #fff; border: 2px solid; width: 9px; height: 9px; }  /* white inside, as on the maps: seen in dark mode too */

@@ -163,7 +163,7 @@ def measure_mnist(images: np.ndarray) -> list[tuple[str, str, str]]:
         (
             "stroke width (stroke_width), p0.5 / p2 / median / p98 / p99.5",
             f"{p05:.2f} / {p2:.2f} / {p50:.2f} / {p98:.2f} / {p995:.2f} px",
-            f"STROKE_MIN {pre.STROKE_MIN}, STROKE_MAX {pre.STROKE_MAX}",
+            f"STROKE_MIN {pre.STROKE_MIN}, STROKE_WIDE {pre.STROKE_WIDE}, STROKE_MAX {pre.STROKE_MAX}",
         ),
         ("peak intensity", f"{np.mean(x.max(axis=(1, 2)) >= 0.99):.1%} have a pixel ≥ 0.99", "output scaled to peak 1"),
     ]

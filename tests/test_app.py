@@ -625,3 +625,14 @@ def test_the_app_keeps_serving_when_started_from_the_command_line(command, tmp_p
         else:
             os.killpg(proc.pid, signal.SIGKILL)
             raise AssertionError("the app outlived SIGTERM by 30 s")
+
+
+def test_a_digit_drawn_small_on_the_pad_is_shown_with_a_note_on_its_thick_strokes():
+    """The pad's pen is fixed: a digit a quarter of the canvas high comes out with strokes wider than MNIST's p98."""
+    pen = round(app.PEN_WIDTH * app.CANVAS_SIZE)
+    pad = draw_digit(7, size=(app.CANVAS_SIZE, app.CANVAS_SIZE), box=(100, 40, 142, 110), width=pen)
+    shown, numbers = app.reconstruct(data_uri(pad), "gaussian", 0.3, 0)
+    assert numbers is not None and 'class="note"' in shown and "Thick strokes" in shown
+    large = draw_digit(7, size=(app.CANVAS_SIZE, app.CANVAS_SIZE), box=(60, 40, 200, 230), width=pen)
+    shown, numbers = app.reconstruct(data_uri(large), "gaussian", 0.3, 0)
+    assert numbers is not None and 'class="note"' not in shown

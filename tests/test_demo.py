@@ -97,3 +97,16 @@ def test_ink_on_canvas_crops_to_the_digit_and_keeps_it():
 @pytest.mark.parametrize("seed, expected", [(3, 3), (3.0, 3), (0, 0), (MAX_SEED, MAX_SEED)])
 def test_controls_accept_whole_seeds(seed, expected):
     assert demo.check_controls("uniform", 1, seed) == ("uniform", 1.0, expected)
+
+
+def test_a_digit_with_strokes_thicker_than_nearly_all_of_mnists_gets_a_note():
+    from tiedae.preprocess import STROKE_WIDE, stroke_width
+
+    normal, marker = sketch_to_mnist(draw_digit(8)), sketch_to_mnist(draw_digit(8, width=150))  # a pen 31% of its height
+    assert demo.stroke_note(normal) == "" and stroke_width(normal) < STROKE_WIDE
+    note = demo.stroke_note(marker)
+    assert stroke_width(marker) > STROKE_WIDE and f"{stroke_width(marker):.1f} px" in note and "thinner pen" in note
+    uris = {key: demo.png_data_uri(np.zeros((28, 28), np.uint8)) for key, _ in demo.PANELS}
+    numbers = {name: {"mse": 0.01, "psnr": 20.0} for name in ("tied", "untied", "noisy_input")}
+    shown = demo.result_html(uris, numbers, {"tied": 1, "untied": 2}, note)
+    assert shown.endswith(note) and demo.result_html(uris, numbers, {"tied": 1, "untied": 2}).endswith("</table>")

@@ -26,7 +26,7 @@ from tiedae.metrics import mse, psnr
 from tiedae.model import LATENT_MAP_FILE, METRICS_FILE, MODEL_CLASSES, REPO_PREFIX, Autoencoder, count_parameters, repo_ids
 from tiedae.noise import NOISE_KINDS, add_noise, check_noise
 from tiedae.plots import study_chart, sweep_image
-from tiedae.preprocess import crop_square, ink_box, sketch_to_mnist
+from tiedae.preprocess import STROKE_WIDE, crop_square, ink_box, sketch_to_mnist, stroke_width
 from tiedae.recipe import Recipe
 from tiedae.study import AXES, METRICS, NOISY, SHIPPED_TRAIN_SIZE, finding, load_study, summarize
 
@@ -208,15 +208,27 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def result_html(uris: dict[str, str], metrics: dict[str, dict], parameters: dict[str, int]) -> str:
-    """The four 28×28 images (PNG data URIs) side by side, upscaled crisply by the browser, and the numbers."""
+def stroke_note(clean: np.ndarray) -> str:
+    """A note for the result when the 28×28 digit's strokes are wider than nearly all MNIST digits' ("" if not)."""
+    width = stroke_width(clean)
+    if width <= STROKE_WIDE:
+        return ""
+    # drawn small on the pad, the pen's strokes come out thick once the digit is scaled to MNIST's size
+    return (
+        f'<p class="note">Thick strokes: {width:.1f} px in the 28×28 digit, wider than in 98% of MNIST digits, '
+        "so both models saw few like it. Draw the digit larger, or with a thinner pen.</p>"
+    )
+
+
+def result_html(uris: dict[str, str], metrics: dict[str, dict], parameters: dict[str, int], note: str = "") -> str:
+    """The four 28×28 images (PNG data URIs) side by side, upscaled crisply by the browser, the numbers and `note`."""
     figures = [
         f'<figure class="panel"><img id="{key}-img" alt="{label}" src="{uris[key]}"><figcaption>{label}</figcaption></figure>'
         for key, label in PANELS
     ]
     # two pairs, the input and the two outputs: side by side where there is room, one over the other where not
     pairs = f'<div class="pair">{"".join(figures[:2])}</div><div class="pair">{"".join(figures[2:])}</div>'
-    return f'<div class="panels">{pairs}</div>' + metrics_table(metrics, parameters)
+    return f'<div class="panels">{pairs}</div>' + metrics_table(metrics, parameters) + note
 
 
 def metrics_table(metrics: dict[str, dict], parameters: dict[str, int]) -> str:

@@ -49,8 +49,9 @@ BOX_SIZE = 20
 # [STROKE_MIN, STROKE_MAX] are brought to its edge. A fat pen and a naturally fat MNIST
 # digit look alike: benchmarks/roundtrip.py measured that a limit of 3.6 (p92) thins real
 # digits by up to MSE 0.07 and still leaves fat pens at 0.024, so the limit is MNIST's own
-# p99.5 and real digits are left as they are.
-STROKE_MIN, STROKE_MAX = 1.9, 5.0
+# p99.5 and real digits are left as they are. Above STROKE_WIDE (p98) the app says that the
+# strokes are thicker than nearly all the digits both models learned from.
+STROKE_MIN, STROKE_WIDE, STROKE_MAX = 1.9, 4.35, 5.0
 WIDTH_TOLERANCE = 0.1  # px: closer than this to the target width is close enough
 SUPERSAMPLE = 5  # the 28×28 digit is rendered at 5× and area-averaged down
 
