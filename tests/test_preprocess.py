@@ -224,6 +224,15 @@ def test_an_unevenly_lit_photo_with_a_shadow_finds_the_digit_not_the_shadow():
     assert mse(out, sketch_to_mnist(drawing)) < 0.01
 
 
+def test_a_photo_of_a_digit_in_thick_marker_keeps_the_middle_of_its_strokes():
+    """Strokes wider than the first paper estimate's window would pass for paper in their middle (a hollow digit)."""
+    for digit in (2, 6, 9):
+        drawing = draw_digit(digit, width=100, mode="L")  # a marker a fifth of the digit's height
+        out = sketch_to_mnist(photograph(drawing, seed=0))
+        check_mnist_like(out)
+        assert mse(out, sketch_to_mnist(drawing)) < 0.005, digit
+
+
 def test_a_photo_of_blank_paper_has_no_digit():
     for seed in range(3):
         assert sketch_to_mnist(photograph(Image.new("L", (800, 600), 255), seed=seed)) is None

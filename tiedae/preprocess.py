@@ -67,6 +67,7 @@ MIN_EXTENT = 0.04  # strokes spanning less of the image's longer side are a dot,
 PHOTO_INK = 0.25  # pen on paper has 0.3-0.9 contrast to the paper around it; texture and shadow edges stay below
 MIN_STROKE_AREA = 0.002  # of a photo's pixels: less clear ink than this is texture (a 10 px pen 96 px long, at 800×600)
 FLAT_BORDER = 0.6  # a border this much of which is exactly one grey level is a plain canvas, not a photo
+PAPER_WINDOW = 2.0  # photos: the paper is estimated with filters at least this many times the widest ink
 
 
 class SketchError(ValueError):
@@ -120,12 +121,28 @@ def ink_from_gray(gray: np.ndarray) -> np.ndarray:
 def photo_ink(gray: np.ndarray) -> np.ndarray:
     """Ink of a photo of strokes on paper, under uneven light and shadows, with texture and noise."""
     h, w = gray.shape
-    # The paper's own brightness, estimated locally at low resolution: a closing (max, then min
-    # filter) wider than any stroke removes dark strokes and keeps broad light changes and shadow
-    # edges; an opening does the same for light strokes on a dark board.
+    # The paper's own brightness is estimated locally at low resolution, by filters wider than
+    # any stroke (see _ink_against_paper): first an eighth of the image.
     factor = max(1, math.ceil(max(h, w) / BACKGROUND_SIZE))
     small = np.asarray(Image.fromarray(gray.astype(np.float32), mode="F").reduce(factor))
-    size = 2 * (max(small.shape) // 16) + 1  # an eighth of the image: wider than any stroke
+    size = 2 * (max(small.shape) // 16) + 1
+    ink = _ink_against_paper(gray, small, size)
+    # Strokes wider than that (a marker, a filled loop) lose their middle, which passes for paper:
+    # then the paper is estimated again, with a window PAPER_WINDOW times the widest ink found, kept
+    # if it finds more ink (not when the wider window only blurred the paper, raising the ink's floor).
+    widest = 2 * float(ndimage.distance_transform_edt(ink[::factor, ::factor] > 0.5).max())  # px of `small`
+    wider = min(math.ceil(PAPER_WINDOW * widest), max(small.shape) // 2) // 2 * 2 + 1
+    if wider <= size:
+        return ink
+    again = _ink_against_paper(gray, small, wider)
+    return again if again.sum() > ink.sum() else ink
+
+
+def _ink_against_paper(gray: np.ndarray, small: np.ndarray, size: int) -> np.ndarray:
+    """Photo ink against the paper estimated by `size`-px filters on `small` (the photo reduced)."""
+    h, w = gray.shape
+    # A closing (max, then min filter) wider than any stroke removes dark strokes and keeps broad
+    # light changes and shadow edges; an opening does the same for light strokes on a dark board.
     contrasts = []
     for morph, sign in ((ndimage.grey_closing, 1), (ndimage.grey_opening, -1)):
         background = ndimage.uniform_filter(morph(small, size=size, mode="nearest"), 3)
