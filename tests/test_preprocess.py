@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from tiedae import preprocess
 from tiedae.drawing import draw_digit, photograph
@@ -231,6 +231,19 @@ def test_a_photo_of_a_digit_in_thick_marker_keeps_the_middle_of_its_strokes():
         out = sketch_to_mnist(photograph(drawing, seed=0))
         check_mnist_like(out)
         assert mse(out, sketch_to_mnist(drawing)) < 0.005, digit
+
+
+@pytest.mark.parametrize("digit, seed", [(8, 3), (0, 5), (2, 4), (9, 12)])
+def test_a_photo_of_a_small_digit_in_pen_is_read_in_its_own_polarity(digit, seed):
+    """The paper between and beside thin strokes is not ink of the other polarity: the polarity whose strokes stand out more above the paper's spread wins."""
+    rng = np.random.default_rng(seed)
+    x0, y0 = rng.uniform(50, 600), rng.uniform(50, 400)
+    drawing = draw_digit(digit, size=(800, 600), box=(x0, y0, x0 + 90, y0 + 150), width=7, mode="L")
+    photo = photograph(drawing, seed=seed).convert("RGB")
+    for image in (photo, ImageOps.invert(photo)):  # and its negative: chalk on a board, lit the same way
+        out = sketch_to_mnist(image)
+        check_mnist_like(out)
+        assert mse(out, sketch_to_mnist(drawing)) < 0.01
 
 
 def test_a_photo_of_blank_paper_has_no_digit():
