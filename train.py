@@ -1,6 +1,7 @@
 """Train the tied and the untied autoencoder on MNIST, evaluate both, publish to the Hub.
 
     python train.py --data-dir ../shared/data          # train both, write checkpoints/
+    python train.py --arch conv --out checkpoints/conv # the convolutional pair
     python train.py --dry-run                          # one tiny batch end to end
     python train.py --push-to-hub NAMESPACE            # ... and upload both models
     python train.py --push-only checkpoints --push-to-hub NAMESPACE   # upload only
@@ -31,8 +32,8 @@ from tqdm import tqdm
 
 from tiedae import NOISE_KINDS, add_noise, mse, psnr
 from tiedae.constants import DEFAULT_SIZES, MNIST_PIXELS
-from tiedae.model import MODEL_CLASSES, REPO_PREFIX, Autoencoder, repo_prefix
-from tiedae.recipe import DISTORT_MAX, DISTORT_ROTATION_DEGREES, DISTORT_SCALE, DISTORT_SHEAR, LOSS_NAMES, Recipe
+from tiedae.model import ARCH_CLASSES, MODEL_CLASSES, REPO_PREFIX, HubAutoencoder, config_repo_prefix, repo_prefix
+from tiedae.recipe import ARCH_NAMES, DISTORT_MAX, DISTORT_ROTATION_DEGREES, DISTORT_SCALE, DISTORT_SHEAR, LOSS_NAMES, Recipe
 from tiedae.study import STUDY_FILE
 
 STUDY_PATH = Path(__file__).resolve().parent / "checkpoints" / STUDY_FILE  # quoted and linked by the model cards
@@ -83,7 +84,20 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", default="./data", help="MNIST root (torchvision layout MNIST/raw/)")
     p.add_argument("--out", default=None, help="output directory (default: checkpoints, or a temp dir with --dry-run)")
-    p.add_argument("--sizes", type=int, nargs="+", default=list(d.sizes), help="layer widths, input first")
+    p.add_argument(
+        "--arch", choices=tuple(ARCH_NAMES), default=d.arch, help="the pair to train: fully connected or convolutional"
+    )
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help=f"layer widths, input first (default: {' '.join(map(str, d.sizes))}; "
+        f"with --arch conv: {MNIST_PIXELS} and the code size, {' '.join(map(str, Recipe.for_arch('conv').sizes))})",
+    )
+    p.add_argument(
+        "--channels", type=int, nargs=2, default=list(d.channels), help="with --arch conv: the two conv layers' channels"
+    )
     p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="training batch size")
     p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (Adam, one-cycle schedule)")
@@ -144,17 +158,23 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--clean-fraction must be between 0 and 1")
     if not 0 <= args.distort <= DISTORT_MAX:
         p.error(f"--distort must be between 0 and {DISTORT_MAX:g}")
+    if args.sizes is None:
+        args.sizes = list(Recipe.for_arch(args.arch).sizes)
     if args.sizes[0] != MNIST_PIXELS:
         p.error(f"--sizes must start with {MNIST_PIXELS} (28×28 MNIST pixels)")
+    if args.arch == "conv" and len(args.sizes) != 2:
+        p.error(f"with --arch conv, --sizes is {MNIST_PIXELS} and the code size (the conv layers are --channels)")
+    if min(args.sizes) < 1 or min(args.channels) < 1:
+        p.error("--sizes and --channels must be positive")
     return args
 
 
-def checkpoint_sizes(root: Path) -> list[int]:
-    """The layer sizes of the checkpoints in root/tied (from its config.json), or [] if unreadable."""
+def checkpoint_prefix(root: Path) -> str:
+    """The Hub repo prefix for the checkpoints in root/tied (from its config.json), or the default if unreadable."""
     try:
-        return list(json.loads((root / "tied" / "config.json").read_text())["sizes"])
+        return config_repo_prefix(json.loads((root / "tied" / "config.json").read_text()))
     except (OSError, ValueError, KeyError, TypeError):
-        return []  # push_to_hub then says what is missing
+        return REPO_PREFIX  # push_to_hub then says what is missing
 
 
 def recipe_from_args(args: argparse.Namespace, **changes) -> Recipe:
@@ -212,12 +232,12 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
 
 def make_pair(
     recipe: Recipe, total_steps: int, device: torch.device
-) -> tuple[dict[str, Autoencoder], dict[str, torch.optim.Optimizer], dict[str, torch.optim.lr_scheduler.LRScheduler]]:
+) -> tuple[dict[str, HubAutoencoder], dict[str, torch.optim.Optimizer], dict[str, torch.optim.lr_scheduler.LRScheduler]]:
     """Both models from the recipe's seed, each with its optimizer and a one-cycle schedule over `total_steps`."""
     models, optimizers, schedulers = {}, {}, {}
-    for name, cls in MODEL_CLASSES.items():
+    for name, cls in ARCH_CLASSES[recipe.arch].items():
         torch.manual_seed(recipe.seed)
-        models[name] = cls(sizes=recipe.sizes).to(device)
+        models[name] = cls(**recipe.model_kwargs()).to(device)
         optimizers[name] = make_optimizer(models[name], recipe.lr)
         schedulers[name] = torch.optim.lr_scheduler.OneCycleLR(optimizers[name], max_lr=recipe.lr, total_steps=total_steps)
     return models, optimizers, schedulers
@@ -272,7 +292,7 @@ def distort(images: torch.Tensor, strength: float, generator: torch.Generator) -
 
 
 def train_step(
-    model: Autoencoder,
+    model: HubAutoencoder,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     noisy: torch.Tensor,
@@ -307,7 +327,7 @@ def training_batch(
 
 
 def train_epoch(
-    models: dict[str, Autoencoder],
+    models: dict[str, HubAutoencoder],
     optimizers: dict[str, torch.optim.Optimizer],
     schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler],
     x_train: torch.Tensor,
@@ -343,7 +363,7 @@ def train_epoch(
 
 
 @torch.inference_mode()
-def reconstruct(model: Autoencoder, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+def reconstruct(model: HubAutoencoder, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
     """Model outputs for x (N, 784) in chunks."""
     model.eval()
     return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
@@ -436,7 +456,7 @@ def run(
     return models, time.perf_counter() - start
 
 
-def evaluate_all(models: dict[str, Autoencoder], x_train: torch.Tensor, x_test: torch.Tensor) -> dict[str, dict]:
+def evaluate_all(models: dict[str, HubAutoencoder], x_train: torch.Tensor, x_test: torch.Tensor) -> dict[str, dict]:
     """Test metrics for both models, PCA with the same latent size, and the noisy input."""
     x_test_float = x_test.float().div(255)
     test_sets = noisy_test_sets(x_test_float)
@@ -534,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
             summary=summary,
             device=str(device),
             namespace=args.push_to_hub,
-            prefix=args.repo_prefix or repo_prefix(recipe.sizes),
+            prefix=args.repo_prefix or repo_prefix(recipe.sizes, arch=recipe.arch, channels=recipe.channels),
             train_size=len(x_train),
             test_size=len(x_test),
             seconds=seconds,
@@ -565,7 +585,7 @@ def push_checkpoints(root: Path, args: argparse.Namespace, token: str | None = N
     from tiedae.publish import push_to_hub
 
     token = token or require_token()
-    prefix = args.repo_prefix or repo_prefix(checkpoint_sizes(root))
+    prefix = args.repo_prefix or checkpoint_prefix(root)
     try:
         urls = push_to_hub(root, namespace=args.push_to_hub, prefix=prefix, private=args.private, token=token)
     except Exception as e:

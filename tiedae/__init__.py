@@ -1,4 +1,4 @@
-"""tiedae: tied and untied MLP autoencoders for MNIST, with the tools to compare them.
+"""tiedae: tied and untied autoencoders (MLP and convolutional) for MNIST, with the tools to compare them.
 
 Names and submodules are imported on first use (PEP 562), so `import tiedae.constants` or
 `tiedae.study` does not import torch: the app serves its page first and loads torch behind it.
@@ -15,12 +15,17 @@ _EXPORTS = {  # name -> the module that defines it
     "MNIST_PIXELS": "tiedae.constants",
     "NOISE_KINDS": "tiedae.noise",
     "Autoencoder": "tiedae.model",
+    "ConvAutoencoder": "tiedae.model",
+    "ConvLayerPair": "tiedae.model",
     "LayerPair": "tiedae.model",
     "SketchError": "tiedae.preprocess",
     "TiedAutoencoder": "tiedae.model",
+    "TiedConvAutoencoder": "tiedae.model",
     "UntiedAutoencoder": "tiedae.model",
+    "UntiedConvAutoencoder": "tiedae.model",
     "add_noise": "tiedae.noise",
     "count_parameters": "tiedae.model",
+    "is_conv_tied": "tiedae.model",
     "is_tied": "tiedae.model",
     "mse": "tiedae.metrics",
     "psnr": "tiedae.metrics",
@@ -34,7 +39,19 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from tiedae.constants import DEFAULT_SIZES, MNIST_PIXELS  # noqa: F401
     from tiedae.metrics import mse, psnr, psnr_from_mse  # noqa: F401
-    from tiedae.model import Autoencoder, LayerPair, TiedAutoencoder, UntiedAutoencoder, count_parameters, is_tied  # noqa: F401
+    from tiedae.model import (  # noqa: F401
+        Autoencoder,
+        ConvAutoencoder,
+        ConvLayerPair,
+        LayerPair,
+        TiedAutoencoder,
+        TiedConvAutoencoder,
+        UntiedAutoencoder,
+        UntiedConvAutoencoder,
+        count_parameters,
+        is_conv_tied,
+        is_tied,
+    )
     from tiedae.noise import NOISE_KINDS, add_noise  # noqa: F401
     from tiedae.preprocess import SketchError, sketch_to_mnist  # noqa: F401
 

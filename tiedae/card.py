@@ -11,20 +11,38 @@ MODEL_CARD_TEMPLATE = """---
 
 # {{ repo_id.split("/")[-1] if repo_id else "tiedae autoencoder" }}: {{ "tied" if model.tied else "untied" }}-weight MNIST autoencoder
 
-A fully connected autoencoder `{{ model.sizes | join(" → ") }} → {{ model.sizes[-2::-1] | join(" → ") }}`
+{% if model.arch == "conv" -%}
+A convolutional autoencoder `{{ model.layout }}` (two stride-2 convolutions with 4×4 kernels, a linear
+{{ model.latent_size }}-D code layer, and their mirrors: ReLU between layers, linear code, sigmoid output) from tiedae,
+the reference demo of tied-weight autoencoders.
+{%- else -%}
+A fully connected autoencoder `{{ model.layout }}`
 (ReLU hidden layers, linear {{ model.latent_size }}-D latent code, sigmoid output) from tiedae, the
 reference demo of tied-weight autoencoders.
+{%- endif %}
 {%- if twin_id %} Its twin with {{ "independent" if model.tied else "tied" }} decoder weights is
 [{{ twin_id }}](https://huggingface.co/{{ twin_id }}); both were trained with the same data, data order,
 seed, optimizer, schedule and epochs.{% endif %}
 
-{% if model.tied -%}
+{% if model.tied and model.arch == "conv" -%}
+Each decoder layer reuses its encoder layer's weight: one `nn.Parameter` per layer pair. A convolution
+kernel W is applied as `F.conv2d(x, W, b_enc, stride=2, padding=1)` when encoding and as
+`F.conv_transpose2d(h, W, b_dec, stride=2, padding=1)` when decoding, the convolution's adjoint (no
+flip or permute: a Conv2d weight (out, in, 4, 4) is the layout the transposed convolution takes back
+from out to in channels); the code layer's W is applied as W and W.t(). Each gradient collects both
+uses. Decoder biases are separate. The first layer's 4×4 kernels are at once the encoder's filters
+and the decoder's last layer.
+{%- elif model.tied -%}
 Each decoder layer reuses the transpose of its encoder layer's weight: one `nn.Parameter` W per layer
 pair, applied as `F.linear(x, W, b_enc)` when encoding and `F.linear(h, W.t(), b_dec)` when decoding,
 so its gradient collects both uses. Decoder biases are separate.
 {%- else -%}
 Every decoder layer has its own weight (the same shapes as the tied twin's decoder, but independent
 parameters). It is the control for the tied model.
+{%- endif %}
+{%- if channels_note %}
+
+{{ channels_note }}
 {%- endif %}
 
 **Parameters:** {{ "{:,}".format(parameters) }}{% if twin_parameters %} ({{ twin_name }}: {{ "{:,}".format(twin_parameters) }}){% endif %}.
@@ -36,7 +54,7 @@ import torch
 from tiedae import {{ class_name }}
 
 model = {{ class_name }}.from_pretrained("{{ repo_id or "path/to/checkpoint" }}")  # strict load, eval mode
-x = torch.rand(1, 1, 28, 28)        # MNIST-like images in [0, 1], white digit on black
+x = torch.rand(1, 1, 28, 28)        # MNIST-like images in [0, 1], white digit on black (or (1, 784))
 reconstruction = model(x)           # same shape as x
 code = model.encode(x)              # (1, {{ model.latent_size }})
 ```

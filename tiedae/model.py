@@ -1,6 +1,6 @@
-"""Tied and untied MLP autoencoders, in one file.
+"""Tied and untied autoencoders, MLP and convolutional, in one file.
 
-Both models share one architecture: a stack of `LayerPair`s mirrored around the latent
+The MLP models share one architecture: a stack of `LayerPair`s mirrored around the latent
 code. Encoding runs the pairs forwards, decoding runs them backwards:
 
     784 -> 400 -> 20 (latent)  ->  400 -> 784
@@ -11,6 +11,17 @@ The only difference between the two models is where a decoder layer gets its wei
 `LayerPair.decoder_weight`: the tie is that one line); `UntiedAutoencoder` gives every
 decoder layer a Parameter of its own. Decoder biases are separate in both.
 
+The convolutional pair (`TiedConvAutoencoder`, `UntiedConvAutoencoder`) mirrors two strided
+convolutions and a linear code layer:
+
+    1x28x28 -conv k4 s2 p1-> C1x14x14 -conv k4 s2 p1-> C2x7x7 -linear-> 20 (latent)
+    and back: linear transpose -> C2x7x7 -conv_transpose-> C1x14x14 -conv_transpose-> 1x28x28
+
+The tied decoder applies `F.conv_transpose2d` with the encoder's own kernel: that is the
+adjoint of the strided convolution, so no flip or permute is needed (see
+`ConvLayerPair.decoder_weight`). k4/s2/p1 maps 28 <-> 14 <-> 7 exactly without output_padding,
+and a kernel divisible by its stride overlaps evenly (no checkerboard).
+
 Save and load go through `huggingface_hub.PyTorchModelHubMixin`: `save_pretrained` writes
 `model.safetensors` + `config.json` (+ a model card), `from_pretrained` rebuilds the model
 strictly and returns it in eval mode.
@@ -18,6 +29,7 @@ strictly and returns it in eval mode.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -31,7 +43,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from tiedae.card import MODEL_CARD_TEMPLATE
-from tiedae.constants import DEFAULT_SIZES, MODEL_NAMES
+from tiedae.constants import CONV_CHANNELS, CONV_LATENT, DEFAULT_SIZES, MNIST_PIXELS, MODEL_NAMES
 
 
 class LayerPair(nn.Module):
@@ -71,7 +83,7 @@ class LayerPair(nn.Module):
         return F.linear(h, self.decoder_weight, self.decoder_bias)
 
 
-class Autoencoder(
+class HubAutoencoder(
     nn.Module,
     PyTorchModelHubMixin,
     library_name="tiedae",
@@ -79,7 +91,84 @@ class Autoencoder(
     tags=["autoencoder", "mnist", "tied-weights"],
     model_card_template=MODEL_CARD_TEMPLATE,
 ):
+    """What every tiedae model shares: the model card and a strict, eval-mode `from_pretrained`."""
+
+    arch = ""  # "mlp" or "conv": the card and the app say which
+
+    @property
+    def hparams(self) -> dict:
+        """The constructor arguments that fix the weights' shapes (tied aside), as config.json holds them."""
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> str:
+        """hparams as error messages name them: 'sizes=[784, 400, 20]'."""
+        return ", ".join(f"{key}={value}" for key, value in self.hparams.items())
+
+    def generate_model_card(self, *args, card_data: ModelCardData | None = None, **kwargs) -> ModelCard:
+        """The mixin's card from MODEL_CARD_TEMPLATE; `card_data` (metadata, eval results) replaces its header."""
+        kwargs.setdefault("parameters", count_parameters(self))
+        card = super().generate_model_card(*args, class_name=type(self).__name__, model=self, **kwargs)
+        if card_data is not None:
+            card.data = card_data
+        return card
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        map_location: str = "cpu",
+        strict: bool = True,
+        **model_kwargs,
+    ) -> HubAutoencoder:
+        """Build from config.json and load model.safetensors strictly; errors name the file."""
+        if os.path.isdir(model_id):
+            weights_file = os.path.join(model_id, constants.SAFETENSORS_SINGLE_FILE)
+        else:
+            weights_file = hf_hub_download(
+                repo_id=model_id,
+                filename=constants.SAFETENSORS_SINGLE_FILE,
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                token=token,
+                local_files_only=local_files_only,
+            )
+        config_file = Path(weights_file).with_name(constants.CONFIG_NAME)
+        try:
+            config = json.loads(config_file.read_text())
+        except (OSError, ValueError):
+            config = None  # no usable config: the strict load below still refuses mismatched weights
+        if isinstance(config, dict) and cls.arch and config_arch(config) != cls.arch:
+            right = ARCH_CLASSES[config_arch(config)]["tied" if config.get("tied", True) else "untied"]
+            article = {"mlp": "an MLP", "conv": "a conv"}[config_arch(config)]
+            raise ValueError(f"{config_file}: this is {article} checkpoint; load it with {right.__name__}")
+        try:
+            model = cls(**model_kwargs)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{config_file}: does not describe a {cls.__name__}: {e}") from e
+        try:
+            state = load_file(weights_file, device=str(map_location))
+        except (OSError, SafetensorError) as e:
+            raise ValueError(f"{weights_file}: not a readable safetensors file ({e})") from e
+        try:
+            model.load_state_dict(state, strict=strict)
+        except RuntimeError as e:  # torch lists every missing, unexpected and mis-shaped tensor
+            reason = " ".join(str(e).split("\n", 1)[-1].split())
+            raise ValueError(f"{weights_file}: checkpoint does not match {cls.__name__}({model.shape}): {reason}") from e
+        return model.eval()
+
+
+class Autoencoder(HubAutoencoder):
     """MLP autoencoder over `sizes`; `tied` decides whether decoders reuse encoder weights."""
+
+    arch = "mlp"
 
     def __init__(self, *, sizes: Sequence[int] = DEFAULT_SIZES, tied: bool = True) -> None:
         super().__init__()
@@ -93,6 +182,16 @@ class Autoencoder(
     @property
     def latent_size(self) -> int:
         return self.sizes[-1]
+
+    @property
+    def hparams(self) -> dict:
+        return {"sizes": self.sizes}
+
+    @property
+    def layout(self) -> str:
+        """The layers, input to output, in words."""
+        widths = [*self.sizes, *self.sizes[-2::-1]]
+        return " → ".join(map(str, widths))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 784) or (B, 1, 28, 28) -> (B, latent)."""
@@ -117,57 +216,6 @@ class Autoencoder(
         """Reconstruct x; the output has the input's shape."""
         return self.decode(self.encode(x)).reshape(x.shape)
 
-    def generate_model_card(self, *args, card_data: ModelCardData | None = None, **kwargs) -> ModelCard:
-        """The mixin's card from MODEL_CARD_TEMPLATE; `card_data` (metadata, eval results) replaces its header."""
-        kwargs.setdefault("parameters", count_parameters(self))
-        card = super().generate_model_card(*args, class_name=type(self).__name__, model=self, **kwargs)
-        if card_data is not None:
-            card.data = card_data
-        return card
-
-    @classmethod
-    def _from_pretrained(
-        cls,
-        *,
-        model_id: str,
-        revision: str | None,
-        cache_dir: str | Path | None,
-        force_download: bool,
-        local_files_only: bool,
-        token: str | bool | None,
-        map_location: str = "cpu",
-        strict: bool = True,
-        **model_kwargs,
-    ) -> Autoencoder:
-        """Build from config.json and load model.safetensors strictly; errors name the file."""
-        if os.path.isdir(model_id):
-            weights_file = os.path.join(model_id, constants.SAFETENSORS_SINGLE_FILE)
-        else:
-            weights_file = hf_hub_download(
-                repo_id=model_id,
-                filename=constants.SAFETENSORS_SINGLE_FILE,
-                revision=revision,
-                cache_dir=cache_dir,
-                force_download=force_download,
-                token=token,
-                local_files_only=local_files_only,
-            )
-        config_file = Path(weights_file).with_name(constants.CONFIG_NAME)
-        try:
-            model = cls(**model_kwargs)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{config_file}: does not describe a {cls.__name__}: {e}") from e
-        try:
-            state = load_file(weights_file, device=str(map_location))
-        except (OSError, SafetensorError) as e:
-            raise ValueError(f"{weights_file}: not a readable safetensors file ({e})") from e
-        try:
-            model.load_state_dict(state, strict=strict)
-        except RuntimeError as e:  # torch lists every missing, unexpected and mis-shaped tensor
-            reason = " ".join(str(e).split("\n", 1)[-1].split())
-            raise ValueError(f"{weights_file}: checkpoint does not match {cls.__name__}(sizes={model.sizes}): {reason}") from e
-        return model.eval()
-
 
 class TiedAutoencoder(Autoencoder):
     """Autoencoder whose decoder layers reuse the transpose of the encoder weights."""
@@ -187,19 +235,158 @@ class UntiedAutoencoder(Autoencoder):
         super().__init__(sizes=sizes, tied=False)
 
 
+class ConvLayerPair(nn.Module):
+    """One strided convolution (k4, s2, p1: halves the side) and its mirror transposed convolution."""
+
+    kernel, stride, padding = 4, 2, 1
+
+    def __init__(self, c_in: int, c_out: int, *, tied: bool) -> None:
+        super().__init__()
+        self.tied = tied
+        k = self.kernel
+        # Encoder kernel W: (c_out, c_in, k, k), the Conv2d layout, which is also the layout
+        # conv_transpose2d takes to map c_out channels back to c_in.
+        self.weight = nn.Parameter(torch.empty(c_out, c_in, k, k))
+        self.encoder_bias = nn.Parameter(torch.empty(c_out))
+        self.decoder_bias = nn.Parameter(torch.empty(c_in))
+        # Untied decoder kernel: the same shape, its own Parameter. Tied: none at all.
+        self.own_decoder_weight = None if tied else nn.Parameter(torch.empty(c_out, c_in, k, k))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Uniform init with nn.Conv2d's bounds (1/sqrt(fan_in)) for each direction."""
+        c_out, c_in, k, _ = self.weight.shape
+        encoder_bound = 1 / math.sqrt(c_in * k * k)
+        # each output pixel of the stride-2 transposed conv sums (k / stride)^2 taps of every input channel
+        decoder_bound = 1 / math.sqrt(c_out * (k // self.stride) ** 2)
+        nn.init.uniform_(self.weight, -encoder_bound, encoder_bound)
+        nn.init.uniform_(self.encoder_bias, -encoder_bound, encoder_bound)
+        nn.init.uniform_(self.decoder_bias, -decoder_bound, decoder_bound)
+        if self.own_decoder_weight is not None:
+            nn.init.uniform_(self.own_decoder_weight, -decoder_bound, decoder_bound)
+
+    @property
+    def decoder_weight(self) -> torch.Tensor:
+        """The (c_out, c_in, k, k) kernel the transposed convolution applies."""
+        if self.tied:
+            return self.weight  # THE TIE: conv_transpose2d with the encoder's own kernel W is conv2d's adjoint
+        return self.own_decoder_weight
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight, self.encoder_bias, stride=self.stride, padding=self.padding)
+
+    def decode(self, h: torch.Tensor) -> torch.Tensor:
+        return F.conv_transpose2d(h, self.decoder_weight, self.decoder_bias, stride=self.stride, padding=self.padding)
+
+
+class ConvAutoencoder(HubAutoencoder):
+    """Convolutional autoencoder: two strided conv pairs (28 -> 14 -> 7) and a linear code pair, tied or not."""
+
+    arch = "conv"
+    side, bottom = 28, 7  # MNIST's side, and what the two stride-2 conv pairs make of it
+
+    def __init__(self, *, channels: Sequence[int] = CONV_CHANNELS, latent: int = CONV_LATENT, tied: bool = True) -> None:
+        super().__init__()
+        channels = [int(c) for c in channels]
+        if len(channels) != 2 or any(c < 1 for c in channels):
+            raise ValueError(f"channels must be two positive widths (28 -> 14 -> 7), got {channels}")
+        if int(latent) < 1:
+            raise ValueError(f"latent must be a positive code size, got {latent}")
+        self.channels = channels
+        self.tied = bool(tied)
+        self.convs = nn.ModuleList(
+            ConvLayerPair(c_in, c_out, tied=self.tied) for c_in, c_out in zip([1, *channels[:-1]], channels)
+        )
+        self.code = LayerPair(channels[-1] * self.bottom**2, int(latent), tied=self.tied)  # C2x7x7 <-> latent
+
+    @property
+    def latent_size(self) -> int:
+        return self.code.weight.shape[0]
+
+    @property
+    def hparams(self) -> dict:
+        return {"channels": self.channels, "latent": self.latent_size}
+
+    @property
+    def layout(self) -> str:
+        """The layers, input to output, in words."""
+        maps = [f"{c}×{self.side >> i}×{self.side >> i}" for i, c in enumerate([1, *self.channels])]
+        return " → ".join([*maps, str(self.latent_size), *maps[::-1]])
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 784) or (B, 1, 28, 28) -> (B, latent)."""
+        if x[0].numel() != self.side**2:
+            raise ValueError(f"expected {self.side}×{self.side} images, got input of shape {tuple(x.shape)}")
+        h = x.reshape(x.shape[0], 1, self.side, self.side)  # (B, 784) -> (B, 1, 28, 28)
+        for conv in self.convs:
+            h = F.relu(conv.encode(h))
+        return self.code.encode(h.flatten(1))  # (B, C2, 7, 7) -> (B, C2*49) -> (B, latent), linear
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, latent) -> (B, 1, 28, 28) in [0, 1]."""
+        h = F.relu(self.code.decode(z)).reshape(
+            len(z), self.channels[-1], self.bottom, self.bottom
+        )  # (B, C2*49) -> (B, C2, 7, 7)
+        for i, conv in reversed(list(enumerate(self.convs))):
+            h = conv.decode(h)
+            h = torch.sigmoid(h) if i == 0 else F.relu(h)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruct x; the output has the input's shape."""
+        return self.decode(self.encode(x)).reshape(x.shape)
+
+
+class TiedConvAutoencoder(ConvAutoencoder):
+    """Conv autoencoder whose transposed convolutions (and code layer) reuse the encoder's own weights."""
+
+    def __init__(self, *, channels: Sequence[int] = CONV_CHANNELS, latent: int = CONV_LATENT, tied: bool = True) -> None:
+        if not tied:
+            raise ValueError("this is an untied checkpoint (tied=false); load it with UntiedConvAutoencoder")
+        super().__init__(channels=channels, latent=latent, tied=True)
+
+
+class UntiedConvAutoencoder(ConvAutoencoder):
+    """The same conv autoencoder with independent decoder kernels and code weight."""
+
+    def __init__(self, *, channels: Sequence[int] = CONV_CHANNELS, latent: int = CONV_LATENT, tied: bool = False) -> None:
+        if tied:
+            raise ValueError("this is a tied checkpoint (tied=true); load it with TiedConvAutoencoder")
+        super().__init__(channels=channels, latent=latent, tied=False)
+
+
 MODEL_CLASSES = dict(zip(MODEL_NAMES, (TiedAutoencoder, UntiedAutoencoder)))  # checkpoint folder / repo suffix -> class
+CONV_MODEL_CLASSES = dict(zip(MODEL_NAMES, (TiedConvAutoencoder, UntiedConvAutoencoder)))
+ARCH_CLASSES = {"mlp": MODEL_CLASSES, "conv": CONV_MODEL_CLASSES}  # --arch -> its pair
 REPO_PREFIX = "tiedae-mnist"  # Hub repos: NAMESPACE/tiedae-mnist-tied and -untied
 METRICS_FILE = "metrics.json"  # beside the weights: the recipe and every test number
 LATENT_MAP_FILE = "latent_map.npz"  # beside a 2-D model: its codes of the MNIST test digits, with their labels
 
 
-def repo_prefix(sizes: Sequence[int]) -> str:
-    """The repo name prefix for a pair of these sizes: another shape never overwrites the shipped pair."""
+def repo_prefix(sizes: Sequence[int], *, arch: str = "mlp", channels: Sequence[int] = CONV_CHANNELS) -> str:
+    """The repo name prefix for a pair of this shape: another shape never overwrites a shipped pair."""
+    if arch == "conv":  # sizes: (784, code size)
+        base, latent = f"{REPO_PREFIX}-conv", int(sizes[-1])
+        if tuple(channels) == CONV_CHANNELS:
+            return base if latent == CONV_LATENT else f"{base}-{latent}d"
+        return f"{base}-" + "-".join(map(str, [*channels, latent]))
     if tuple(sizes) == DEFAULT_SIZES:
         return REPO_PREFIX
     if tuple(sizes[:-1]) == DEFAULT_SIZES[:-1]:
         return f"{REPO_PREFIX}-{sizes[-1]}d"  # 784-400-2: tiedae-mnist-2d
     return f"{REPO_PREFIX}-" + "-".join(map(str, sizes[1:]))
+
+
+def config_arch(config: dict) -> str:
+    """'conv' or 'mlp' for a checkpoint's config.json (conv configs hold channels and latent, MLP ones sizes)."""
+    return "conv" if "channels" in config else "mlp"
+
+
+def config_repo_prefix(config: dict) -> str:
+    """repo_prefix for a checkpoint's config.json."""
+    if config_arch(config) == "conv":
+        return repo_prefix([MNIST_PIXELS, config["latent"]], arch="conv", channels=config["channels"])
+    return repo_prefix(config["sizes"])
 
 
 def repo_ids(namespace: str, prefix: str = REPO_PREFIX) -> dict[str, str]:
@@ -228,3 +415,21 @@ def is_tied(encoder_weight: torch.Tensor, decoder_weight: torch.Tensor) -> bool:
     probe = torch.randn_like(decoder_weight)
     (grad,) = torch.autograd.grad(decoder_weight, encoder_weight, probe, retain_graph=True, allow_unused=True)
     return grad is not None and torch.equal(grad, probe.t())
+
+
+def is_conv_tied(encoder_kernel: torch.Tensor, decoder_kernel: torch.Tensor) -> bool:
+    """True only if the transposed convolution's kernel is the encoder's own Parameter (or a view of it through autograd).
+
+    The adjoint of conv2d(·, W) is conv_transpose2d(·, W) with the same kernel, so a conv tie is the identity,
+    not a transpose: equal values, a copy, a detached tensor or a kernel re-wrapped in a new Parameter are
+    not ties, because the encoder's Parameter would then miss the decoder's share of the gradient.
+    """
+    if tuple(decoder_kernel.shape) != tuple(encoder_kernel.shape) or not encoder_kernel.requires_grad:
+        return False
+    if decoder_kernel is encoder_kernel:
+        return True
+    if not decoder_kernel.requires_grad or decoder_kernel.grad_fn is None:
+        return False  # a leaf of its own (a copy or a new Parameter), or cut off from autograd
+    probe = torch.randn_like(decoder_kernel)
+    (grad,) = torch.autograd.grad(decoder_kernel, encoder_kernel, probe, retain_graph=True, allow_unused=True)
+    return grad is not None and torch.equal(grad, probe)

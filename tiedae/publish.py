@@ -20,13 +20,14 @@ import numpy as np
 import torch
 from huggingface_hub import EvalResult, HfApi, ModelCardData
 
-from tiedae.constants import DEFAULT_SIZES
 from tiedae.model import (
+    ARCH_CLASSES,
     LATENT_MAP_FILE,
     METRICS_FILE,
     MODEL_CLASSES,
     REPO_PREFIX,
-    Autoencoder,
+    HubAutoencoder,
+    config_arch,
     count_parameters,
     repo_ids,
 )
@@ -51,7 +52,7 @@ CARD_RESULTS = (
 
 def write_checkpoints(
     out: Path,
-    models: dict[str, Autoencoder],
+    models: dict[str, HubAutoencoder],
     results: dict[str, dict],
     *,
     recipe: Recipe,
@@ -100,13 +101,15 @@ def write_checkpoints(
                 "seeds": summary["seeds"] if summary else None,
                 "steps": recipe.epochs * recipe.batches_per_epoch(train_size),  # optimizer steps per model
                 "study": study_for_card(study_path, namespace or HUB_NAMESPACE),
-                "at_study_setting": model.sizes == list(DEFAULT_SIZES) and train_size == SHIPPED_TRAIN_SIZE,
+                "at_study_setting": recipe.model_kwargs() == Recipe.for_arch(recipe.arch).model_kwargs()
+                and train_size == SHIPPED_TRAIN_SIZE,
             }
             model.save_pretrained(folder, model_card_kwargs=card)  # weights, config.json and the one model card
             metrics = {
                 "model": name,
                 "class": type(model).__name__,
-                "sizes": model.sizes,
+                "arch": model.arch,
+                **model.hparams,
                 "parameters": count_parameters(model),
                 "train_size": train_size,
                 "test_size": test_size,
@@ -140,7 +143,7 @@ def write_checkpoints(
 
 
 @torch.inference_mode()
-def save_latent_map(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, path: Path) -> None:
+def save_latent_map(model: HubAutoencoder, images: torch.Tensor, labels: torch.Tensor, path: Path) -> None:
     """The model's 2-D codes of `images` (uint8 (N, 784)) with their labels, for the app's latent map."""
     assert model.latent_size == 2, f"a latent map needs a 2-D code, this model's is {model.latent_size}-D"
     codes = model.eval().encode(images.float().div(255))  # (N, 2)
@@ -206,7 +209,7 @@ def results_table(results: dict[str, dict], name: str, twin: str) -> list[dict]:
     return rows
 
 
-def card_data(name: str, model: Autoencoder, results: dict[str, dict], *, model_name: str) -> ModelCardData:
+def card_data(name: str, model: HubAutoencoder, results: dict[str, dict], *, model_name: str) -> ModelCardData:
     """The card's metadata: license, tags, and the test results as model-index eval results."""
     eval_results = []
     for kind, level in CARD_RESULTS:
@@ -233,6 +236,7 @@ def card_data(name: str, model: Autoencoder, results: dict[str, dict], *, model_
             "autoencoder",
             "denoising-autoencoder",
             "mnist",
+            *(["convolutional-autoencoder"] if model.arch == "conv" else []),
             "tied-weights" if model.tied else "untied-weights",
             "pytorch",
             "model_hub_mixin",
@@ -246,11 +250,12 @@ def card_data(name: str, model: Autoencoder, results: dict[str, dict], *, model_
 def push_to_hub(root: Path, *, namespace: str, prefix: str, private: bool, token: str | None) -> list[str]:
     """Upload root/tied and root/untied to their repos; returns the commit URLs."""
     ids = repo_ids(namespace, prefix)
-    for name, cls in MODEL_CLASSES.items():  # refuse to upload anything that does not load
+    for name in MODEL_CLASSES:  # refuse to upload anything that does not load
         folder = root / name
         if not folder.is_dir():
             raise FileNotFoundError(f"no checkpoint folder {folder}")
-        cls.from_pretrained(folder)
+        config = json.loads((folder / "config.json").read_text())
+        ARCH_CLASSES[config_arch(config)][name].from_pretrained(folder)
     api = HfApi(token=token)
     urls = []
     for name in MODEL_CLASSES:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from tiedae.constants import DEFAULT_SIZES
+from tiedae.constants import CONV_CHANNELS, CONV_LATENT, DEFAULT_SIZES, MNIST_PIXELS
 
 # train.distort at strength 1, about the image's centre; a strength scales all three
 DISTORT_ROTATION_DEGREES, DISTORT_SCALE, DISTORT_SHEAR = 12.0, 0.10, 0.15
 DISTORT_MAX = 2.0  # stronger maps would make digits MNIST never has
 LOSS_NAMES = {"bce": "binary cross-entropy", "mse": "mean squared error"}
+ARCH_NAMES = {"mlp": "fully connected", "conv": "convolutional"}
 PRECISION_NAMES = {"bf16": "bfloat16 autocast for matmuls (weights and optimizer in float32)", "fp32": "float32"}
 
 
@@ -18,7 +19,9 @@ PRECISION_NAMES = {"bf16": "bfloat16 autocast for matmuls (weights and optimizer
 class Recipe:
     """What both models of a pair are trained with; train.py builds it from its flags, defaults included."""
 
-    sizes: tuple[int, ...] = DEFAULT_SIZES
+    sizes: tuple[int, ...] = DEFAULT_SIZES  # MLP: layer widths, input first; conv: (784, code size)
+    arch: str = "mlp"  # "mlp" or "conv"
+    channels: tuple[int, ...] = CONV_CHANNELS  # conv only: the two conv layers' channels
     epochs: int = 60
     batch_size: int = 128
     lr: float = 3e-3  # peak learning rate: Adam with a one-cycle schedule
@@ -34,10 +37,28 @@ class Recipe:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))  # lists from JSON or argparse
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        assert self.arch in ARCH_NAMES, f"arch must be one of {sorted(ARCH_NAMES)}, got {self.arch!r}"
+        assert self.sizes[0] == MNIST_PIXELS, f"sizes must start with {MNIST_PIXELS} (28×28 pixels), got {self.sizes}"
+        if self.arch == "conv":
+            assert len(self.sizes) == 2, f"a conv recipe's sizes are (784, code size), got {self.sizes}"
+            assert len(self.channels) == 2, f"a conv recipe has two conv layers' channels, got {self.channels}"
         assert self.loss in LOSS_NAMES, f"loss must be one of {sorted(LOSS_NAMES)}, got {self.loss!r}"
         assert 0 <= self.noise_max <= 1, f"noise_max must be in [0, 1], got {self.noise_max}"
         assert 0 <= self.clean_fraction <= 1, f"clean_fraction must be in [0, 1], got {self.clean_fraction}"
         assert 0 <= self.distort <= DISTORT_MAX, f"distort must be in [0, {DISTORT_MAX:g}], got {self.distort}"
+
+    @classmethod
+    def for_arch(cls, arch: str, **changes) -> Recipe:
+        """The default recipe of an architecture (a conv recipe's sizes are (784, code size))."""
+        sizes = (MNIST_PIXELS, CONV_LATENT) if arch == "conv" else DEFAULT_SIZES
+        return cls(**{"sizes": sizes, "arch": arch, **changes})
+
+    def model_kwargs(self) -> dict:
+        """The keyword arguments that build this recipe's models (either class of its pair)."""
+        if self.arch == "conv":
+            return {"channels": self.channels, "latent": self.sizes[-1]}
+        return {"sizes": self.sizes}
 
     def distortion(self) -> str:
         """The random affine map applied to each training image, in words ("" when off)."""
@@ -57,7 +78,7 @@ class Recipe:
         out = []
         for field in fields(self):
             value, default = getattr(self, field.name), field.default
-            if value == default:
+            if value == default or (field.name == "channels" and self.arch != "conv"):
                 continue
             flag = "--" + field.name.replace("_", "-")
             if isinstance(value, bool):
