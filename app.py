@@ -29,7 +29,17 @@ import numpy as np
 from PIL import Image
 
 import tiedae  # torch-free until first use: the page is served first, torch and the models load behind it
-from tiedae.constants import CANVAS_SIZE, CHECKPOINTS, DEFAULT_SIZES, DIGIT_COLORS, MAX_SEED, MODEL_NAMES
+from tiedae.constants import (
+    CANVAS_SIZE,
+    CHECKPOINTS,
+    CONV_CHANNELS,
+    CONV_LATENT,
+    DEFAULT_SIZES,
+    DIGIT_COLORS,
+    MAX_SEED,
+    MNIST_PIXELS,
+    MODEL_NAMES,
+)
 from tiedae.preprocess import SketchError, find_ink, image_from_data_uri
 from tiedae.study import AXES, METRICS, STUDY_FILE, StudyError
 
@@ -41,7 +51,7 @@ CONCURRENCY = max(1, os.cpu_count() or 1)
 BLANK_HINT = '<p class="hint">✏️ <b>Draw a digit (0–9)</b> on the canvas, upload an image, or pick an example below.</p>'
 NOISE_CHOICES = [("Gaussian", "gaussian"), ("Salt & pepper", "salt_pepper"), ("Uniform", "uniform")]
 MODEL_SOURCE = Path(importlib.util.find_spec("tiedae.model").origin)  # read, not imported: it imports torch
-TIE_LINE = next(line.strip() for line in MODEL_SOURCE.read_text().splitlines() if "THE TIE" in line)
+TIE_LINES = [line.strip() for line in MODEL_SOURCE.read_text().splitlines() if "THE TIE" in line]  # the MLP's, the conv's
 
 
 def model_source() -> tuple[str | None, str | None]:
@@ -60,18 +70,20 @@ def model_source() -> tuple[str | None, str | None]:
 
 HUB, REVISION = model_source()
 LATENT_ROOT = CHECKPOINTS / "2d"  # the 2-D pair and its codes of the test digits
+CONV_ROOT = CHECKPOINTS / "conv"  # the convolutional pair
 LOAD_FAILED = "The models could not be loaded: {}"
 
 
-def load_pair(root: Path, sizes: tuple[int, ...]):
+def load_pair(root: Path, sizes: tuple[int, ...], arch: str = "mlp"):
     """One tied/untied pair: from the Hub with --hub (the bundled one in root if that fails), else from root."""
     if not HUB:
-        return tiedae.demo.load_bundled(root)
-    return tiedae.demo.load_from_hub(HUB, revision=REVISION, root=root, prefix=tiedae.model.repo_prefix(sizes))
+        return tiedae.demo.load_bundled(root, arch=arch)
+    prefix = tiedae.model.repo_prefix(sizes, arch=arch)
+    return tiedae.demo.load_from_hub(HUB, revision=REVISION, root=root, prefix=prefix, arch=arch)
 
 
 def load_models():
-    """Import torch, then load the shipped pair and the 2-D pair; runs once, in the background (see loading)."""
+    """Import torch, then load the shipped pairs (MLP and conv) and the 2-D pair; runs once, in the background (see loading)."""
     import torch  # here, not at the top: the page does not wait for torch
 
     torch.set_num_threads(1)  # one thread per call; the queue runs as many calls as there are cores
@@ -86,8 +98,13 @@ def load_models():
     except (ValueError, FileNotFoundError) as e:  # the explorer says so; drawing and reconstructing still work
         log.warning("no 2-D models for the latent maps: %s", e)
         latent = None
+    try:
+        conv = load_pair(CONV_ROOT, (MNIST_PIXELS, CONV_LATENT), arch="conv")
+    except (ValueError, FileNotFoundError) as e:  # the MLP pair is still shown, and the page says the conv pair is missing
+        log.warning("no conv pair: %s", e)
+        conv = None
     log.info("models loaded in %.1f s", time.perf_counter() - start)
-    return loaded, latent
+    return loaded, latent, conv
 
 
 _loading: Future | None = None
@@ -118,13 +135,25 @@ def shipped_models():
         raise gr.Error(LOAD_FAILED.format(e)) from None
 
 
+def shipped_pairs() -> dict:
+    """The pairs the side by side shows, {'mlp': LoadedModels, 'conv': LoadedModels} (conv only where it loaded)."""
+    pairs = {"mlp": shipped_models()}
+    conv = loading().result()[2]
+    if conv is not None:
+        pairs["conv"] = conv
+    return pairs
+
+
 def source_note() -> str:
     """Where the models came from, shown once they are loaded (or why they are not)."""
     try:
-        loaded = shipped_models()
+        pairs = shipped_pairs()
     except gr.Error as e:
         return f"⚠️ {e.message}"
-    return f"⚠️ {loaded.warning}" if loaded.warning else f"Models: {loaded.source}."
+    notes = [f"⚠️ {loaded.warning}" if loaded.warning else f"{arch.upper()}: {loaded.source}." for arch, loaded in pairs.items()]
+    if "conv" not in pairs:
+        notes.append(f"⚠️ No conv pair ({CONV_ROOT.name}/ holds no checkpoints): only the MLP pair is shown.")
+    return "Models — " + " ".join(notes)
 
 
 def drawing_image(drawing: object) -> object:
@@ -171,12 +200,14 @@ def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tupl
         return f'<p class="hint">⚠️ {html.escape(str(e))}</p>', None
     if clean is None:
         return BLANK_HINT, None
-    loaded = shipped_models()
-    out = tiedae.demo.reconstruct_digit(clean, loaded.models, kind, level, seed)
+    pairs = shipped_pairs()
+    models, parameters = tiedae.demo.pair_models(pairs)
+    out = tiedae.demo.reconstruct_digit(clean, models, kind, level, seed)
     uris = {name: tiedae.demo.png_data_uri(image) for name, image in out["images"].items()}  # encoded once, shown and returned
+    titles = tiedae.demo.pair_titles(pairs)
     return (
-        tiedae.demo.result_html(uris, out["metrics"], loaded.parameters, tiedae.demo.stroke_note(clean)),
-        tiedae.demo.result_numbers(uris, out["metrics"], loaded.parameters),
+        tiedae.demo.result_html(uris, out["metrics"], parameters, tiedae.demo.stroke_note(clean), titles),
+        tiedae.demo.result_numbers(uris, out["metrics"], parameters),
     )
 
 
@@ -267,13 +298,27 @@ def study_charts(metric: str) -> tuple:
 
 
 @functools.cache
-def weight_images() -> tuple[str, str, str]:
-    """The first layers' weights as tiles, drawn on first view: the tied weight, the untied encoder's and decoder's."""
-    models = shipped_models().models
-    tied, untied = models["tied"].layers[0], models["untied"].layers[0]
+def weight_images() -> tuple[str, ...]:
+    """The first layers' weights as tiles, drawn on first view: the tied weight, the untied encoder's and decoder's,
+    then the same three for the conv pair's first-layer 4×4 kernels (blank where the conv pair is missing)."""
+    pairs = shipped_pairs()
+    mlp = pairs["mlp"].models
     tiles = tiedae.plots.weight_tiles
-    pictures = {"tied": tied.weight, "untied-encoder": untied.weight, "untied-decoder": untied.decoder_weight.t()}
-    return tuple(png_file(tiles(weight), f"weights-{name}") for name, weight in pictures.items())
+    pictures = {
+        "tied": tiles(mlp["tied"].layers[0].weight),
+        "untied-encoder": tiles(mlp["untied"].layers[0].weight),
+        "untied-decoder": tiles(mlp["untied"].layers[0].decoder_weight.t()),
+    }
+    files = [png_file(picture, f"weights-{name}") for name, picture in pictures.items()]
+    if "conv" not in pairs:
+        return (*files, None, None, None)
+    conv = pairs["conv"].models
+    kernels = {  # (32, 1, 4, 4): 4×4 tiles, shown large
+        "tied": conv["tied"].convs[0].weight,
+        "untied-encoder": conv["untied"].convs[0].weight,
+        "untied-decoder": conv["untied"].convs[0].decoder_weight,
+    }
+    return (*files, *(png_file(tiles(k, count=len(k), scale=12), f"kernels-{name}") for name, k in kernels.items()))
 
 
 def latent_models():
@@ -535,9 +580,12 @@ canvas.dataset.ready = "true";  // strokes are taken from here on (tests wait fo
 CSS = """
 .pixelated img, .panel img { image-rendering: pixelated; }
 .pixelated img { width: 100% !important; height: 100% !important; object-fit: contain; }
-/* four in a row where the column has room; in a narrow one (a phone, a tablet) the pairs wrap, two by two */
+/* pairs of images, at most two pairs a row: the input and the MLP pair, then (under the MLP pair) the conv pair;
+   in a narrow column (a phone) one pair a row */
 .panels { display: flex; flex-wrap: wrap; gap: 12px; }
-.pair { flex: 1 1 220px; display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 12px; }
+.pair { flex: 1 1 calc(50% - 6px); min-width: 200px; display: grid; grid-template-columns: repeat(2, minmax(0, 1fr));
+  gap: 4px 12px; align-content: start; }
+.pair-title { grid-column: 1 / -1; font-size: 0.85em; font-weight: 600; }
 .panel { margin: 0; text-align: center; }
 .panel img { width: 100%; aspect-ratio: 1; background: #000; border-radius: 4px; }
 .panel figcaption { font-size: 0.9em; margin-top: 4px; }
@@ -571,9 +619,10 @@ tile_kw = {"interactive": False, "format": "png", "buttons": ["fullscreen"]}  # 
 with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3600)) as demo:
     gr.Markdown(
         "# tiedae — tied vs untied autoencoders\n"
-        "Draw a digit and add noise. Two MNIST autoencoders of the same shape (784 → 400 → 20 → 400 → 784) "
-        "reconstruct it: the **tied** one decodes with the transpose of its encoder weights, the **untied** one "
-        "has decoder weights of its own — twice the weights. What does tying cost?"
+        "Draw a digit and add noise. Two pairs of MNIST autoencoders reconstruct it: fully connected "
+        "(784 → 400 → 20 → 400 → 784) and convolutional (28×28 → 14×14 → 7×7 → 20 and back). In each pair the "
+        "**tied** model decodes with its encoder's own weights (transposed; for conv layers, the same kernels in a "
+        "transposed convolution), the **untied** one has decoder weights of its own. What does tying cost?"
     )
     note = gr.Markdown("Models: loading…", elem_id="source-note")
     with gr.Row():
@@ -690,15 +739,33 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
                 gr.Image(label="Untied: encoder filters", elem_classes=["pixelated"], **tile_kw),
                 gr.Image(label="Untied: decoder basis", elem_classes=["pixelated"], **tile_kw),
             ]
+        gr.Markdown(
+            f"The conv pair's first layer: {CONV_CHANNELS[0]} kernels of 4×4. For the **tied** conv model each kernel is at once an "
+            "encoder filter (`F.conv2d`) and a stamp of the decoder's last layer (`F.conv_transpose2d` with the same "
+            "kernel, its adjoint). The untied conv model learns a second set for its decoder."
+        )
+        with gr.Row():
+            tiles += [
+                gr.Image(label="Tied conv: encoder kernels = decoder kernels", elem_classes=["pixelated"], **tile_kw),
+                gr.Image(label="Untied conv: encoder kernels", elem_classes=["pixelated"], **tile_kw),
+                gr.Image(label="Untied conv: decoder kernels", elem_classes=["pixelated"], **tile_kw),
+            ]
     with gr.Accordion("How tying works", open=False):
         gr.Markdown(
             "A tied autoencoder keeps **one** weight matrix W per layer pair. The encoder applies `F.linear(x, W, b_enc)`; "
             "the decoder applies `F.linear(h, W.t(), b_dec)`. `W.t()` is a view of the same `nn.Parameter`, so "
             "backpropagation adds the gradients of both uses into W, and the model has half the weights.\n\n"
-            f"The one line in `tiedae/model.py` that does it:\n\n```python\n{TIE_LINE}\n```\n\n"
+            "A tied **conv** layer keeps one kernel W of shape (out, in, 4, 4). The encoder applies "
+            "`F.conv2d(x, W, b_enc, stride=2, padding=1)`; the decoder applies "
+            "`F.conv_transpose2d(h, W, b_dec, stride=2, padding=1)` with the *same* W: the transposed convolution is "
+            "the convolution's adjoint (⟨conv(x, W), y⟩ = ⟨x, conv_transpose(y, W)⟩), and a Conv2d weight already has "
+            "the layout it takes, so there is no flip or permute. 4×4 kernels at stride 2 map 28 → 14 → 7 and back "
+            "exactly, with no `output_padding`.\n\n"
+            "The two lines in `tiedae/model.py` that do it:\n\n```python\n" + "\n".join(TIE_LINES) + "\n```\n\n"
             "Common mistakes: assigning `decoder.weight = encoder.weight` (wrong shape), wrapping "
             "`nn.Parameter(encoder.weight.t())` (a second, independent parameter), or copying the transpose "
-            "after each step (two parameters, the decoder's gradient thrown away)."
+            "after each step (two parameters, the decoder's gradient thrown away); for conv layers, a copied, "
+            "detached or re-wrapped kernel (the encoder's kernel then misses the decoder's gradient)."
         )
 
     controls = [noise_kind, noise_level, seed]

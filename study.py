@@ -2,9 +2,11 @@
 
     python study.py --data-dir ../shared/data       # the whole study: checkpoints/study.json and study.png
     python study.py --data-dir ../shared/data --axis latent   # one axis
+    python study.py --data-dir ../shared/data --arch conv     # only the conv pairs (along training-set size)
     python study.py --quick                         # a tiny grid, one seed, in seconds (what CI runs)
 
-Every pair is trained by train.py's own `run` from one Recipe: both models see the same data,
+MLP pairs are studied along all three axes, conv pairs (tiedae's TiedConvAutoencoder and its untied
+twin) along training-set size. Every pair is trained by train.py's own `run` from one Recipe: both models see the same data,
 order, noise, optimizer, schedule and number of optimizer steps (STEPS in every cell, so small
 training sets get more epochs). Both are evaluated on the full test set, clean and with
 Gaussian noise σ = 0.5 (train.py's fixed test noise). Rows go to study.json as each pair
@@ -32,6 +34,8 @@ from tiedae.metrics import mse
 from tiedae.model import MODEL_CLASSES, count_parameters
 from tiedae.recipe import Recipe
 from tiedae.study import (
+    ARCH_AXES,
+    ARCH_LABELS,
     AXES,
     NOISY,
     NOISY_METRIC,
@@ -39,8 +43,10 @@ from tiedae.study import (
     SHIPPED_TRAIN_SIZE,
     STUDY_FILE,
     StudyError,
-    finding,
     load_study,
+    row_arch,
+    study_archs,
+    study_finding,
     summarize,
     value_label,
 )
@@ -48,6 +54,7 @@ from tiedae.study import (
 FIGURE_FILE = "study.png"
 SEEDS = (0, 1, 2)
 BASE = Recipe(train_size=SHIPPED_TRAIN_SIZE)  # the shipped setting's shape and data: 784-400-20 on 10,000 images
+CONV_BASE = Recipe.for_arch("conv", train_size=SHIPPED_TRAIN_SIZE)  # the shipped conv shape on the same images
 STEPS = 4_740  # optimizer steps per model in every cell: 60 epochs of 10,000 images at batch size 128
 QUICK_AXES = {"train_size": [200, 400], "latent": [2, 20], "depth": ["784-400-20", "784-64-32-20"]}
 QUICK_STEPS = 8
@@ -98,6 +105,8 @@ def run_cell(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, test_s
         errors = {key: mse(train.reconstruct(model, noisy), clean).mean().item() for key, noisy in test_sets.items()}
         rows.append(
             {
+                "arch": recipe.arch,
+                **({"channels": list(recipe.channels)} if recipe.arch == "conv" else {}),
                 "sizes": list(recipe.sizes),
                 "train_size": recipe.train_size,
                 "model": name,
@@ -113,38 +122,40 @@ def run_cell(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, test_s
     return rows
 
 
-def readme_section(summary: dict[str, list[dict]]) -> str:
-    """The README's study section (between its markers): the finding, and a table per axis."""
-    lines = [README_START, "", finding(summary), ""]
-    for axis, cells in summary.items():
-        lines += [
-            f"| {AXES[axis][0]} | tied, clean | untied, clean | untied − tied | tied, σ = 0.5 | untied, σ = 0.5 | untied − tied |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for cell in cells:
-            row = [value_label(cell["value"])]
-            for metric in ("test_mse_clean", NOISY_METRIC):
-                row += [f"{cell[metric][k][0]:.5f} ± {cell[metric][k][1]:.5f}" for k in ("tied", "untied")]
-                row.append(f"{cell[metric]['diff'][0]:+.5f} ± {cell[metric]['diff'][1]:.5f}")
-            lines.append("| " + " | ".join(row) + " |")
-        lines.append("")
+def readme_section(rows: list[dict]) -> str:
+    """The README's study section (between its markers): the finding, and a table per architecture and axis."""
+    lines = [README_START, "", study_finding(rows), ""]
+    for arch in study_archs(rows):
+        for axis, cells in summarize(rows, arch).items():
+            what = AXES[axis][0] if arch == "mlp" else f"{AXES[axis][0]} ({ARCH_LABELS[arch]})"
+            lines += [
+                f"| {what} | tied, clean | untied, clean | untied − tied | tied, σ = 0.5 | untied, σ = 0.5 | untied − tied |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            for cell in cells:
+                row = [value_label(cell["value"])]
+                for metric in ("test_mse_clean", NOISY_METRIC):
+                    row += [f"{cell[metric][k][0]:.5f} ± {cell[metric][k][1]:.5f}" for k in ("tied", "untied")]
+                    row.append(f"{cell[metric]['diff'][0]:+.5f} ± {cell[metric]['diff'][1]:.5f}")
+                lines.append("| " + " | ".join(row) + " |")
+            lines.append("")
     lines.append(README_END)
     return "\n".join(lines)
 
 
-def update_readme(readme: Path, summary: dict[str, list[dict]]) -> bool:
-    """Replace the README's study section with one made from `summary`; False if the markers are missing."""
+def update_readme(readme: Path, rows: list[dict]) -> bool:
+    """Replace the README's study section with one made from the study's rows; False if the markers are missing."""
     text = readme.read_text()
     if README_START not in text or README_END not in text:
         return False
     before, rest = text.split(README_START, 1)
     after = rest.split(README_END, 1)[1]
-    readme.write_text(before + readme_section(summary) + after)
+    readme.write_text(before + readme_section(rows) + after)
     return True
 
 
-def study_figure(summary: dict[str, list[dict]], *, shipped: dict | None = None):
-    """One panel per axis: both models' clean test MSE, mean ± std over seeds; the shipped setting marked."""
+def study_figure(rows: list[dict], *, shipped: dict | None = None):
+    """One panel per axis: each pair's clean test MSE, mean ± std over seeds (conv dashed); the shipped setting marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -152,18 +163,25 @@ def study_figure(summary: dict[str, list[dict]], *, shipped: dict | None = None)
 
     from tiedae.plots import LABELS, STYLES, log_panel
 
-    fig, axes = plt.subplots(1, len(summary), figsize=(4.4 * len(summary), 3.6), squeeze=False, layout="constrained")
-    for ax, (axis, cells) in zip(axes[0], summary.items()):
-        positions = list(range(len(cells)))
-        for name in MODEL_CLASSES:
-            means = [c["test_mse_clean"][name][0] for c in cells]
-            stds = [c["test_mse_clean"][name][1] for c in cells]
-            ax.errorbar(positions, means, yerr=stds, capsize=3, label=LABELS[name], **STYLES[name])
-        if shipped is not None:
-            for i, cell in enumerate(cells):
-                if cell["value"] == shipped.get(axis):
-                    ax.axvline(i, color="#888", linestyle=":", linewidth=1)
-        ax.set_xticks(positions, [value_label(c["value"]) for c in cells], rotation=20)
+    summaries = {arch: summarize(rows, arch) for arch in study_archs(rows)}
+    axes_shown = [axis for axis in AXES if any(axis in summary for summary in summaries.values())]
+    fig, axes = plt.subplots(1, len(axes_shown), figsize=(4.4 * len(axes_shown), 3.6), squeeze=False, layout="constrained")
+    for ax, axis in zip(axes[0], axes_shown):
+        settings = []  # every value on this axis, in study order
+        for summary in summaries.values():
+            settings += [c["value"] for c in summary.get(axis, []) if c["value"] not in settings]
+        for arch, summary in summaries.items():
+            cells = summary.get(axis, [])
+            positions = [settings.index(c["value"]) for c in cells]
+            for name in MODEL_CLASSES:
+                means = [c["test_mse_clean"][name][0] for c in cells]
+                stds = [c["test_mse_clean"][name][1] for c in cells]
+                style = {**STYLES[name], **({"linestyle": "--", "marker": "x"} if arch == "conv" else {})}
+                label = LABELS[name] if arch == "mlp" else f"{name} conv AE"
+                ax.errorbar(positions, means, yerr=stds, capsize=3, label=label, **style)
+        if shipped is not None and shipped.get(axis) in settings:
+            ax.axvline(settings.index(shipped[axis]), color="#888", linestyle=":", linewidth=1)
+        ax.set_xticks(range(len(settings)), [value_label(v) for v in settings], rotation=20)
         log_panel(ax, AXES[axis][0], "clean test MSE (mean ± std)")
     axes[0][0].legend(fontsize=8)
     fig.suptitle("What does tying cost? (dotted: the shipped setting)")
@@ -177,6 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         "--out", default=None, help="folder for study.json and study.png (default: checkpoints, or a temp dir with --quick)"
     )
     p.add_argument("--axis", choices=tuple(AXES), action="append", help="run only this axis (repeatable; default: all)")
+    p.add_argument(
+        "--arch",
+        choices=tuple(ARCH_AXES),
+        action="append",
+        help="run only this architecture's pairs (repeatable; default: both; conv pairs only along train_size)",
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="seeds per cell")
     p.add_argument("--device", default="auto", help="cpu, cuda, mps, … or auto")
     p.add_argument("--quick", action="store_true", help="a tiny grid, one seed, 1,000 test images, in seconds (CI)")
@@ -186,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="tiedae-study-") if args.quick else "checkpoints")
     grid = {axis: QUICK_AXES[axis] if args.quick else values for axis, (_, values) in AXES.items()}
     axes = args.axis or list(AXES)
+    archs = args.arch or list(ARCH_AXES)
     seeds = args.seeds[:1] if args.quick else args.seeds
     steps = QUICK_STEPS if args.quick else STEPS
     try:
@@ -198,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     device = train.pick_device(args.device)
     train.configure_threads()
     precision = train.pick_precision(BASE.precision, device)
-    base = dataclasses.replace(BASE, precision=precision, train_size=min(BASE.train_size, len(x_train)))
+    bases = {
+        "mlp": dataclasses.replace(BASE, precision=precision, train_size=min(BASE.train_size, len(x_train))),
+        "conv": dataclasses.replace(CONV_BASE, precision=precision, train_size=min(CONV_BASE.train_size, len(x_train))),
+    }
     clean = x_test.reshape(len(x_test), -1).float().div(255)  # (N, 28, 28) -> (N, 784)
     test_sets = {"clean": clean, "noisy": train.noisy_test_set(clean, *NOISY)}
 
@@ -215,29 +243,42 @@ def main(argv: list[str] | None = None) -> int:
         else "quick run",
         "wall_seconds": previous_seconds,  # training and evaluating every pair so far, over all resumed runs
     }
-    done = {(r["axis"], r["value"], r["seed"]) for r in rows if r["model"] == "tied"} & {
-        (r["axis"], r["value"], r["seed"]) for r in rows if r["model"] == "untied"
+    done = {(row_arch(r), r["axis"], r["value"], r["seed"]) for r in rows if r["model"] == "tied"} & {
+        (row_arch(r), r["axis"], r["value"], r["seed"]) for r in rows if r["model"] == "untied"
     }
-    todo = [(axis, value, seed) for axis in axes for value in grid[axis] for seed in seeds if (axis, value, seed) not in done]
+    todo = [
+        (arch, axis, value, seed)
+        for arch in archs
+        for axis in axes
+        if axis in ARCH_AXES[arch]
+        for value in grid[axis]
+        for seed in seeds
+        if (arch, axis, value, seed) not in done
+    ]
     print(f"{len(done)} pairs already in {path}; {len(todo)} to train ({steps} steps each, {precision}, {device})")
-    for axis, value, seed in tqdm(todo, desc="study", unit="pair", disable=None):
+    for arch, axis, value, seed in tqdm(todo, desc="study", unit="pair", disable=None):
         cell_start = time.perf_counter()
-        recipe = cell_recipe(axis, value, seed, steps=steps, base=base)
+        recipe = cell_recipe(axis, value, seed, steps=steps, base=bases[arch])
         if recipe.train_size > len(x_train):
-            print(f"skipping {axis}={value}: only {len(x_train):,} training images here", file=sys.stderr)
+            print(f"skipping {arch} {axis}={value}: only {len(x_train):,} training images here", file=sys.stderr)
             continue
         same = {  # the same setting on another axis (the shipped one is on all three): one row per model
             r["model"]: r
             for r in rows
-            if r["sizes"] == list(recipe.sizes) and r["train_size"] == recipe.train_size and r["seed"] == seed
+            if row_arch(r) == arch
+            and r["sizes"] == list(recipe.sizes)
+            and r.get("channels", list(recipe.channels)) == list(recipe.channels)
+            and r["train_size"] == recipe.train_size
+            and r["seed"] == seed
         }
         if set(same) == set(MODEL_CLASSES):
             new = [{**same[name], "axis": axis, "value": value} for name in MODEL_CLASSES]
         else:
-            command = f"{recipe.command(args.data_dir)} --out runs/{axis}-{value}-seed{seed}"  # not over the shipped checkpoints
+            tag = f"{axis}-{value}-seed{seed}" if arch == "mlp" else f"{arch}-{axis}-{value}-seed{seed}"
+            command = f"{recipe.command(args.data_dir)} --out runs/{tag}"  # not over the shipped checkpoints
             new = [{"axis": axis, "value": value, **r} for r in run_cell(recipe, x_train, x_test, test_sets, device, command)]
             tqdm.write(
-                f"{axis}={value} seed {seed}: tied {new[0]['test_mse_clean']:.5f}, untied {new[1]['test_mse_clean']:.5f} "
+                f"{arch} {axis}={value} seed {seed}: tied {new[0]['test_mse_clean']:.5f}, untied {new[1]['test_mse_clean']:.5f} "
                 f"({time.perf_counter() - cell_start:.0f}s)"
             )
         rows += new
@@ -246,13 +287,12 @@ def main(argv: list[str] | None = None) -> int:
         save_rows(path, rows, meta)
     save_rows(path, rows, meta)
 
-    summary = summarize(rows)
-    fig = study_figure(summary, shipped=SHIPPED)
+    fig = study_figure(rows, shipped=SHIPPED)
     fig.savefig(out / FIGURE_FILE, dpi=100)
-    print(finding(summary))
+    print(study_finding(rows))
     print(f"wrote {path} and {out / FIGURE_FILE}")
     if args.readme and not args.quick:
-        if update_readme(Path(args.readme), summary):
+        if update_readme(Path(args.readme), rows):
             print(f"rewrote the study section of {args.readme}")
     return 0
 

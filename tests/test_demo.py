@@ -106,7 +106,29 @@ def test_a_digit_with_strokes_thicker_than_nearly_all_of_mnists_gets_a_note():
     assert demo.stroke_note(normal) == "" and stroke_width(normal) < STROKE_WIDE
     note = demo.stroke_note(marker)
     assert stroke_width(marker) > STROKE_WIDE and f"{stroke_width(marker):.1f} px" in note and "thinner pen" in note
-    uris = {key: demo.png_data_uri(np.zeros((28, 28), np.uint8)) for key, _ in demo.PANELS}
+    uris = {key: demo.png_data_uri(np.zeros((28, 28), np.uint8)) for key in ("clean", "noisy", "tied", "untied")}
     numbers = {name: {"mse": 0.01, "psnr": 20.0} for name in ("tied", "untied", "noisy_input")}
     shown = demo.result_html(uris, numbers, {"tied": 1, "untied": 2}, note)
     assert shown.endswith(note) and demo.result_html(uris, numbers, {"tied": 1, "untied": 2}).endswith("</table>")
+
+
+def test_the_side_by_side_shows_a_row_per_loaded_pair_with_its_numbers():
+    keys = ["clean", "noisy", "tied", "untied", "conv_tied", "conv_untied"]
+    uris = {key: demo.png_data_uri(np.full((28, 28), i, np.uint8)) for i, key in enumerate(keys)}
+    numbers = {name: {"mse": 0.001 * (i + 1), "psnr": 20.0 + i} for i, name in enumerate([*keys[2:], "noisy_input"])}
+    parameters = {"tied": 11, "untied": 22, "conv_tied": 33, "conv_untied": 44}
+    titles = {"mlp": "MLP 784-400-20", "conv": "Conv 32-64 channels, 20-D code"}
+    shown = demo.result_html(uris, numbers, parameters, titles=titles)
+    assert all(f'id="{key}-img"' in shown and uris[key] in shown for key in keys)
+    assert shown.index("pair-mlp") < shown.index("pair-spacer") < shown.index("pair-conv")  # conv under MLP
+    assert titles["mlp"] in shown and titles["conv"] in shown
+    for name, count in parameters.items():
+        assert f"{numbers[name]['mse']:.4f}" in shown and f"{count:,}" in shown
+    api = demo.result_numbers(uris, numbers, parameters)
+    assert set(api) == {"clean", "noisy_input", "tied", "untied", "conv_tied", "conv_untied"}
+    assert api["conv_untied"] == {**numbers["conv_untied"], "parameters": 44, "image": uris["conv_untied"]}
+    # the MLP pair alone (no conv checkpoints): no conv row, no spacer, the API as before
+    mlp_only = {key: uris[key] for key in keys[:4]}
+    shown = demo.result_html(mlp_only, numbers, {"tied": 11, "untied": 22})
+    assert "pair-conv" not in shown and "pair-spacer" not in shown and "conv" not in shown
+    assert set(demo.result_numbers(mlp_only, numbers, {"tied": 11, "untied": 22})) == {"clean", "noisy_input", "tied", "untied"}

@@ -11,6 +11,7 @@ import study
 import train
 
 FIELDS = {
+    "arch",
     "axis",
     "value",
     "sizes",
@@ -49,7 +50,9 @@ def test_quick_study_writes_every_row_and_the_figure(quick_study):
     out, rows = quick_study
     assert json.loads((out / study.STUDY_FILE).read_text())["wall_seconds"] > 0  # the study's own time, kept in the file
     assert (out / study.FIGURE_FILE).stat().st_size > 10_000
-    assert {(r["axis"], r["model"]) for r in rows} == {(a, m) for a in study.AXES for m in ("tied", "untied")}
+    pairs = {(r["arch"], r["axis"], r["model"]) for r in rows}
+    mlp = {("mlp", a, m) for a in study.AXES for m in ("tied", "untied")}
+    assert pairs == mlp | {("conv", "train_size", m) for m in ("tied", "untied")}  # conv pairs along training-set size only
     for row in rows:
         assert FIELDS <= set(row), FIELDS - set(row)
         assert row["command"].startswith("python train.py --data-dir ")
@@ -71,9 +74,12 @@ def test_an_interrupted_study_resumes_from_the_rows_written(quick_study, mnist_r
     assert json.loads((tmp_path / study.STUDY_FILE).read_text())["rows"] == rows
 
 
-def test_a_rows_command_reproduces_its_numbers(quick_study, mnist_root, tmp_path):
+@pytest.mark.parametrize("arch, axis", [("mlp", "depth"), ("conv", "train_size")])
+def test_a_rows_command_reproduces_its_numbers(quick_study, mnist_root, tmp_path, arch, axis):
     _, rows = quick_study
-    row = next(r for r in rows if r["axis"] == "depth" and r["model"] == "untied")
+    row = next(r for r in rows if r["arch"] == arch and r["axis"] == axis and r["model"] == "untied")
+    if arch == "conv":
+        assert "--arch conv" in row["command"] and row["channels"] == list(study.CONV_BASE.channels)
     argv = shlex.split(row["command"])[2:]  # drop "python train.py"
     argv[argv.index("--out") + 1] = str(tmp_path / "run")
     assert train.main(argv) == 0
@@ -111,13 +117,12 @@ def test_summary_matches_a_direct_computation():
 
 
 def test_finding_and_readme_come_from_the_numbers(tmp_path):
-    summary = study.summarize(fake_rows())
-    sentence = study.finding(summary)
+    sentence = study.study_finding(fake_rows())
     assert "the untied model (twice the weights) has the lower clean test MSE in 1" in sentence
     assert "a 20-D code" in sentence and "14.2% lower" in sentence  # mean paired diff -0.00157 over mean tied 0.011
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\n{study.README_START}\nold\n{study.README_END}\n\nafter\n")
-    assert study.update_readme(readme, summary)
+    assert study.update_readme(readme, fake_rows())
     text = readme.read_text()
     assert "old" not in text and sentence in text and text.endswith("after\n")
     assert "0.01100 ± 0.00100" in text  # the tied mean ± std
@@ -128,7 +133,7 @@ def test_the_readme_section_is_the_one_made_from_the_shipped_study():
     readme = (shipped.parent.parent / "README.md").read_text()
     if not shipped.exists():
         pytest.skip("no checkpoints/study.json yet")
-    expected = study.readme_section(study.summarize(study.load_previous(shipped)["rows"]))
+    expected = study.readme_section(study.load_previous(shipped)["rows"])
     assert expected in readme, "README's study section is stale: run python study.py to rewrite it from study.json"
 
 
@@ -144,7 +149,7 @@ def test_a_setting_on_several_axes_is_trained_once(mnist_root, tmp_path, monkeyp
     # 784-400-20 on 200 images: the train-size axis's 200 and the latent axis's 20 are the same setting
     monkeypatch.setattr(study, "QUICK_AXES", {"train_size": [200], "latent": [20, 2], "depth": ["784-400-20"]})
     monkeypatch.setattr(study, "BASE", study.dataclasses.replace(study.BASE, train_size=200))
-    assert study.main(["--quick", "--data-dir", str(mnist_root), "--out", str(tmp_path)]) == 0
+    assert study.main(["--quick", "--arch", "mlp", "--data-dir", str(mnist_root), "--out", str(tmp_path)]) == 0
     assert len(calls) == len(set(calls)) == 2  # 784-400-20 once, 784-400-2 once
     rows = json.loads((tmp_path / study.STUDY_FILE).read_text())["rows"]
     assert len(rows) == 8  # four cells, two models each
@@ -172,7 +177,7 @@ def test_the_apps_charts_and_caption_come_from_study_json(tmp_path):
     metrics = {name: None for name in ("tied", "untied")}  # no shipped point to mark
     caption, charts = study_view(path, metrics)
     assert len(charts) == 1 + 2  # one chart per axis (two with no cells)
-    assert caption.startswith(study.finding(study.summarize(rows)))
+    assert caption.startswith(study.study_finding(rows))
     assert chart_points(charts[1])[("20", "tied AE")] == pytest.approx(0.011)
 
     # change the file: the caption and the chart change with it

@@ -20,10 +20,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tiedae.constants import CHECKPOINTS, MAX_SEED, MNIST_PIXELS
+from tiedae.constants import CHECKPOINTS, MAX_SEED, MNIST_PIXELS, MODEL_NAMES
 from tiedae.latent import LatentMap, decode_codes, interpolation, strip
 from tiedae.metrics import mse, psnr
-from tiedae.model import LATENT_MAP_FILE, METRICS_FILE, MODEL_CLASSES, REPO_PREFIX, Autoencoder, count_parameters, repo_ids
+from tiedae.model import (
+    ARCH_CLASSES,
+    LATENT_MAP_FILE,
+    METRICS_FILE,
+    MODEL_CLASSES,
+    REPO_PREFIX,
+    HubAutoencoder,
+    count_parameters,
+    repo_ids,
+)
 from tiedae.noise import NOISE_KINDS, add_noise, check_noise
 from tiedae.plots import study_chart, sweep_image
 from tiedae.preprocess import STROKE_WIDE, crop_square, ink_box, sketch_to_mnist, stroke_width
@@ -37,7 +46,7 @@ log = logging.getLogger("tiedae")
 class LoadedModels:
     """Both models, their test metrics (None if unavailable) and where they came from."""
 
-    models: dict[str, Autoencoder]
+    models: dict[str, HubAutoencoder]
     metrics: dict[str, dict | None]
     source: str
     warning: str | None = None
@@ -56,10 +65,10 @@ def _read_metrics(path: Path) -> dict | None:
         return None
 
 
-def load_bundled(root: Path = CHECKPOINTS) -> LoadedModels:
-    """The checkpoints shipped in root/tied and root/untied; errors name the bad file."""
+def load_bundled(root: Path = CHECKPOINTS, *, arch: str = "mlp") -> LoadedModels:
+    """The checkpoints shipped in root/tied and root/untied (a pair of `arch`); errors name the bad file."""
     models = {}
-    for name, cls in MODEL_CLASSES.items():
+    for name, cls in ARCH_CLASSES[arch].items():
         folder = root / name
         if not (folder / "model.safetensors").is_file():
             raise FileNotFoundError(f"{folder / 'model.safetensors'}: checkpoint missing (run train.py to make it)")
@@ -73,7 +82,7 @@ def load_bundled(root: Path = CHECKPOINTS) -> LoadedModels:
 
 
 def load_from_hub(
-    namespace: str, *, revision: str | None = None, root: Path = CHECKPOINTS, prefix: str = REPO_PREFIX
+    namespace: str, *, revision: str | None = None, root: Path = CHECKPOINTS, prefix: str = REPO_PREFIX, arch: str = "mlp"
 ) -> LoadedModels:
     """NAMESPACE/<prefix>-tied and -untied from the Hub (or its cache); the bundled ones in root if that fails."""
     from huggingface_hub import hf_hub_download
@@ -81,7 +90,7 @@ def load_from_hub(
     ids = repo_ids(namespace, prefix)
     try:
         models, metrics, maps = {}, {}, {}
-        for name, cls in MODEL_CLASSES.items():
+        for name, cls in ARCH_CLASSES[arch].items():
             models[name] = cls.from_pretrained(ids[name], revision=revision)
             metrics_path = hf_hub_download(ids[name], METRICS_FILE, revision=revision)
             metrics[name] = _read_metrics(Path(metrics_path))
@@ -91,7 +100,7 @@ def load_from_hub(
         reason = f"{type(e).__name__}: {e}".splitlines()[0]
         warning = f"Could not load {ids['tied']} / {ids['untied']} from the Hub ({reason}); showing the bundled checkpoints."
         log.warning(warning)
-        loaded = load_bundled(root)
+        loaded = load_bundled(root, arch=arch)
         loaded.warning = warning
         return loaded
     at = f"@{revision}" if revision else ""
@@ -171,7 +180,7 @@ def whole_number(value: object, low: int, high: int, what: str) -> int:
 
 
 @torch.inference_mode()
-def reconstruct_digit(clean: np.ndarray, models: dict[str, Autoencoder], kind: str, level: float, seed: int) -> dict:
+def reconstruct_digit(clean: np.ndarray, models: dict[str, HubAutoencoder], kind: str, level: float, seed: int) -> dict:
     """Noise the (28, 28) clean digit, run every model; images as uint8 (28, 28), metrics vs clean."""
     x = torch.from_numpy(clean).reshape(1, MNIST_PIXELS)  # (28, 28) -> (1, 784)
     noisy = add_noise(x, kind, level, seed=seed)
@@ -193,12 +202,39 @@ def _metrics(output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     return {"mse": round(mse(output, target).item(), 6), "psnr": round(psnr(output, target).item(), 2)}
 
 
-PANELS = (
-    ("clean", "Clean input (28×28)"),
-    ("noisy", "Noisy input"),
-    ("tied", "Tied reconstruction"),
-    ("untied", "Untied reconstruction"),
-)
+INPUT_PANELS = (("clean", "Clean input (28×28)"), ("noisy", "Noisy input"))
+PAIRS = {  # each pair of models the side by side shows: its models' keys (in results and the API) and its title
+    "mlp": ("tied", "untied"),
+    "conv": ("conv_tied", "conv_untied"),
+}
+MODEL_LABELS = {
+    "tied": "<b>tied</b> MLP",
+    "untied": "<b>untied</b> MLP",
+    "conv_tied": "<b>tied</b> conv",
+    "conv_untied": "<b>untied</b> conv",
+    "noisy_input": "noisy input",
+}
+
+
+def pair_models(pairs: dict[str, LoadedModels]) -> tuple[dict[str, HubAutoencoder], dict[str, int]]:
+    """The models of every loaded pair under their result keys ('tied', …, 'conv_untied'), and their parameter counts."""
+    models, parameters = {}, {}
+    for arch, loaded in pairs.items():
+        for key, name in zip(PAIRS[arch], MODEL_NAMES):
+            models[key], parameters[key] = loaded.models[name], loaded.parameters[name]
+    return models, parameters
+
+
+def pair_titles(pairs: dict[str, LoadedModels]) -> dict[str, str]:
+    """Each pair's title over its reconstructions, from its models: 'MLP 784-400-20', 'Conv 32-64 channels'."""
+    titles = {}
+    for arch, loaded in pairs.items():
+        model = loaded.models[MODEL_NAMES[0]]
+        if arch == "conv":
+            titles[arch] = f"Conv {'-'.join(map(str, model.channels))} channels, {model.latent_size}-D code"
+        else:
+            titles[arch] = f"MLP {'-'.join(map(str, model.sizes))}"
+    return titles
 
 
 def png_data_uri(image: np.ndarray) -> str:
@@ -220,24 +256,39 @@ def stroke_note(clean: np.ndarray) -> str:
     )
 
 
-def result_html(uris: dict[str, str], metrics: dict[str, dict], parameters: dict[str, int], note: str = "") -> str:
-    """The four 28×28 images (PNG data URIs) side by side, upscaled crisply by the browser, the numbers and `note`."""
-    figures = [
-        f'<figure class="panel"><img id="{key}-img" alt="{label}" src="{uris[key]}"><figcaption>{label}</figcaption></figure>'
-        for key, label in PANELS
+def _figure(key: str, label: str, uri: str) -> str:
+    return f'<figure class="panel"><img id="{key}-img" alt="{label}" src="{uri}"><figcaption>{label}</figcaption></figure>'
+
+
+def result_html(
+    uris: dict[str, str], metrics: dict[str, dict], parameters: dict[str, int], note: str = "", titles: dict[str, str] | None = None
+) -> str:
+    """The 28×28 images (PNG data URIs) side by side, upscaled crisply by the browser, the numbers and `note`.
+
+    The input pair, then one pair per architecture (tied, untied): where the column has room the input and the
+    MLP pair share a row and the conv pair sits under the MLP pair; where not, the pairs stack.
+    """
+    titles = titles or {}
+    pairs = [("input", "Input", [_figure(key, label, uris[key]) for key, label in INPUT_PANELS])]
+    for arch, keys in PAIRS.items():
+        if all(key in uris for key in keys):
+            title = titles.get(arch, arch.upper() if arch == "mlp" else arch.title())
+            pairs.append((arch, title, [_figure(key, label, uris[key]) for key, label in zip(keys, ("Tied", "Untied"))]))
+    blocks = [
+        f'<div class="pair pair-{arch}"><div class="pair-title">{title}</div>{"".join(figures)}</div>'
+        for arch, title, figures in pairs
     ]
-    # two pairs, the input and the two outputs: side by side where there is room, one over the other where not
-    pairs = f'<div class="pair">{"".join(figures[:2])}</div><div class="pair">{"".join(figures[2:])}</div>'
-    return f'<div class="panels">{pairs}</div>' + metrics_table(metrics, parameters) + note
+    if len(blocks) > 2:  # a spacer under the input pair, so that the conv pair sits under the MLP pair where they share rows
+        blocks.insert(2, '<div class="pair pair-spacer"></div>')
+    return f'<div class="panels">{"".join(blocks)}</div>' + metrics_table(metrics, parameters) + note
 
 
 def metrics_table(metrics: dict[str, dict], parameters: dict[str, int]) -> str:
     """HTML table: MSE and PSNR against the clean input, and parameter counts."""
-    labels = {"tied": "<b>tied</b> reconstruction", "untied": "<b>untied</b> reconstruction", "noisy_input": "noisy input"}
     rows = "".join(
-        f"<tr><td>{labels[name]}</td><td>{metrics[name]['mse']:.4f}</td><td>{metrics[name]['psnr']:.1f} dB</td>"
+        f"<tr><td>{MODEL_LABELS[name]}</td><td>{metrics[name]['mse']:.4f}</td><td>{metrics[name]['psnr']:.1f} dB</td>"
         f"<td>{f'{parameters[name]:,}' if name in parameters else ''}</td></tr>"
-        for name in ("tied", "untied", "noisy_input")
+        for name in [*parameters, "noisy_input"]
     )
     return (
         '<table class="metrics"><thead><tr><th></th><th>MSE ↓</th><th>PSNR ↑</th><th>parameters</th></tr></thead>'
@@ -251,7 +302,7 @@ def result_numbers(uris: dict[str, str], metrics: dict[str, dict], parameters: d
         "clean": {"image": uris["clean"]},
         "noisy_input": {**metrics["noisy_input"], "image": uris["noisy"]},
     }
-    for name in ("tied", "untied"):
+    for name in parameters:  # tied, untied (the MLP pair), then conv_tied, conv_untied where the conv pair is loaded
         numbers[name] = {**metrics[name], "parameters": parameters[name], "image": uris[name]}
     return numbers
 
@@ -339,7 +390,7 @@ def decoded_html(point: dict, label: str) -> str:
     )
 
 
-def interpolate_digits(models: dict[str, Autoencoder], start: np.ndarray, end: np.ndarray, steps: int, t: float) -> dict:
+def interpolate_digits(models: dict[str, HubAutoencoder], start: np.ndarray, end: np.ndarray, steps: int, t: float) -> dict:
     """Each model's path from one 28×28 digit's code to another's: `steps` frames, and the frame at t."""
     ts = [*np.linspace(0, 1, steps), t]  # the frames, then t: both digits are encoded once per model
     paths = {name: interpolation(model, start, end, ts) for name, model in models.items()}

@@ -48,11 +48,14 @@ def save_reconstruction_grid(model: Autoencoder, path: Path) -> None:
 def weight_tiles(weight: torch.Tensor, *, count: int = 64, columns: int = 8, scale: int = 2) -> np.ndarray:
     """The first `count` rows of a (hidden, 784) weight as 28×28 tiles in a grid, uint8 RGB.
 
-    Each tile is scaled symmetrically around zero: grey is 0, dark negative, light positive.
+    Each tile is scaled symmetrically around zero: grey is 0, dark negative, light positive. A conv
+    layer's (out, 1, k, k) kernels are tiled the same way, each k×k.
     """
     from torchvision.utils import make_grid
 
-    tiles = weight.detach().float()[:count].reshape(-1, 1, 28, 28)  # (count, 784) -> (count, 1, 28, 28)
+    tiles = weight.detach().float()[:count]
+    if tiles.dim() == 2:
+        tiles = tiles.reshape(-1, 1, 28, 28)  # (count, 784) -> (count, 1, 28, 28)
     peak = tiles.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-8)
     grid = make_grid(0.5 + 0.5 * tiles / peak, nrow=columns, padding=1, pad_value=1.0)  # (3, H, W)
     grid = grid.repeat_interleave(scale, 1).repeat_interleave(scale, 2)

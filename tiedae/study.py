@@ -19,6 +19,8 @@ AXES = {  # axis -> (what it varies, its values)
     "latent": ("latent size", [2, 5, 10, 20, 50, 100]),
     "depth": ("layer sizes", ["784-400-20", "784-512-256-20", "784-1000-500-250-20"]),
 }
+ARCH_AXES = {"mlp": tuple(AXES), "conv": ("train_size",)}  # the axes each architecture's pairs are studied along
+ARCH_LABELS = {"mlp": "MLP", "conv": "conv"}
 SHIPPED_TRAIN_SIZE = 10_000  # the shipped checkpoints' training images (all that is available offline)
 SHIPPED = {"train_size": SHIPPED_TRAIN_SIZE, "latent": DEFAULT_SIZES[-1], "depth": "-".join(map(str, DEFAULT_SIZES))}
 NOISY = ("gaussian", 0.5)
@@ -45,9 +47,22 @@ def load_study(path: Path) -> dict:
     return study
 
 
-def summarize(rows: list[dict]) -> dict[str, list[dict]]:
-    """{axis: [{value, seeds, parameters, metric: {tied, untied, diff: (mean, std)}}, …]}; diff is untied − tied per seed."""
+def row_arch(row: dict) -> str:
+    """A row's architecture: 'mlp' or 'conv' (rows from before the conv pair are MLP rows)."""
+    return row.get("arch", "mlp")
+
+
+def study_archs(rows: list[dict]) -> list[str]:
+    """The architectures with rows, in ARCH_AXES order."""
+    present = {row_arch(row) for row in rows}
+    return [arch for arch in ARCH_AXES if arch in present]
+
+
+def summarize(rows: list[dict], arch: str = "mlp") -> dict[str, list[dict]]:
+    """{axis: [{value, seeds, parameters, metric: {tied, untied, diff: (mean, std)}}, …]} of one architecture's rows;
+    diff is untied − tied per seed."""
     summary: dict[str, list[dict]] = {}
+    rows = [row for row in rows if row_arch(row) == arch]
     for axis in AXES:
         values = []
         for row in rows:
@@ -91,8 +106,16 @@ def describe(axis: str, value) -> str:
     return f"a {value}-D code" if axis == "latent" else f"{value} layers"
 
 
+def study_finding(rows: list[dict]) -> str:
+    """The study's answer for every architecture it holds (MLP, then conv), each in a sentence or two."""
+    archs = study_archs(rows)
+    if archs == ["mlp"]:
+        return finding(summarize(rows))
+    return " ".join(f"{ARCH_LABELS[arch]} pairs: {finding(summarize(rows, arch))}" for arch in archs) or finding({})
+
+
 def finding(summary: dict[str, list[dict]]) -> str:
-    """The study's answer in a sentence or two, made from the numbers (nothing typed by hand)."""
+    """One architecture's answer in a sentence or two, made from the numbers (nothing typed by hand)."""
     cells = [(axis, cell) for axis, axis_cells in summary.items() for cell in axis_cells]
     if not cells:
         return "No results yet."
@@ -115,7 +138,7 @@ def finding(summary: dict[str, list[dict]]) -> str:
     seeds = max(len(c["seeds"]) for _, c in cells)
     if seeds < 2:
         return (
-            f"{len(cells)} settings with one seed each: the untied model has the lower clean test MSE in "
+            f"{len(cells)} setting{'s' if len(cells) > 1 else ''} with one seed each: the untied model has the lower clean test MSE in "
             f"{sum(relative(c) < 0 for _, c in cells)}; with one seed there is no spread to tell a real gap from chance."
         )
     parts = [
