@@ -150,10 +150,11 @@ def source_note() -> str:
         pairs = shipped_pairs()
     except gr.Error as e:
         return f"⚠️ {e.message}"
-    notes = [f"⚠️ {loaded.warning}" if loaded.warning else f"{arch.upper()}: {loaded.source}." for arch, loaded in pairs.items()]
+    warnings = [f"⚠️ {loaded.warning}" for loaded in pairs.values() if loaded.warning]
     if "conv" not in pairs:
-        notes.append(f"⚠️ No conv pair ({CONV_ROOT.name}/ holds no checkpoints): only the MLP pair is shown.")
-    return "Models — " + " ".join(notes)
+        warnings.append(f"⚠️ No conv pair ({CONV_ROOT.name}/ holds no usable checkpoints): only the MLP pair is shown.")
+    sources = f"Models: {pairs['mlp'].source}" + (f"; conv pair: {pairs['conv'].source}." if "conv" in pairs else ".")
+    return " ".join([*warnings, sources])
 
 
 def drawing_image(drawing: object) -> object:
@@ -439,6 +440,16 @@ def interpolate_view(drawing, start: str, end: str, steps: int, t: float) -> str
     return tiedae.demo.interpolation_html(paths, steps, float(t))
 
 
+def follow_drawing(drawing, start: str, end: str, steps: int, t: float, is_open: bool):
+    """The interpolation again after the drawing changed, while it is open and one of its ends is the drawing."""
+    if not is_open or YOUR_DRAWING not in (start, end):
+        return gr.skip()
+    try:
+        return interpolate_view(drawing, start, end, steps, t)
+    except gr.Error as e:  # a cleared or unusable drawing: say so in the section instead of a pop-up per stroke
+        return f'<p class="hint">{html.escape(e.message)}</p>'
+
+
 def interpolate(drawing_a, drawing_b, steps: int) -> dict:
     """Both models' paths between two drawings' codes: each strip and frame as PNG data URIs."""
     steps = check_steps(steps)
@@ -518,8 +529,15 @@ function paint() {
   ctx.strokeStyle = "#000";
   ctx.lineWidth = props.pen * canvas.width;
   ctx.lineCap = ctx.lineJoin = "round";
+  ctx.fillStyle = "#000";
   for (const stroke of strokes) {
     ctx.beginPath();
+    if (stroke.every(([x, y]) => x === stroke[0][0] && y === stroke[0][1])) {
+      // a tap: a dot the pen's width (a zero-length line is not drawn, and an invisible stroke would make Undo do nothing)
+      ctx.arc(...stroke[0], ctx.lineWidth / 2, 0, 2 * Math.PI);
+      ctx.fill();
+      continue;
+    }
     ctx.moveTo(...stroke[0]);
     for (const point of stroke) ctx.lineTo(...point);
     ctx.stroke();
@@ -778,6 +796,8 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     mark_kw = {"api_name": False, "show_progress": "hidden"}
     # The pad's value changes on each stroke's end, and when an upload or example is put on it.
     # Its event is callable by clients as /stroke (not in the API docs), so benchmarks send exactly what the page sends.
+    interp_open = gr.State(False)  # the interpolation follows the drawing only while it is on view
+    interp_inputs = [sketch, interp_start, interp_end, interp_steps, interp_t]
     sketch.change(
         reconstruct,
         [sketch, *controls],
@@ -786,7 +806,9 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         api_visibility="undocumented",
         show_progress="hidden",
         trigger_mode="always_last",
-    ).then(mark_drawing, marking, maps_out, **mark_kw)
+    ).then(mark_drawing, marking, maps_out, **mark_kw).then(
+        follow_drawing, [*interp_inputs, interp_open], interp_view, **mark_kw
+    )
     api_reconstruct.click(reconstruct, [api_drawing, *controls], outputs, api_name="reconstruct")
     for control in controls:
         control.change(
@@ -807,8 +829,10 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     latent_ui.collapse(lambda: False, None, latent_open, api_name=False)
     for name in MODEL_NAMES:
         map_images[name].select(click_handler(name), None, decoded_views[name], api_name=False)
-    interp_inputs = [sketch, interp_start, interp_end, interp_steps, interp_t]
-    interp_ui.expand(interpolate_view, interp_inputs, interp_view, api_name=False)
+    interp_ui.expand(lambda: True, None, interp_open, api_name=False).then(
+        interpolate_view, interp_inputs, interp_view, api_name=False
+    )
+    interp_ui.collapse(lambda: False, None, interp_open, api_name=False)
     gr.on(
         [interp_start.change, interp_end.change, interp_steps.change, interp_t.change],
         interpolate_view,

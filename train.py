@@ -79,9 +79,18 @@ class TrainError(Exception):
     """A problem to report in one clear message, without a traceback."""
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each flag's default after its help, unless the help already names it or there is none (no "(default: None)")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or "default:" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = Recipe()  # the defaults live in one place
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     p.add_argument("--data-dir", default="./data", help="MNIST root (torchvision layout MNIST/raw/)")
     p.add_argument("--out", default=None, help="output directory (default: checkpoints, or a temp dir with --dry-run)")
     p.add_argument(

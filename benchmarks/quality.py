@@ -2,8 +2,8 @@
 
     python benchmarks/quality.py [--data-dir ../shared/data] [--quick]
 
-Every number (tied, untied, PCA, noisy input; every noise kind and level) must agree with the
-shipped metrics.json to 1e-4. --quick checks the first 1,000 test images against a fresh
+For the MLP pair (checkpoints/) and the conv pair (checkpoints/conv/) every number (tied, untied,
+PCA, noisy input; every noise kind and level) must agree with the shipped metrics.json to 1e-4. --quick checks the first 1,000 test images against a fresh
 evaluation only (no comparison with the file, whose numbers are for all 10,000).
 """
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import train  # noqa: E402
-from tiedae import TiedAutoencoder, UntiedAutoencoder  # noqa: E402
+from tiedae.model import load_checkpoint  # noqa: E402
 
 TOLERANCE = 1e-4
 
@@ -36,43 +36,43 @@ def main() -> int:
         print(f"SUMMARY quality: skipped, no MNIST at {raw} (pass --data-dir); nothing measured")
         return 0
     start = time.perf_counter()
-    x_train, x_test = train.load_mnist(args.data_dir)
-    folder = Path(args.checkpoints)
-    shipped = {name: json.loads((folder / name / "metrics.json").read_text()) for name in ("tied", "untied")}
-    train_size = shipped["tied"]["train_size"]
-    x_train = x_train[:train_size]
+    x_train_all, x_test = train.load_mnist(args.data_dir)
     if args.quick:
         x_test = x_test[:1000]
-    models = {
-        "tied": TiedAutoencoder.from_pretrained(folder / "tied"),
-        "untied": UntiedAutoencoder.from_pretrained(folder / "untied"),
-    }
-    results = train.evaluate_all(models, x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1))
-    expected = {
-        "tied": shipped["tied"]["test"],
-        "untied": shipped["untied"]["test"],
-        "pca": shipped["tied"]["pca"],
-        "noisy_input": shipped["tied"]["noisy_input"],
-    }
-
-    print(f"{'model':<12}{'noise':<12}{'level':>6}{'MSE now':>12}{'metrics.json':>14}{'|diff|':>10}{'PSNR now':>10}")
-    worst = 0.0
-    for name, by_kind in results.items():
-        for kind, rows in by_kind.items():
-            for row, ref in zip(rows, expected[name][kind], strict=True):
-                diff = abs(row["mse"] - ref["mse"])
-                worst = max(worst, diff)
-                shown = f"{ref['mse']:>14.6f}{diff:>10.2g}" if not args.quick else f"{'(all 10k)':>14}{'':>10}"
-                print(f"{name:<12}{kind:<12}{row['level']:>6.2f}{row['mse']:>12.6f}{shown}{row['psnr']:>10.2f}")
+    worst, evaluated = 0.0, 0
+    print(f"{'pair':<6}{'model':<12}{'noise':<12}{'level':>6}{'MSE now':>12}{'metrics.json':>14}{'|diff|':>10}{'PSNR now':>10}")
+    for pair, folder in (("mlp", Path(args.checkpoints)), ("conv", Path(args.checkpoints) / "conv")):
+        if not (folder / "tied" / "metrics.json").is_file():
+            print(f"{pair:<6}no checkpoints in {folder}: skipped")
+            continue
+        shipped = {name: json.loads((folder / name / "metrics.json").read_text()) for name in ("tied", "untied")}
+        x_train = x_train_all[: shipped["tied"]["train_size"]]
+        models = {name: load_checkpoint(folder / name, name) for name in ("tied", "untied")}
+        results = train.evaluate_all(models, x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1))
+        expected = {
+            "tied": shipped["tied"]["test"],
+            "untied": shipped["untied"]["test"],
+            "pca": shipped["tied"]["pca"],
+            "noisy_input": shipped["tied"]["noisy_input"],
+        }
+        for name, by_kind in results.items():
+            for kind, rows in by_kind.items():
+                for row, ref in zip(rows, expected[name][kind], strict=True):
+                    diff = abs(row["mse"] - ref["mse"])
+                    worst = max(worst, diff)
+                    shown = f"{ref['mse']:>14.6f}{diff:>10.2g}" if not args.quick else f"{'(all 10k)':>14}{'':>10}"
+                    print(f"{pair:<6}{name:<12}{kind:<12}{row['level']:>6.2f}{row['mse']:>12.6f}{shown}{row['psnr']:>10.2f}")
+        evaluated += len(results)
     seconds = time.perf_counter() - start
     if args.quick:
         print(
-            f"SUMMARY quality (quick, {len(x_test)} test images): evaluated {len(results)} models × 16 settings in {seconds:.1f}s; not compared"
+            f"SUMMARY quality (quick, {len(x_test)} test images): evaluated {evaluated} models × 16 settings in {seconds:.1f}s; not compared"
         )
         return 0
     ok = worst <= TOLERANCE
     print(
-        f"SUMMARY quality: largest |MSE now - metrics.json| = {worst:.2g} over {len(x_test)} test images ({'OK' if ok else 'FAIL'}, tolerance {TOLERANCE})"
+        f"SUMMARY quality: largest |MSE now - metrics.json| = {worst:.2g} over {len(x_test)} test images, "
+        f"{evaluated} models ({'OK' if ok else 'FAIL'}, tolerance {TOLERANCE})"
     )
     return 0 if ok else 1
 

@@ -10,7 +10,8 @@ EXIF orientation. Every rendering goes through `sketch_to_mnist`, exactly as the
 and the result is compared with the original digit:
 
 - input fidelity: MSE(preprocessed rendering, original digit), mean, p90 and max;
-- reconstruction ratio, per model: MSE(model(preprocessed), original) / MSE(model(original), original).
+- reconstruction ratio, per model (the MLP pair and, where checkpoints/conv holds it, the conv pair):
+  MSE(model(preprocessed), original) / MSE(model(original), original).
 
 It also re-measures on the data the MNIST constants `tiedae.preprocess` uses and prints them
 beside the code's values. The full run checks the acceptance bars and exits 1 if one is missed.
@@ -34,11 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, machine, mnist_root
 
 import train
-from tiedae import TiedAutoencoder, UntiedAutoencoder
 from tiedae import preprocess as pre
 from tiedae.constants import CANVAS_SIZE
 from tiedae.drawing import photograph
 from tiedae.metrics import mse
+from tiedae.model import load_checkpoint
 
 FILTERS = {
     "nearest": Image.Resampling.NEAREST,
@@ -174,7 +175,8 @@ def reconstruction_errors(models: dict, inputs: np.ndarray, originals: np.ndarra
     """Per-digit MSE against the originals of each model fed `inputs`: {name: (N,)}."""
     x = torch.from_numpy(inputs.reshape(len(inputs), 784))  # (N, 28, 28) -> (N, 784)
     target = torch.from_numpy(originals.reshape(len(originals), 784))
-    return {name: mse(model(x), target).numpy() for name, model in models.items()}
+    with torch.inference_mode():
+        return {name: mse(model(x), target).numpy() for name, model in models.items()}
 
 
 def prepare(image: Image.Image, like: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -236,10 +238,10 @@ def main() -> int:
     rng = np.random.default_rng(args.seed)
     index = rng.choice(len(x_test), size=n, replace=False)
     originals = x_test.numpy()[index].astype(np.float32) / 255  # (n, 28, 28)
-    models = {
-        "tied": TiedAutoencoder.from_pretrained(Path(args.checkpoints) / "tied"),
-        "untied": UntiedAutoencoder.from_pretrained(Path(args.checkpoints) / "untied"),
-    }
+    folder = Path(args.checkpoints)
+    models = {name: load_checkpoint(folder / name, name) for name in ("tied", "untied")}
+    if (folder / "conv" / "tied").is_dir():  # the conv pair, under the API's names
+        models |= {f"conv_{name}": load_checkpoint(folder / "conv" / name, name) for name in ("tied", "untied")}
     own = reconstruction_errors(models, originals, originals)
 
     # One digit at a time: all its renderings, preprocessed at once, so only 28×28 results are kept.
@@ -261,12 +263,14 @@ def main() -> int:
     print(
         f"\n{n} MNIST test digits per family; fidelity = MSE(preprocessed, original); ratio = model MSE on it / on the original"
     )
-    print(f"{'family':<26}{'mean':>9}{'p90':>9}{'max':>9}{'fail':>6}{'tied ratio':>12}{'untied ratio':>14}{'ms/img':>8}")
+    ratio_heads = "".join(f"{m + ' ratio':>18}" for m in models)
+    print(f"{'family':<26}{'mean':>9}{'p90':>9}{'max':>9}{'fail':>6}{ratio_heads}{'ms/img':>8}")
     for r in results:
         f = r["fidelity"]
+        ratios = "".join(f"{np.median(r['ratios'][m]):>18.2f}" for m in models)
         print(
             f"{r['family']:<26}{f.mean():>9.4f}{np.percentile(f, 90):>9.4f}{f.max():>9.4f}{r['failures']:>6}"
-            f"{np.median(r['ratios']['tied']):>12.2f}{np.median(r['ratios']['untied']):>14.2f}{r['ms']:>8.1f}"
+            f"{ratios}{r['ms']:>8.1f}"
         )
 
     by_name = {r["family"]: r for r in results}
@@ -288,7 +292,7 @@ def main() -> int:
     own_pen = by_name["drawing, own pen"]
     headline = (
         f"drawings at own pen: fidelity mean {own_pen['fidelity'].mean():.4f} max {own_pen['fidelity'].max():.4f}, "
-        f"ratio tied {np.median(own_pen['ratios']['tied']):.2f} untied {np.median(own_pen['ratios']['untied']):.2f}; "
+        "ratio " + " ".join(f"{m} {np.median(own_pen['ratios'][m]):.2f}" for m in models) + "; "
         f"thin {by_name['drawing, thin pen']['fidelity'].mean():.4f}, fat {by_name['drawing, fat pen']['fidelity'].mean():.4f}, "
         f"photos {by_name['photo']['fidelity'].mean():.4f}, EXIF within {worst_exif:.4f}"
     )

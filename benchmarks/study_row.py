@@ -1,6 +1,6 @@
 """One real row of the shipped study, reproduced by running its own `python train.py …` command.
 
-    python benchmarks/study_row.py [--data-dir ../shared/data] [--axis train_size --value 500 --seed 0] [--quick]
+    python benchmarks/study_row.py [--data-dir ../shared/data] [--arch mlp --axis train_size --value 500 --seed 0] [--quick]
 
 The row's command is run as written, in a subprocess, except that --data-dir points at the
 MNIST here and --out at a temp dir. The tied and the untied model's clean and σ = 0.5 test MSE
@@ -22,7 +22,7 @@ from pathlib import Path
 from _common import DEFAULT_DATA, ROOT, machine
 
 import train
-from tiedae.study import NOISY_METRIC, STUDY_FILE, load_study
+from tiedae.study import NOISY_METRIC, STUDY_FILE, load_study, row_arch
 
 TOLERANCE = 1e-4
 
@@ -31,6 +31,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", default=str(DEFAULT_DATA), help="MNIST root (MNIST/raw/)")
     p.add_argument("--study", default=str(ROOT / "checkpoints" / STUDY_FILE), help="the study.json whose row to reproduce")
+    p.add_argument("--arch", default="mlp", choices=("mlp", "conv"), help="the row's architecture")
     p.add_argument("--axis", default="train_size", help="the row's axis (default: the quickest cell)")
     p.add_argument("--value", default="500", help="the row's value on that axis")
     p.add_argument("--seed", type=int, default=0, help="the row's seed")
@@ -45,6 +46,9 @@ def main() -> int:
             assert argv[:2] == ["python", "train.py"], row["command"]
             flags = train.get_args(argv[2:])
             assert flags.sizes == row["sizes"] and flags.seed == row["seed"], row["command"]
+            assert flags.arch == row_arch(row), row["command"]
+            if flags.arch == "conv":
+                assert flags.channels == row["channels"], row["command"]
             assert (flags.train_size or 60_000) == row["train_size"], row["command"]
         print(f"SUMMARY study row (quick): all {len(rows)} commands parse and name their rows' settings; nothing trained")
         return 0
@@ -52,9 +56,15 @@ def main() -> int:
     if not (Path(args.data_dir) / "MNIST" / "raw").is_dir():
         print(f"SUMMARY study row: skipped, no MNIST at {args.data_dir} (pass --data-dir); nothing measured")
         return 0
-    chosen = {r["model"]: r for r in rows if r["axis"] == args.axis and str(r["value"]) == args.value and r["seed"] == args.seed}
+    chosen = {
+        r["model"]: r
+        for r in rows
+        if row_arch(r) == args.arch and r["axis"] == args.axis and str(r["value"]) == args.value and r["seed"] == args.seed
+    }
     if set(chosen) != {"tied", "untied"}:
-        print(f"error: no tied/untied pair for {args.axis}={args.value} seed {args.seed} in {args.study}", file=sys.stderr)
+        print(
+            f"error: no tied/untied {args.arch} pair for {args.axis}={args.value} seed {args.seed} in {args.study}", file=sys.stderr
+        )
         return 1
     command = chosen["tied"]["command"]
     argv = shlex.split(command)[2:]
@@ -75,7 +85,7 @@ def main() -> int:
                 print(f"{name:>7} {key:<22} study {row[key]:.6f}  rerun {gaussian[level]:.6f}  |diff| {diff:.1e}")
     verdict = "within" if worst <= TOLERANCE else "NOT within"
     print(
-        f"SUMMARY study row: {args.axis}={args.value} seed {args.seed} rerun by its own command in {seconds:.0f}s; "
+        f"SUMMARY study row: {args.arch} {args.axis}={args.value} seed {args.seed} rerun by its own command in {seconds:.0f}s; "
         f"largest difference {worst:.1e} ({verdict} {TOLERANCE:g})"
     )
     return 0 if worst <= TOLERANCE else 1

@@ -239,8 +239,10 @@ def test_api_reconstruct_returns_both_reconstructions_and_metrics(app_url, tmp_p
     assert "MSE" in shown
     tied_img, untied_img = decode(numbers["tied"]["image"]), decode(numbers["untied"]["image"])
     assert tied_img.shape == (28, 28) and tied_img.max() > 128 and untied_img.max() > 128
-    assert set(numbers) == {"clean", "tied", "untied", "noisy_input"}
-    assert numbers["tied"]["mse"] < numbers["noisy_input"]["mse"]
+    assert set(numbers) == {"clean", "tied", "untied", "noisy_input", "conv_tied", "conv_untied"}
+    for name in ("tied", "untied", "conv_tied", "conv_untied"):
+        assert set(numbers[name]) == {"mse", "psnr", "parameters", "image"}
+        assert numbers[name]["mse"] < numbers["noisy_input"]["mse"]
     assert numbers == app.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 0)[1]
 
 
@@ -285,15 +287,15 @@ def test_corrupt_bundled_checkpoint_names_the_file(tmp_path):
         load_bundled(tmp_path / "checkpoints")
 
 
-def build_hf_cache(cache: Path, namespace: str) -> None:
-    """A Hub cache holding NAMESPACE/tiedae-mnist-{tied,untied} at refs/main, copied from checkpoints/."""
+def build_hf_cache(cache: Path, namespace: str, prefix: str = "tiedae-mnist", folder: Path = ROOT / "checkpoints") -> None:
+    """A Hub cache holding NAMESPACE/<prefix>-{tied,untied} at refs/main, copied from `folder`."""
     for name in ("tied", "untied"):
-        repo = cache / f"models--{namespace}--tiedae-mnist-{name}"
+        repo = cache / f"models--{namespace}--{prefix}-{name}"
         sha = "0123456789abcdef0123456789abcdef0123456" + ("1" if name == "tied" else "2")
         snapshot = repo / "snapshots" / sha
         snapshot.mkdir(parents=True)
         for file in ("config.json", "model.safetensors", "metrics.json"):
-            shutil.copy(ROOT / "checkpoints" / name / file, snapshot / file)
+            shutil.copy(folder / name / file, snapshot / file)
         (repo / "refs").mkdir()
         (repo / "refs" / "main").write_text(sha)
 
@@ -317,6 +319,21 @@ def test_loads_both_repos_from_an_offline_hub_cache(offline_hub):
     x = torch.rand(2, 784)
     assert torch.equal(loaded.models["tied"](x), load_bundled().models["tied"](x))
     assert loaded.metrics["untied"]["model"] == "untied"
+
+
+def test_the_conv_pair_loads_from_an_offline_hub_cache_or_falls_back_to_its_own_bundled_pair(offline_hub):
+    from tiedae import TiedConvAutoencoder, UntiedConvAutoencoder
+
+    build_hf_cache(offline_hub, "someorg", "tiedae-mnist-conv", ROOT / "checkpoints" / "conv")
+    loaded = load_from_hub("someorg", root=app.CONV_ROOT, prefix="tiedae-mnist-conv", arch="conv")
+    assert loaded.warning is None and "someorg/tiedae-mnist-conv-tied" in loaded.source
+    assert type(loaded.models["tied"]) is TiedConvAutoencoder and type(loaded.models["untied"]) is UntiedConvAutoencoder
+    assert not loaded.models["tied"].training
+    x = torch.rand(2, 784)
+    assert torch.equal(loaded.models["tied"](x), load_bundled(app.CONV_ROOT, arch="conv").models["tied"](x))
+    missing = load_from_hub("nobody", root=app.CONV_ROOT, prefix="tiedae-mnist-conv", arch="conv")
+    assert "nobody/tiedae-mnist-conv-tied" in missing.warning and "checkpoints/conv/" in missing.source
+    assert type(missing.models["untied"]) is UntiedConvAutoencoder
 
 
 def test_missing_repo_falls_back_to_bundled_and_says_so(offline_hub, caplog):
@@ -385,6 +402,33 @@ def test_weight_tiles_show_the_tie():
     expected = np.round(255 * (0.5 + 0.5 * first / first.abs().max()).numpy())
     np.testing.assert_allclose(tied[2:58:2, 2:58:2, 0], expected, atol=1)
     assert not np.array_equal(untied_encoder, untied_decoder)  # untied: two different sets
+
+
+def test_the_conv_pairs_first_layer_kernels_are_shown_beside_the_weight_tiles():
+    conv_tied, conv_encoder, conv_decoder = map(picture, app.weight_images()[3:])
+    kernels = app.shipped_pairs()["conv"].models["tied"].convs[0].weight  # (C1, 1, 4, 4)
+    rows = -(-len(kernels) // 8)
+    assert conv_tied.shape == (12 * (rows * 5 + 1), 12 * (8 * 5 + 1), 3)  # 8 kernels a row, 4 px each, 1 px apart, ×12
+    first = kernels[0, 0].detach()
+    expected = np.round(255 * (0.5 + 0.5 * first / first.abs().max()).numpy())
+    np.testing.assert_allclose(conv_tied[12:60:12, 12:60:12, 0], expected, atol=1)
+    assert not np.array_equal(conv_encoder, conv_decoder)  # untied: two different sets of kernels
+
+
+def test_reconstruct_shows_the_conv_pair_under_the_mlp_pair_with_its_numbers():
+    from tiedae import count_parameters
+
+    shown, numbers = app.reconstruct(sketch(draw_digit(2)), "gaussian", 0.4, 3)
+    conv = app.shipped_pairs()["conv"].models
+    clean = torch.from_numpy(decode(numbers["clean"]["image"]) / 255).reshape(1, -1)
+    for name in ("conv_tied", "conv_untied"):
+        image = torch.from_numpy(decode(numbers[name]["image"]) / 255).reshape(1, -1)
+        assert numbers[name]["mse"] == pytest.approx(mse(image, clean).item(), abs=2e-4)
+        assert numbers[name]["mse"] < numbers["noisy_input"]["mse"] / 2  # the conv pair denoises too
+        assert numbers[name]["parameters"] == count_parameters(conv[name.split("_")[1]])
+        assert numbers[name]["image"] in shown and f"{numbers[name]['parameters']:,}" in shown
+    assert numbers["conv_untied"]["parameters"] > numbers["conv_tied"]["parameters"]
+    assert shown.index('id="tied-img"') < shown.index('id="conv_tied-img"')
 
 
 def test_study_section_draws_three_charts_from_the_shipped_study():
@@ -559,7 +603,7 @@ def test_page_is_built_without_torch_and_models_load_on_first_need():
     assert result.returncode == 0, result.stderr
     before, note, after = result.stdout.strip().splitlines()[-3:]
     assert before == "False True Models: loading…"  # the whole page, and no torch, no models yet
-    assert note == "Models: bundled checkpoints (checkpoints/)."
+    assert note == "Models: bundled checkpoints (checkpoints/); conv pair: bundled checkpoints (checkpoints/conv/)."
     assert after == "True"
 
 

@@ -125,14 +125,17 @@ def draw(page, strokes, *, finger: bool = False) -> None:
 THREE = (_arc(0.35, 0.3, 0.12, 0.1, 200, 450), _arc(0.35, 0.5, 0.14, 0.1, 270, 510))  # off-centre, upper left
 
 
+MODELS = ("tied", "untied", "conv_tied", "conv_untied")  # the MLP pair and the conv pair
+
+
 def check_reconstructions(page) -> None:
-    for name in ("tied", "untied"):
+    for name in MODELS:
         image = _image(page, name)
         assert image is not None, f"no {name} reconstruction shown"
         assert image.shape == (28, 28) and image.max() > 150 and (image > 100).mean() > 0.05, f"{name} output is blank"
 
 
-def test_drawing_a_digit_shows_both_reconstructions(page, tmp_path):
+def test_drawing_a_digit_shows_all_four_reconstructions(page, tmp_path):
     draw(page, THREE)  # no tool is clicked first: the page is ready to draw as soon as it has loaded
     check_reconstructions(page)
     assert "MSE" in page.locator("#result").inner_text()
@@ -163,8 +166,8 @@ def test_undo_takes_back_the_last_stroke_and_clear_empties_the_pad(page):
 
 
 def check_result_fits(page) -> None:
-    """The four images alike and large enough to compare, the numbers inside the result column."""
-    sizes = {name: page.locator(f"#{name}-img").bounding_box()["width"] for name in ("clean", "noisy", "tied", "untied")}
+    """The six images alike and large enough to compare, the numbers inside the result column."""
+    sizes = {name: page.locator(f"#{name}-img").bounding_box()["width"] for name in ("clean", "noisy", *MODELS)}
     assert max(sizes.values()) - min(sizes.values()) < 1 and min(sizes.values()) >= 120, sizes
     result, table = (page.locator(css).first.bounding_box() for css in ("#result", "#result table"))
     assert table["x"] + table["width"] <= result["x"] + result["width"] + 1, (table, result)
@@ -176,8 +179,11 @@ def test_on_a_tablet_or_a_desktop_the_result_fits_its_column(browser, app_url, w
     try:
         draw(page, THREE)
         check_result_fits(page)
-        tops = {name: page.locator(f"#{name}-img").bounding_box()["y"] for name in ("clean", "tied")}
+        boxes = {name: page.locator(f"#{name}-img").bounding_box() for name in ("clean", "tied", "conv_tied")}
+        tops = {name: box["y"] for name, box in boxes.items()}
         assert (tops["tied"] > tops["clean"]) == (width < 1000), tops  # two by two in a narrow column, else in a row
+        assert tops["conv_tied"] > tops["tied"], tops  # the conv pair under the MLP pair
+        assert abs(boxes["conv_tied"]["x"] - boxes["tied"]["x"]) < 1, boxes  # tied over tied, untied over untied
     finally:
         page.close()
 

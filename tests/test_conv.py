@@ -37,7 +37,7 @@ def _no_bias(layer: ConvLayerPair, x: torch.Tensor, direction: str) -> torch.Ten
 
 
 def test_shapes_round_trip_28_14_7_exactly_without_output_padding():
-    model = TiedConvAutoencoder()
+    model = TiedConvAutoencoder(channels=[32, 64])
     x = torch.rand(3, 1, 28, 28)
     h1 = model.convs[0].encode(x)
     h2 = model.convs[1].encode(F.relu(h1))
@@ -116,8 +116,9 @@ def test_parameter_counts_match_closed_form():
     c1, c2, latent = 32, 64, 20
     conv1, conv2, code = 1 * c1 * 16, c1 * c2 * 16, c2 * 49 * latent
     biases = (c1 + 1) + (c2 + c1) + (latent + c2 * 49)  # encoder + decoder bias of each pair
-    assert count_parameters(TiedConvAutoencoder()) == conv1 + conv2 + code + biases
-    assert count_parameters(UntiedConvAutoencoder()) == 2 * (conv1 + conv2 + code) + biases
+    shape = dict(channels=[c1, c2], latent=latent)
+    assert count_parameters(TiedConvAutoencoder(**shape)) == conv1 + conv2 + code + biases
+    assert count_parameters(UntiedConvAutoencoder(**shape)) == 2 * (conv1 + conv2 + code) + biases
 
 
 def _untied_copy(tied: TiedConvAutoencoder) -> UntiedConvAutoencoder:

@@ -12,7 +12,7 @@ import numpy as np
 
 MNIST_PIXELS = 28 * 28  # every model's input and output width
 DEFAULT_SIZES = (MNIST_PIXELS, 400, 20)  # the shipped models: 784 -> 400 -> 20
-CONV_CHANNELS = (32, 64)  # the shipped conv pair: 1 -> 32 -> 64 channels (28 -> 14 -> 7), see its model card
+CONV_CHANNELS = (64, 128)  # the shipped conv pair: 1 -> 64 -> 128 channels (28 -> 14 -> 7); why: tiedae.card.CONV_CHANNELS_NOTE
 CONV_LATENT = 20  # the conv pair's code size, the same as the MLP pair's
 MODEL_NAMES = ("tied", "untied")  # checkpoint folders and Hub repo suffixes, in display order
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"

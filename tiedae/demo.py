@@ -386,7 +386,7 @@ def decoded_html(point: dict, label: str) -> str:
     return (
         f'<figure class="panel decoded"><img id="decoded-{point["model"]}-img" alt="{label}" src="{point["image"]}">'
         f"<figcaption>{label} at ({point['x']:.2f}, {point['y']:.2f}){where}; "
-        f"nearest test code: a {point['nearest_test_digit']}</figcaption></figure>"
+        f"nearest test code: {'an' if point['nearest_test_digit'] == 8 else 'a'} {point['nearest_test_digit']}</figcaption></figure>"
     )
 
 

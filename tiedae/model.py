@@ -417,6 +417,13 @@ def is_tied(encoder_weight: torch.Tensor, decoder_weight: torch.Tensor) -> bool:
     return grad is not None and torch.equal(grad, probe.t())
 
 
+def load_checkpoint(folder: str | Path, name: str | None = None) -> HubAutoencoder:
+    """The model in a local checkpoint folder, whatever its architecture (from its config.json); strict, eval mode."""
+    config = json.loads((Path(folder) / constants.CONFIG_NAME).read_text())
+    name = name or ("tied" if config.get("tied", True) else "untied")
+    return ARCH_CLASSES[config_arch(config)][name].from_pretrained(folder)
+
+
 def is_conv_tied(encoder_kernel: torch.Tensor, decoder_kernel: torch.Tensor) -> bool:
     """True only if the transposed convolution's kernel is the encoder's own Parameter (or a view of it through autograd).
 

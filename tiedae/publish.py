@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from huggingface_hub import EvalResult, HfApi, ModelCardData
 
+from tiedae.card import CONV_CHANNELS_NOTE
 from tiedae.model import (
     ARCH_CLASSES,
     LATENT_MAP_FILE,
@@ -101,6 +102,7 @@ def write_checkpoints(
                 "seeds": summary["seeds"] if summary else None,
                 "steps": recipe.epochs * recipe.batches_per_epoch(train_size),  # optimizer steps per model
                 "study": study_for_card(study_path, namespace or HUB_NAMESPACE),
+                "channels_note": CONV_CHANNELS_NOTE if model.arch == "conv" else None,
                 "at_study_setting": recipe.model_kwargs() == Recipe.for_arch(recipe.arch).model_kwargs()
                 and train_size == SHIPPED_TRAIN_SIZE,
             }
