@@ -40,7 +40,7 @@ from tiedae.constants import (
     MNIST_PIXELS,
     MODEL_NAMES,
 )
-from tiedae.preprocess import SketchError, find_ink, image_from_data_uri
+from tiedae.preprocess import SketchError, check_not_a_dot, find_ink, image_from_data_uri
 from tiedae.study import AXES, METRICS, STUDY_FILE, StudyError
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -52,6 +52,12 @@ BLANK_HINT = '<p class="hint">✏️ <b>Draw a digit (0–9)</b> on the canvas, 
 NOISE_CHOICES = [("Gaussian", "gaussian"), ("Salt & pepper", "salt_pepper"), ("Uniform", "uniform")]
 MODEL_SOURCE = Path(importlib.util.find_spec("tiedae.model").origin)  # read, not imported: it imports torch
 TIE_LINES = [line.strip() for line in MODEL_SOURCE.read_text().splitlines() if "THE TIE" in line]  # the MLP's, the conv's
+
+
+def refused(message: str) -> gr.Error:
+    """The error for an input the app refuses on purpose: shown to the visitor, one line in the log (no traceback)."""
+    log.info("refused: %s", message)
+    return gr.Error(message, print_exception=False)
 
 
 def model_source() -> tuple[str | None, str | None]:
@@ -132,7 +138,7 @@ def shipped_models():
     try:
         return loading().result()[0]
     except (ValueError, FileNotFoundError) as e:
-        raise gr.Error(LOAD_FAILED.format(e)) from None
+        raise refused(LOAD_FAILED.format(e)) from None
 
 
 def shipped_pairs() -> dict:
@@ -193,7 +199,7 @@ def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tupl
     try:
         kind, level, seed = tiedae.demo.check_controls(noise_kind, noise_level, seed)
     except ValueError as e:
-        raise gr.Error(str(e)) from None
+        raise refused(str(e)) from None
     try:
         clean = drawing_digit(drawing)
     except SketchError as e:
@@ -218,10 +224,12 @@ def upload_to_canvas(path: str | None):
         return gr.skip(), gr.skip()
     try:
         ink = find_ink(path)
+        if ink is not None:
+            check_not_a_dot(ink)  # the rule sketch_to_mnist applies: once cropped onto the pad a dot would be a disk
     except SketchError as e:
-        raise gr.Error(str(e)) from None
+        raise refused(str(e)) from None
     if ink is None:
-        raise gr.Error("No digit found in that image: it looks blank, or the strokes are too faint to tell from the paper.")
+        raise refused("No digit found in that image: it looks blank, or the strokes are too faint to tell from the paper.")
     canvas = tiedae.demo.ink_on_canvas(ink, CANVAS_SIZE)
     return tiedae.demo.png_data_uri(np.asarray(canvas)), gr.Tabs(selected="draw")  # shown on the pad, drawn over there
 
@@ -282,7 +290,7 @@ def sweep_chart() -> str:
     """Drawn on first view, not at start-up: matplotlib costs a second the first page does not need."""
     chart = tiedae.demo.noise_sweep_image(shipped_models().metrics)
     if chart is None:
-        raise gr.Error("No usable metrics.json beside the checkpoints, so there is no sweep to show.")
+        raise refused("No usable metrics.json beside the checkpoints, so there is no sweep to show.")
     return png_file(chart, "noise-sweep")
 
 
@@ -290,11 +298,11 @@ def sweep_chart() -> str:
 def study_charts(metric: str) -> tuple:
     """The study's caption and one interactive chart per axis, from checkpoints/study.json (drawn on first view)."""
     if metric not in METRICS:
-        raise gr.Error(f"Unknown study metric {metric!r}; choose one of {', '.join(METRICS)}.")
+        raise refused(f"Unknown study metric {metric!r}; choose one of {', '.join(METRICS)}.")
     try:
         caption, charts = tiedae.demo.study_view(CHECKPOINTS / STUDY_FILE, shipped_models().metrics, metric)
     except StudyError as e:
-        raise gr.Error(str(e)) from None
+        raise refused(str(e)) from None
     return caption, *charts
 
 
@@ -327,7 +335,7 @@ def latent_models():
     shipped_models()  # the same error first if nothing could be loaded
     latent = loading().result()[1]
     if latent is None or latent.maps is None:
-        raise gr.Error(f"The 2-D models are missing ({LATENT_ROOT.name}/ holds no checkpoints with latent maps).")
+        raise refused(f"The 2-D models are missing ({LATENT_ROOT.name}/ holds no checkpoints with latent maps).")
     return latent
 
 
@@ -397,7 +405,7 @@ def click_handler(name: str):
             x, y = loaded.maps[name].to_code(column, row)
             return tiedae.demo.decoded_html(tiedae.demo.decode_point(loaded, name, x, y), f"{name} decoder")
         except (TypeError, ValueError) as e:  # e.g. a click before the map's picture has loaded
-            raise gr.Error(f"Could not decode that point: {e}") from None
+            raise refused(f"Could not decode that point: {e}") from None
 
     return on_click
 
@@ -407,16 +415,16 @@ def decode_latent(model: str, x: float, y: float) -> dict:
     try:
         return tiedae.demo.decode_point(latent_models(), model, x, y)
     except ValueError as e:
-        raise gr.Error(str(e)) from None
+        raise refused(str(e)) from None
 
 
 def example_digit(choice: str, drawing) -> np.ndarray:
     """The 28×28 digit an interpolation end stands for: the current drawing or an example."""
     if choice != YOUR_DRAWING and choice not in EXAMPLE_FILES:
-        raise gr.Error(f"Unknown choice {choice!r}.")
+        raise refused(f"Unknown choice {choice!r}.")
     digit = drawing_digit(drawing) if choice == YOUR_DRAWING else tiedae.demo.prepared_digit(EXAMPLE_FILES[choice])
     if digit is None:
-        raise gr.Error("Draw a digit first, or choose an example to start from.")
+        raise refused("Draw a digit first, or choose an example to start from.")
     return digit
 
 
@@ -424,18 +432,18 @@ def check_steps(steps: object) -> int:
     try:
         return tiedae.demo.whole_number(steps, MIN_STEPS, MAX_STEPS, "Steps")
     except ValueError as e:
-        raise gr.Error(str(e)) from None
+        raise refused(str(e)) from None
 
 
 def interpolate_view(drawing, start: str, end: str, steps: int, t: float) -> str:
     """The interpolation section: both models' strips from `start` to `end`, and each one's decoding at t."""
     steps = check_steps(steps)
     if not isinstance(t, (int, float)) or not 0 <= t <= 1:
-        raise gr.Error(f"t must be a number from 0 to 1; got {t!r}.")
+        raise refused(f"t must be a number from 0 to 1; got {t!r}.")
     try:
         a, b = example_digit(start, drawing), example_digit(end, drawing)
     except SketchError as e:
-        raise gr.Error(str(e)) from None
+        raise refused(str(e)) from None
     paths = tiedae.demo.interpolate_digits(shipped_models().models, a, b, steps, float(t))
     return tiedae.demo.interpolation_html(paths, steps, float(t))
 
@@ -458,12 +466,47 @@ def interpolate(drawing_a, drawing_b, steps: int) -> dict:
         try:
             digit = drawing_digit(drawing)
         except SketchError as e:
-            raise gr.Error(f"The {which} drawing: {e}") from None
+            raise refused(f"The {which} drawing: {e}") from None
         if digit is None:
-            raise gr.Error(f"The {which} drawing is blank: draw a digit (0–9) in it.")
+            raise refused(f"The {which} drawing is blank: draw a digit (0–9) in it.")
         digits.append(digit)
     paths = tiedae.demo.interpolate_digits(shipped_models().models, *digits, steps, 0.0)
     return tiedae.demo.interpolation_numbers(paths, steps)
+
+
+def arithmetic_view(drawing, first: str, second: str, third: str) -> str:
+    """The latent arithmetic section: the three chosen digits and each 20-D model's decode(z1 + z2 − z3)."""
+    choices = [first, second, third]
+    try:
+        digits = [example_digit(choice, drawing) for choice in choices]
+    except SketchError as e:
+        raise refused(str(e)) from None
+    result = tiedae.demo.arithmetic_digits(shipped_models().models, digits)
+    return tiedae.demo.arithmetic_html(result, choices)
+
+
+def follow_drawing_arithmetic(drawing, first: str, second: str, third: str, is_open: bool):
+    """The arithmetic again after the drawing changed, while it is open and one of its digits is the drawing."""
+    if not is_open or YOUR_DRAWING not in (first, second, third):
+        return gr.skip()
+    try:
+        return arithmetic_view(drawing, first, second, third)
+    except gr.Error as e:
+        return f'<p class="hint">{html.escape(e.message)}</p>'
+
+
+def arithmetic_api(drawing_a, drawing_b, drawing_c) -> dict:
+    """decode(z1 + z2 − z3) of three drawings' codes by the tied and the untied 20-D model, images as PNG data URIs."""
+    digits = []
+    for which, drawing in (("first", drawing_a), ("second", drawing_b), ("third", drawing_c)):
+        try:
+            digit = drawing_digit(drawing)
+        except SketchError as e:
+            raise refused(f"The {which} drawing: {e}") from None
+        if digit is None:
+            raise refused(f"The {which} drawing is blank: draw a digit (0–9) in it.")
+        digits.append(digit)
+    return tiedae.demo.arithmetic_digits(shipped_models().models, digits)
 
 
 def digit_legend() -> str:
@@ -487,6 +530,7 @@ MARK_CLEAN, MARK_NOISY = (0, 0, 0), (255, 0, 255)  # rings on the maps: the draw
 MIN_STEPS, MAX_STEPS = 5, 16  # interpolation frames
 EXAMPLE_FILES = {f"Example {p.stem.split('_')[-1]}": str(p) for p in sorted(EXAMPLES_DIR.glob("digit_*.png"))}
 YOUR_DRAWING = "Your drawing"
+ARITH_DEFAULTS = ("Example 7", "Example 1", "Example 4")  # z1 + z2 − z3
 LATENT_CAPTION = (
     "Two more twins, tied and untied, trained with a **2-D code** (784 → 400 → 2), so the code space can be drawn. "
     "Each dot is one MNIST test digit's code, coloured by its label; your drawing (and its noisy copy) is ringed as you "
@@ -620,6 +664,10 @@ table.metrics th, table.metrics td { padding: 6px 10px; }
 .decoded { max-width: 160px; }
 .interp-row { display: grid; grid-template-columns: 4em 1fr 96px; gap: 10px; align-items: center; margin: 6px 0; }
 .interp-strip { width: 100%; image-rendering: pixelated; }
+.arith { display: flex; flex-wrap: wrap; gap: 12px; }
+.arith-in, .arith-out { flex: 1 1 calc(50% - 6px); min-width: 200px; display: grid; gap: 8px; }
+.arith-in { grid-template-columns: repeat(3, minmax(0, 1fr)); }
+.arith-out { grid-template-columns: repeat(2, minmax(0, 1fr)); }
 /* a phone: the table smaller; each interpolation's name and image at t on one line, its strip the whole width below */
 @media (max-width: 600px) {
   table.metrics { font-size: 0.85em; }
@@ -676,7 +724,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             )
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Noise seed", elem_id="seed")
-                reroll = gr.Button("🎲 Re-roll noise", elem_id="reroll")
+                reroll = gr.Button("↻ Re-roll noise", elem_id="reroll")  # a plain arrow: an emoji is an empty box without an emoji font
         with gr.Column(scale=3):
             example = gr.Image(type="filepath", visible=False, elem_id="example")  # what an example click sets
             if EXAMPLES_DIR.is_dir():
@@ -737,7 +785,19 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             interp_steps = gr.Slider(MIN_STEPS, MAX_STEPS, value=10, step=1, label="Steps", elem_id="interp-steps")
             interp_t = gr.Slider(0, 1, value=0.5, step=0.01, label="t", elem_id="interp-t")
         interp_view = gr.HTML(elem_id="interpolation")
-    # API-only inputs of /reconstruct and /interpolate: drawings as a Sketchpad sends them (image files)
+    with gr.Accordion("Latent arithmetic: z₁ + z₂ − z₃", open=False) as arith_ui:
+        gr.Markdown(
+            "Add two digits' codes and take away a third's, then decode: decode(z₁ + z₂ − z₃), by each of the 20-D "
+            "models above. The codes are not made for arithmetic, so the result is often a blend; see where the two "
+            "decoders agree."
+        )
+        with gr.Row():
+            arith_choices = [
+                gr.Dropdown([YOUR_DRAWING, *EXAMPLE_FILES], value=value, label=label, elem_id=f"arith-{i}")
+                for i, (value, label) in enumerate(zip(ARITH_DEFAULTS, ("z₁", "+ z₂", "− z₃")))
+            ]
+        arith_view = gr.HTML(elem_id="arithmetic")
+    # API-only inputs of /reconstruct, /interpolate and /arithmetic: drawings as a Sketchpad sends them (image files)
     with gr.Group(visible=False):
         api_drawing = gr.Sketchpad(type="pil", visible=False)
         api_reconstruct = gr.Button(visible=False)
@@ -745,6 +805,9 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         api_steps = gr.Number(value=10, precision=0, visible=False)
         api_paths = gr.JSON(visible=False)
         api_button = gr.Button(visible=False)
+        api_arith_drawings = [gr.Sketchpad(type="pil", visible=False) for _ in range(3)]
+        api_arith = gr.JSON(visible=False)
+        api_arith_button = gr.Button(visible=False)
     with gr.Accordion("First-layer weights as 28×28 images", open=False) as tiles_section:
         gr.Markdown(
             "Each tile is one row of the first layer's weight, reshaped to 28×28 (grey = 0). For the **tied** model "
@@ -797,6 +860,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     # The pad's value changes on each stroke's end, and when an upload or example is put on it.
     # Its event is callable by clients as /stroke (not in the API docs), so benchmarks send exactly what the page sends.
     interp_open = gr.State(False)  # the interpolation follows the drawing only while it is on view
+    arith_open = gr.State(False)  # and so does the latent arithmetic
     interp_inputs = [sketch, interp_start, interp_end, interp_steps, interp_t]
     sketch.change(
         reconstruct,
@@ -808,7 +872,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         trigger_mode="always_last",
     ).then(mark_drawing, marking, maps_out, **mark_kw).then(
         follow_drawing, [*interp_inputs, interp_open], interp_view, **mark_kw
-    )
+    ).then(follow_drawing_arithmetic, [sketch, *arith_choices, arith_open], arith_view, **mark_kw)
     api_reconstruct.click(reconstruct, [api_drawing, *controls], outputs, api_name="reconstruct")
     for control in controls:
         control.change(
@@ -845,6 +909,21 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     gr.api(decode_latent, api_name="decode_latent")
     api_button.click(interpolate, [*api_drawings, api_steps], api_paths, api_name="interpolate")
     tiles_section.expand(weight_images, None, tiles, api_name=False)
+    arith_inputs = [sketch, *arith_choices]
+    arith_ui.expand(lambda: True, None, arith_open, api_name=False).then(
+        arithmetic_view, arith_inputs, arith_view, api_name=False
+    )
+    arith_ui.collapse(lambda: False, None, arith_open, api_name=False)
+    gr.on(
+        [choice.change for choice in arith_choices],
+        arithmetic_view,
+        arith_inputs,
+        arith_view,
+        api_name=False,
+        show_progress="hidden",
+        trigger_mode="always_last",
+    )
+    api_arith_button.click(arithmetic_api, api_arith_drawings, api_arith, api_name="arithmetic")
 
 demo.queue(default_concurrency_limit=CONCURRENCY)
 

@@ -160,6 +160,18 @@ def test_upload_goes_onto_the_canvas_as_its_strokes():
     assert np.mean((clean - decode(direct["clean"]["image"]) / 255) ** 2) < 0.003  # the canvas holds the same digit
 
 
+def test_a_dot_gets_the_same_message_on_every_path(tmp_path):
+    dot = Image.new("RGB", (400, 400), "white")
+    ImageDraw.Draw(dot).ellipse((195, 195, 205, 205), fill="black")  # a 10-px dot
+    path = tmp_path / "dot.png"
+    dot.save(path)
+    with pytest.raises(gr.Error, match="That is just a dot"):  # the upload (and an example) path: not put on the pad
+        app.upload_to_canvas(str(path))
+    for drawing in (sketch(dot), data_uri(dot)):  # the API's Sketchpad value, the pad's data URL
+        shown, numbers = app.reconstruct(drawing, "gaussian", 0.3, 0)
+        assert "That is just a dot" in shown and numbers is None
+
+
 @pytest.mark.parametrize("mode", ["RGBA", "L", "P", "CMYK", "RGB", "1", "I", "F"])
 def test_every_image_mode_reconstructs(mode):
     image = draw_digit(8, mode="RGB").convert(mode)
@@ -590,6 +602,51 @@ def test_api_interpolate_returns_both_strips_and_refuses_a_blank_drawing(app_url
     with pytest.raises(AppError, match="Steps must be"):
         client.predict(first, second, 1, api_name="/interpolate")
     assert client.predict(first, second, 5, api_name="/interpolate")["steps"] == 5  # still serving
+
+
+def test_latent_arithmetic_decodes_the_sum_of_codes_by_each_model():
+    from tiedae.latent import decode_codes, encode_digit
+
+    digits = [app.tiedae.demo.prepared_digit(app.EXAMPLE_FILES[f"Example {d}"]) for d in (7, 1, 4)]
+    shown = app.arithmetic_view(None, "Example 7", "Example 1", "Example 4")
+    for name, model in app.shipped_models().models.items():
+        code = encode_digit(model, digits[0]) + encode_digit(model, digits[1]) - encode_digit(model, digits[2])
+        expected = app.tiedae.demo.png_data_uri(decode_codes(model, code[None])[0])
+        assert f'id="arith-{name}-img" alt="{name} decoder" src="{expected}"' in shown
+    assert shown.count('id="arith-in-') == 3 and "− z₃: Example 4" in shown
+    mine = app.YOUR_DRAWING
+    with pytest.raises(gr.Error, match="Draw a digit first"):  # "your drawing" with nothing drawn
+        app.arithmetic_view(None, mine, "Example 1", "Example 4")
+    assert "Draw a digit first" in app.follow_drawing_arithmetic(None, mine, "Example 1", "Example 4", True)  # in the section
+    assert app.follow_drawing_arithmetic(None, mine, "Example 1", "Example 4", False) == gr.skip()  # closed: left as it is
+    drawn = app.follow_drawing_arithmetic(sketch(draw_digit(3)), mine, "Example 1", "Example 4", True)
+    assert drawn.count('id="arith-in-') == 3 and "z₁: Your drawing" in drawn
+
+
+def test_api_arithmetic_returns_both_models_results_and_refuses_blank_and_unusable_drawings(app_url, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False)
+    values = []
+    for digit in (7, 1, 4):
+        path = tmp_path / f"{digit}.png"
+        draw_digit(digit).save(path)
+        values.append({"background": None, "layers": [], "composite": handle_file(str(path))})
+    out = client.predict(*values, api_name="/arithmetic")
+    assert set(out) == {"inputs", "tied", "untied"} and len(out["inputs"]) == 3
+    assert decode(out["tied"]).shape == (28, 28) and not np.array_equal(decode(out["tied"]), decode(out["untied"]))
+    assert out == app.arithmetic_api(*(sketch(draw_digit(d)) for d in (7, 1, 4)))
+    blank, dot = tmp_path / "blank.png", tmp_path / "dot.png"
+    Image.new("RGB", (280, 280), "white").save(blank)
+    image = Image.new("RGB", (400, 400), "white")
+    ImageDraw.Draw(image).ellipse((195, 195, 205, 205), fill="black")
+    image.save(dot)
+    with pytest.raises(AppError, match="third drawing is blank"):
+        client.predict(*values[:2], {**values[2], "composite": handle_file(str(blank))}, api_name="/arithmetic")
+    with pytest.raises(AppError, match="second drawing: That is just a dot"):
+        client.predict(values[0], {**values[1], "composite": handle_file(str(dot))}, values[2], api_name="/arithmetic")
+    assert client.predict(*values, api_name="/arithmetic") == out  # still serving
 
 
 def test_page_is_built_without_torch_and_models_load_on_first_need():

@@ -261,3 +261,25 @@ def test_package_names_and_submodules_load_on_first_use_and_the_light_ones_skip_
     assert result.stdout.strip() == "False", result.stderr
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         tiedae.nope  # noqa: B018
+
+
+def test_a_missing_local_folder_fails_fast_naming_it_and_the_unreachable_hub(tmp_path, monkeypatch):
+    import time
+
+    import huggingface_hub.constants as constants
+
+    monkeypatch.chdir(tmp_path)  # "checkpoints/tied" from another directory: no such folder here
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # a closed port: the Hub cannot be reached
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    start = time.monotonic()
+    with pytest.raises(FileNotFoundError) as error:
+        TiedAutoencoder.from_pretrained("checkpoints/tied")
+    assert time.monotonic() - start <= 5
+    message = str(error.value)
+    assert f"no local folder {tmp_path / 'checkpoints' / 'tied'}" in message
+    assert "the Hub could not be reached" in message and "'checkpoints/tied'" in message
+    with pytest.raises(FileNotFoundError, match=r"no local folder .*nope.*not a Hub repo id"):
+        TiedAutoencoder.from_pretrained("./nope/x/y")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(FileNotFoundError, match=r"no local folder .*the Hub is offline"):
+        TiedAutoencoder.from_pretrained("checkpoints/tied")

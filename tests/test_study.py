@@ -249,3 +249,50 @@ def test_a_missing_or_damaged_study_file_is_named(tmp_path, content, message):
     with pytest.raises(StudyError, match=message) as error:
         load_study(path)
     assert str(path) in str(error.value)
+
+
+def test_the_caption_follows_the_metric_and_says_when_bars_hide_behind_their_marks(tmp_path):
+    from tiedae.demo import study_view
+
+    path = tmp_path / "study.json"
+    rows = fake_rows()
+    path.write_text(json.dumps({"steps": 4740, "rows": rows}))
+    metrics = {name: None for name in ("tied", "untied")}
+    clean, _ = study_view(path, metrics)
+    noisy, _ = study_view(path, metrics, "test_mse_gaussian_0.5")
+    assert "clean test MSE" in clean and "σ = 0.5" not in clean
+    assert "test MSE at Gaussian σ = 0.5" in noisy and "clean test MSE" not in noisy
+    assert "bars are shorter than their marks" not in clean  # the fake spreads are 4-9% of their means: visible
+    for row in rows:  # spreads of 0.1%: every bar hides behind its mark
+        row["test_mse_clean"] = 0.01 + 1e-5 * row["seed"] + (0.001 if row["model"] == "tied" else 0)
+    path.write_text(json.dumps({"steps": 4740, "rows": rows}))
+    assert "2 of 2 bars are shorter than their marks" in study_view(path, metrics)[0]
+
+
+def test_conv_rows_are_their_own_dashed_lines_on_the_training_size_chart(tmp_path):
+    from tiedae.demo import study_view
+
+    rows = [
+        {**row, "axis": "train_size", "value": 500, "arch": arch, "test_mse_clean": row["test_mse_clean"] / (2 if arch == "conv" else 1)}
+        for row in fake_rows()
+        for arch in ("mlp", "conv")
+    ]
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps({"steps": 4740, "rows": rows}))
+    caption, charts = study_view(path, {name: None for name in ("tied", "untied")})
+    points = chart_points(charts[0])
+    assert points[("500", "tied AE")] == pytest.approx(0.011) and points[("500", "tied conv AE")] == pytest.approx(0.0055)
+    assert set(chart_points(charts[1])) == set()  # no latent rows of either kind
+    spec = charts[0].to_dict()
+    assert any("strokeDash" in layer.get("encoding", {}) for layer in spec["layer"])
+    assert caption.startswith("MLP pairs: ") and " conv pairs: " in caption and "Dashed: the conv pairs." in caption
+    readme = study.readme_section(rows)
+    assert "| training images (conv) |" in readme and "| training images |" in readme
+
+
+def test_the_charts_declare_the_vega_lite_version_the_page_renders():
+    from tiedae.demo import study_view
+
+    shipped = Path(__file__).resolve().parent.parent / "checkpoints" / study.STUDY_FILE
+    for chart in study_view(shipped, {name: None for name in ("tied", "untied")})[1]:
+        assert chart.to_dict()["$schema"].endswith("/vega-lite/v5.json")  # Gradio's bundled renderer: no version warning

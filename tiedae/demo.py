@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from tiedae.constants import CHECKPOINTS, MAX_SEED, MNIST_PIXELS, MODEL_NAMES
-from tiedae.latent import LatentMap, decode_codes, interpolation, strip
+from tiedae.latent import LatentMap, arithmetic, decode_codes, interpolation, strip
 from tiedae.metrics import mse, psnr
 from tiedae.model import (
     ARCH_CLASSES,
@@ -37,7 +37,7 @@ from tiedae.noise import NOISE_KINDS, add_noise, check_noise
 from tiedae.plots import study_chart, sweep_image
 from tiedae.preprocess import STROKE_WIDE, crop_square, ink_box, sketch_to_mnist, stroke_width
 from tiedae.recipe import Recipe
-from tiedae.study import AXES, METRICS, NOISY, SHIPPED_TRAIN_SIZE, finding, load_study, summarize
+from tiedae.study import AXES, METRICS, NOISY, SHIPPED_TRAIN_SIZE, load_study, study_finding, summarize
 
 log = logging.getLogger("tiedae")
 
@@ -67,6 +67,11 @@ def _read_metrics(path: Path) -> dict | None:
 
 def load_bundled(root: Path = CHECKPOINTS, *, arch: str = "mlp") -> LoadedModels:
     """The checkpoints shipped in root/tied and root/untied (a pair of `arch`); errors name the bad file."""
+    if not root.is_dir():  # e.g. the package installed with pip, which ships no checkpoints
+        raise FileNotFoundError(
+            f"{root}: no checkpoints folder here (checkpoints/ comes with the repository, not with the installed "
+            "package); load the models from the Hub instead, e.g. TiedAutoencoder.from_pretrained('tiedae/tiedae-mnist-tied')"
+        )
     models = {}
     for name, cls in ARCH_CLASSES[arch].items():
         folder = root / name
@@ -341,22 +346,32 @@ def shipped_point(metrics: dict[str, dict | None], metric: str) -> dict | None:
     return point
 
 
+BAR_HIDDEN = 0.02  # a ± std bar under 2% of its mean is shorter than its mark: 320-px charts span about 0.4-0.8 decades
+
+
 def study_view(path: Path, metrics: dict[str, dict | None], metric: str = "test_mse_clean") -> tuple[str, list]:
     """The study as the app shows it: a caption made from study.json, and one chart per axis (StudyError if unusable)."""
     assert metric in METRICS, f"metric must be one of {sorted(METRICS)}, got {metric!r}"
     study = load_study(path)
-    summary = summarize(study["rows"])
+    summary, conv_summary = summarize(study["rows"]), summarize(study["rows"], "conv")
     shipped = shipped_point(metrics, metric)
-    caption = finding(summary)
+    caption = study_finding(study["rows"], metric)
     if "steps" in study:
         epochs = study["steps"] / Recipe().batches_per_epoch(SHIPPED_TRAIN_SIZE)
         caption += (
             f" Every pair trains {study['steps']:,} optimizer steps per model ({epochs:.0f} epochs at "
-            f"{SHIPPED_TRAIN_SIZE:,} images); lines are means over seeds, bars ± one standard deviation."
+            f"{SHIPPED_TRAIN_SIZE:,} images)."
         )
+    points = [cell[metric][name] for s in (summary, conv_summary) for cells in s.values() for cell in cells for name in MODEL_NAMES]
+    hidden = sum(std < BAR_HIDDEN * mean for mean, std in points)
+    caption += f" Lines are means over seeds ({METRICS[metric]}), bars ± one standard deviation"
+    caption += f"; {hidden} of {len(points)} bars are shorter than their marks, hidden behind them." if hidden else "."
+    if conv_summary:
+        caption += " Dashed: the conv pairs."
     if shipped is not None:
-        caption += f" Diamonds mark the models above ({shipped['label']})."
-    return caption, [study_chart(summary, axis, metric=metric, shipped=shipped) for axis in AXES]
+        caption += f" Diamonds mark the MLP models above ({shipped['label']})."
+    charts = [study_chart(summary, axis, metric=metric, shipped=shipped, conv_summary=conv_summary) for axis in AXES]
+    return caption, charts
 
 
 def decode_point(loaded: LoadedModels, name: object, x: object, y: object) -> dict:
@@ -423,3 +438,27 @@ def interpolation_html(paths: dict, steps: int, t: float) -> str:
             f"<figcaption>t = {t:.2f}</figcaption></figure></div>"
         )
     return "".join(rows)
+
+
+ARITHMETIC_SIGNS = ("z₁", "+ z₂", "− z₃")
+
+
+def arithmetic_digits(models: dict[str, HubAutoencoder], digits: list[np.ndarray]) -> dict:
+    """Each model's decode(z1 + z2 − z3) of three 28×28 digits in [0, 1], and the three digits, as PNG data URIs."""
+    assert len(digits) == 3, f"latent arithmetic takes three digits, got {len(digits)}"
+    inputs = [png_data_uri(np.round(255 * digit).astype(np.uint8)) for digit in digits]
+    return {"inputs": inputs, **{name: png_data_uri(arithmetic(model, *digits)) for name, model in models.items()}}
+
+
+def arithmetic_html(result: dict, labels: list[str]) -> str:
+    """The three inputs with their signs, then each model's decoding of z1 + z2 − z3."""
+    inputs = "".join(
+        f'<figure class="panel"><img id="arith-in-{i}-img" alt="{label}" src="{uri}"><figcaption>{sign}: {label}</figcaption></figure>'
+        for i, (uri, sign, label) in enumerate(zip(result["inputs"], ARITHMETIC_SIGNS, labels))
+    )
+    outputs = "".join(
+        f'<figure class="panel"><img id="arith-{name}-img" alt="{name} decoder" src="{result[name]}">'
+        f"<figcaption>= {name} decoder</figcaption></figure>"
+        for name in MODEL_NAMES
+    )
+    return f'<div class="arith"><div class="arith-in">{inputs}</div><div class="arith-out">{outputs}</div></div>'

@@ -144,6 +144,12 @@ def decoded_grid(model: Autoencoder, latent_map: LatentMap, *, steps: int = 15) 
     return tiles.transpose(0, 2, 1, 3).reshape(steps * 28, steps * 28)  # (r, c, 28, 28) -> (r·28, c·28)
 
 
+def arithmetic(model: Autoencoder, first: np.ndarray, second: np.ndarray, third: np.ndarray) -> np.ndarray:
+    """decode(z1 + z2 - z3) for three 28×28 digits' codes: the classic latent arithmetic, uint8 (28, 28)."""
+    code = encode_digit(model, first) + encode_digit(model, second) - encode_digit(model, third)
+    return decode_codes(model, code[None])[0]  # (latent,) -> (1, latent) -> (28, 28)
+
+
 def interpolation(model: Autoencoder, start: np.ndarray, end: np.ndarray, ts: np.ndarray) -> np.ndarray:
     """Decoded z = (1 − t)·z₁ + t·z₂ for each t in `ts`, z₁ and z₂ the two 28×28 digits' codes: uint8 (len(ts), 28, 28)."""
     z1, z2 = encode_digit(model, start), encode_digit(model, end)

@@ -114,6 +114,15 @@ class HubAutoencoder(
         return card
 
     @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *args, **kwargs) -> HubAutoencoder:
+        """The Hub mixin's `from_pretrained` (a local folder or a Hub repo id; strict load, eval mode), except that a
+        name that is neither a local folder nor found on the Hub fails at once, naming both (the Hub is not retried)."""
+        model_id = str(pretrained_model_name_or_path)
+        if not os.path.isdir(model_id) and not kwargs.get("local_files_only"):
+            kwargs["local_files_only"] = hub_unreachable_but_cached(model_id, kwargs.get("revision"), kwargs.get("cache_dir"))
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+
+    @classmethod
     def _from_pretrained(
         cls,
         *,
@@ -415,6 +424,43 @@ def is_tied(encoder_weight: torch.Tensor, decoder_weight: torch.Tensor) -> bool:
     probe = torch.randn_like(decoder_weight)
     (grad,) = torch.autograd.grad(decoder_weight, encoder_weight, probe, retain_graph=True, allow_unused=True)
     return grad is not None and torch.equal(grad, probe.t())
+
+
+HUB_PROBE_TIMEOUT = 5  # seconds for the one look at the Hub before a download (the mixin alone retries 5 times, ~26 s)
+
+
+def hub_unreachable_but_cached(model_id: str, revision: str | None, cache_dir: str | Path | None) -> bool:
+    """Look once, without retries, for model_id's config.json on the Hub; True if only the local cache can serve it.
+
+    Raises FileNotFoundError naming both causes when model_id is neither a local folder nor to be had from the Hub
+    (no such repo, the Hub unreachable or offline with nothing cached).
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
+    from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, OfflineModeIsEnabled, RepositoryNotFoundError
+
+    folder = f"There is no local folder {Path(model_id).expanduser().resolve()}"
+    try:
+        cached = isinstance(try_to_load_from_cache(model_id, constants.CONFIG_NAME, cache_dir=cache_dir, revision=revision), str)
+    except ValueError as e:  # not a valid repo id: a path that does not exist
+        raise FileNotFoundError(f"{folder}, and {model_id!r} is not a Hub repo id ({e}).") from None
+    try:
+        if constants.HF_HUB_OFFLINE:
+            raise OfflineModeIsEnabled("HF_HUB_OFFLINE is set")
+        url = hf_hub_url(model_id, constants.CONFIG_NAME, revision=revision, endpoint=constants.ENDPOINT)
+        get_hf_file_metadata(url, endpoint=constants.ENDPOINT, timeout=HUB_PROBE_TIMEOUT, retry_on_errors=False)
+    except GatedRepoError:
+        return False  # the download says how to get access
+    except (RepositoryNotFoundError, EntryNotFoundError):
+        raise FileNotFoundError(f"{folder}, and the Hub has no model repo {model_id!r} (with a {constants.CONFIG_NAME}).") from None
+    except Exception as e:  # offline, or no connection: the cache, if it holds a copy, is all there is
+        if cached:
+            return True
+        why = "the Hub is offline (HF_HUB_OFFLINE)" if isinstance(e, OfflineModeIsEnabled) else "the Hub could not be reached"
+        raise FileNotFoundError(
+            f"{folder}, and {why} to look for a model repo {model_id!r} ({type(e).__name__}: {str(e).splitlines()[0]}); "
+            "no copy of it is in the local cache."
+        ) from None
+    return False
 
 
 def load_checkpoint(folder: str | Path, name: str | None = None) -> HubAutoencoder:

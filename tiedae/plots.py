@@ -16,6 +16,7 @@ from tiedae.model import Autoencoder
 from tiedae.noise import NOISE_KINDS, add_noise
 from tiedae.preprocess import sketch_to_mnist
 
+RENDERER_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"  # the Vega-Lite major version Gradio's page renders
 GRID_NOISE = ("gaussian", 0.3)  # the noise shown in reconstruction grids
 KIND_LABELS = {"gaussian": "Gaussian σ", "salt_pepper": "salt & pepper fraction", "uniform": "uniform level"}
 STYLES = {
@@ -25,6 +26,9 @@ STYLES = {
     "noisy_input": dict(color="#bbbbbb", marker=".", linestyle=":"),
 }
 LABELS = {"tied": "tied AE", "untied": "untied AE", "pca": "PCA (same latent size)", "noisy_input": "noisy input"}
+CONV_LABELS = {"tied": "tied conv AE", "untied": "untied conv AE"}
+COLORS = {LABELS[name]: STYLES[name]["color"] for name in ("tied", "untied")}
+CONV_COLORS = {CONV_LABELS["tied"]: "#8c1c13", CONV_LABELS["untied"]: "#0b4f8a"}  # darker: the same hue per kind
 
 
 def drawn_digits() -> torch.Tensor:
@@ -134,38 +138,51 @@ def log_ticks(low: float, high: float) -> list[float]:
     return [float(f"{v:.6g}") for v in np.arange(first, high + step / 1e6, step)]
 
 
-def study_chart(summary: dict[str, list[dict]], axis: str, *, metric: str = "test_mse_clean", shipped: dict | None = None):
+def study_chart(
+    summary: dict[str, list[dict]],
+    axis: str,
+    *,
+    metric: str = "test_mse_clean",
+    shipped: dict | None = None,
+    conv_summary: dict[str, list[dict]] | None = None,
+):
     """An interactive Altair chart of one study axis: both models' mean ± std over seeds, the shipped models marked.
 
     `shipped` is {"tied": mse, "untied": mse, "label": str}: the shipped checkpoints' own test MSE,
-    drawn as diamonds at the shipped setting (784-400-20, 10,000 images).
+    drawn as diamonds at the shipped setting (784-400-20, 10,000 images). `conv_summary`, the conv
+    pairs' summary, adds their two lines (dashed) where they have cells on this axis.
     """
     import altair as alt
 
     from tiedae.study import AXES, METRICS, SHIPPED, value_label
 
-    cells = summary.get(axis, [])
-    name_of = {cell["value"]: value_label(cell["value"]) for cell in cells}
+    by_arch = [("mlp", summary.get(axis, [])), ("conv", (conv_summary or {}).get(axis, []))]
+    name_of = {cell["value"]: value_label(cell["value"]) for _, cells in by_arch for cell in cells}
     order = list(name_of.values())
     records = []
-    for cell in cells:
-        diff, diff_std = cell[metric]["diff"]
-        for name in ("tied", "untied"):
-            mean, std = cell[metric][name]
-            records.append(
-                {
-                    "setting": name_of[cell["value"]],
-                    "model": LABELS[name],
-                    "mean": mean,
-                    "low": mean - std,
-                    "high": mean + std,
-                    "mean ± std": f"{mean:.5f} ± {std:.5f}",
-                    "untied − tied": f"{diff:+.5f} ± {diff_std:.5f}",
-                    "seeds": len(cell["seeds"]),
-                    "parameters": f"{cell['parameters'][name]:,}",
-                }
-            )
-    colors = alt.Scale(domain=[LABELS["tied"], LABELS["untied"]], range=[STYLES["tied"]["color"], STYLES["untied"]["color"]])
+    for arch, cells in by_arch:
+        for cell in cells:
+            diff, diff_std = cell[metric]["diff"]
+            for name in ("tied", "untied"):
+                mean, std = cell[metric][name]
+                records.append(
+                    {
+                        "setting": name_of[cell["value"]],
+                        "model": LABELS[name] if arch == "mlp" else CONV_LABELS[name],
+                        "pair": "conv" if arch == "conv" else "MLP",
+                        "mean": mean,
+                        "low": mean - std,
+                        "high": mean + std,
+                        "mean ± std": f"{mean:.5f} ± {std:.5f}",
+                        "untied − tied": f"{diff:+.5f} ± {diff_std:.5f}",
+                        "seeds": len(cell["seeds"]),
+                        "parameters": f"{cell['parameters'][name]:,}",
+                    }
+                )
+    shown_models = [LABELS["tied"], LABELS["untied"]] + (
+        [CONV_LABELS["tied"], CONV_LABELS["untied"]] if by_arch[1][1] else []
+    )
+    colors = alt.Scale(domain=shown_models, range=[CONV_COLORS.get(m, COLORS.get(m)) for m in shown_models])
     x = alt.X("setting:O", sort=order, title=AXES[axis][0], axis=alt.Axis(labelAngle=-20))
     marks = []
     if shipped is not None and SHIPPED[axis] in name_of:
@@ -181,7 +198,10 @@ def study_chart(summary: dict[str, list[dict]], axis: str, *, metric: str = "tes
     y_axis = alt.Axis(values=log_ticks(*domain) if domain else alt.Undefined, format="~g")
     y = alt.Y("mean:Q", scale=y_scale, axis=y_axis, title=f"{METRICS[metric]} (mean ± std)")
     legend = alt.Legend(orient="top", title=None)
-    base = alt.Chart(alt.Data(values=records)).encode(x=x, color=alt.Color("model:N", scale=colors, legend=legend))
+    dashes = alt.StrokeDash("pair:N", scale=alt.Scale(domain=["MLP", "conv"], range=[[1, 0], [5, 3]]), legend=None)
+    base = alt.Chart(alt.Data(values=records)).encode(
+        x=x, color=alt.Color("model:N", scale=colors, legend=legend), strokeDash=dashes
+    )
     tooltip = ["model:N", "setting:O", "mean ± std:N", "untied − tied:N", "seeds:Q", "parameters:N"]
     lines = base.mark_line(point=True).encode(y=y, tooltip=tooltip)
     bars = base.mark_rule(strokeWidth=2).encode(y=alt.Y("low:Q", scale=y_scale, axis=y_axis), y2="high:Q", tooltip=tooltip)
@@ -199,4 +219,6 @@ def study_chart(summary: dict[str, list[dict]], axis: str, *, metric: str = "tes
         )
     # as wide as its column, on a phone too; the size includes the axes, legend and Vega's 5-px padding
     fit = alt.AutoSizeParams(type="fit", contains="padding")
-    return alt.layer(*layers).properties(width="container", height=320, autosize=fit)
+    # declared as Vega-Lite 5: Gradio's page renders charts with its bundled Vega-Lite 5, which warns in the console
+    # for every spec that names v6 (altair 6's default); the charts use nothing v5 lacks
+    return alt.layer(*layers).properties(width="container", height=320, autosize=fit, **{"$schema": RENDERER_SCHEMA})

@@ -304,12 +304,18 @@ def _luminance(rgb: np.ndarray) -> np.ndarray:
 # --- Step 2: ink -> MNIST -----------------------------------------------------------
 
 
+def check_not_a_dot(ink: np.ndarray) -> tuple[int, int, int, int]:
+    """The ink's box, or a SketchError if the ink is too small a part of its image to be a digit (one rule for every path)."""
+    box = ink_box(ink)
+    if max(box[1] - box[0], box[3] - box[2]) < MIN_EXTENT * max(ink.shape):
+        raise SketchError("That is just a dot. Draw a digit, larger.")
+    return box
+
+
 def ink_to_mnist(ink: np.ndarray) -> np.ndarray:
     """MNIST's recipe on a stroke map: box to 20 px, MNIST stroke width, centre of mass at (14, 14)."""
-    box = ink_box(ink)
+    box = check_not_a_dot(ink)
     longer = max(box[1] - box[0], box[3] - box[2])
-    if longer < MIN_EXTENT * max(ink.shape):
-        raise SketchError("That is just a dot. Draw a digit, larger.")
     digit = _render(ink, box)
     # Strokes outside MNIST's range of widths are brought to its edge. Measured on the 28×28
     # result, where every rendering of a digit looks alike, as the constants were measured.

@@ -106,16 +106,17 @@ def describe(axis: str, value) -> str:
     return f"a {value}-D code" if axis == "latent" else f"{value} layers"
 
 
-def study_finding(rows: list[dict]) -> str:
+def study_finding(rows: list[dict], metric: str = "test_mse_clean") -> str:
     """The study's answer for every architecture it holds (MLP, then conv), each in a sentence or two."""
     archs = study_archs(rows)
     if archs == ["mlp"]:
-        return finding(summarize(rows))
-    return " ".join(f"{ARCH_LABELS[arch]} pairs: {finding(summarize(rows, arch))}" for arch in archs) or finding({})
+        return finding(summarize(rows), metric)
+    parts = [f"{ARCH_LABELS[arch]} pairs: {finding(summarize(rows, arch), metric)}" for arch in archs]
+    return " ".join(parts) or finding({}, metric)
 
 
-def finding(summary: dict[str, list[dict]]) -> str:
-    """One architecture's answer in a sentence or two, made from the numbers (nothing typed by hand)."""
+def finding(summary: dict[str, list[dict]], metric: str = "test_mse_clean") -> str:
+    """One architecture's answer in a sentence or two, for `metric`, made from the numbers (nothing typed by hand)."""
     cells = [(axis, cell) for axis, axis_cells in summary.items() for cell in axis_cells]
     if not cells:
         return "No results yet."
@@ -127,10 +128,10 @@ def finding(summary: dict[str, list[dict]]) -> str:
     cells = list(distinct.values())
 
     def relative(cell):  # untied − tied, relative to tied: negative when untying helps
-        return cell["test_mse_clean"]["diff"][0] / cell["test_mse_clean"]["tied"][0]
+        return cell[metric]["diff"][0] / cell[metric]["tied"][0]
 
     def clear(cell):  # the paired difference is at least twice its spread over seeds
-        mean, std = cell["test_mse_clean"]["diff"]
+        mean, std = cell[metric]["diff"]
         return len(cell["seeds"]) > 1 and abs(mean) > 2 * std
 
     untied_wins = [(a, c) for a, c in cells if relative(c) < 0 and clear(c)]
@@ -138,12 +139,12 @@ def finding(summary: dict[str, list[dict]]) -> str:
     seeds = max(len(c["seeds"]) for _, c in cells)
     if seeds < 2:
         return (
-            f"{len(cells)} setting{'s' if len(cells) > 1 else ''} with one seed each: the untied model has the lower clean test MSE in "
+            f"{len(cells)} setting{'s' if len(cells) > 1 else ''} with one seed each: the untied model has the lower {METRICS[metric]} in "
             f"{sum(relative(c) < 0 for _, c in cells)}; with one seed there is no spread to tell a real gap from chance."
         )
     parts = [
         f"Over {len(cells)} distinct setting{'s' if len(cells) > 1 else ''} and {seeds} seeds each, the untied model "
-        f"(twice the weights) has the lower clean test MSE in {len(untied_wins)}, the tied model in {len(tied_wins)}, "
+        f"(twice the weights) has the lower {METRICS[metric]} in {len(untied_wins)}, the tied model in {len(tied_wins)}, "
         f"and in {len(cells) - len(untied_wins) - len(tied_wins)} the gap is within twice its spread over seeds."
     ]
     if untied_wins:
