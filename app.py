@@ -396,16 +396,23 @@ def mark_drawing(drawing, noise_kind: str, noise_level: float, seed: int, is_ope
 
 
 def click_handler(name: str):
-    """The select handler of one map: decode the point clicked."""
+    """The select handler of one map: decode the point clicked, and mark it on the map (the drawing's rings kept)."""
 
-    def on_click(evt: gr.SelectData) -> str:
+    def on_click(evt: gr.SelectData, shown=None):
         loaded = latent_models()
         try:
             column, row = map(float, evt.index)  # pixels of the map picture
             x, y = loaded.maps[name].to_code(column, row)
-            return tiedae.demo.decoded_html(tiedae.demo.decode_point(loaded, name, x, y), f"{name} decoder")
+            decoded = tiedae.demo.decoded_html(tiedae.demo.decode_point(loaded, name, x, y), f"{name} decoder")
         except (TypeError, ValueError) as e:  # e.g. a click before the map's picture has loaded
             raise refused(f"Could not decode that point: {e}") from None
+        picture = latent_pictures()[name]
+        if isinstance(shown, (tuple, list)) and len(shown) == 4 * len(MODEL_NAMES):  # the drawing's rings (see mark_drawing)
+            i = 4 * MODEL_NAMES.index(name)
+            rings = [(np.array(shown[i : i + 2]), MARK_NOISY), (np.array(shown[i + 2 : i + 4]), MARK_CLEAN)]
+            picture = tiedae.latent.mark(picture, loaded.maps[name], rings)
+        picture = tiedae.latent.mark_point(picture, loaded.maps[name], np.array([x, y]), MARK_CLICK)
+        return decoded, marked_file(picture, f"map-{name}")
 
     return on_click
 
@@ -518,8 +525,15 @@ def digit_legend() -> str:
     marks = (
         f'<span class="swatch"><i class="ring" style="border-color: rgb{MARK_CLEAN}"></i>your drawing</span>'
         f'<span class="swatch"><i class="ring" style="border-color: rgb{MARK_NOISY}"></i>with noise</span>'
+        f'<span class="swatch"><b style="color: rgb{MARK_CLICK}">+</b> the point clicked</span>'
     )
     return f'<div class="legend">{swatches}{marks}</div>'
+
+
+def captioned_image(label: str, **kwargs) -> gr.Image:
+    """An image with its label as a caption above it: Gradio's label badge would cover the picture's top-left corner."""
+    gr.HTML(f'<p class="image-caption">{html.escape(label)}</p>', padding=False)
+    return gr.Image(label=label, show_label=False, **kwargs)
 
 
 def new_seed() -> int:
@@ -527,6 +541,7 @@ def new_seed() -> int:
 
 
 MARK_CLEAN, MARK_NOISY = (0, 0, 0), (255, 0, 255)  # rings on the maps: the drawing, and the drawing with noise
+MARK_CLICK = (0, 150, 0)  # a cross on a map: the point last clicked (decoded below it)
 MIN_STEPS, MAX_STEPS = 5, 16  # interpolation frames
 EXAMPLE_FILES = {f"Example {p.stem.split('_')[-1]}": str(p) for p in sorted(EXAMPLES_DIR.glob("digit_*.png"))}
 YOUR_DRAWING = "Your drawing"
@@ -657,6 +672,7 @@ table.metrics th, table.metrics td { padding: 6px 10px; }
 .study-plot .vega-embed { width: 100%; }
 .study-plot .vega-embed .marks { padding: 0; }
 .hint { font-size: 1.1em; padding: 24px 0; }
+.image-caption { margin: 0 0 4px; font-size: 0.9em; font-weight: 600; }
 #source-note, #result .note { font-size: 0.9em; opacity: 0.85; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 0.9em; }
 .swatch i { display: inline-block; width: 11px; height: 11px; border-radius: 50%; margin-right: 4px; vertical-align: -1px; }
@@ -670,6 +686,9 @@ table.metrics th, table.metrics td { padding: 6px 10px; }
 .arith-out { grid-template-columns: repeat(2, minmax(0, 1fr)); }
 /* a phone: the table smaller; each interpolation's name and image at t on one line, its strip the whole width below */
 @media (max-width: 600px) {
+  /* a phone: the reconstructions first, right under the pad, and the input pair after them */
+  .pair-input { order: 1; }
+  .pair-spacer { display: none; }
   table.metrics { font-size: 0.85em; }
   table.metrics th, table.metrics td { padding: 4px 6px; }
   .interp-row { grid-template-columns: 1fr 72px; grid-template-areas: "name at" "strip strip"; }
@@ -736,8 +755,8 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
                 )
 
     with gr.Accordion("Noise sweep on the MNIST test set", open=False) as sweep_section:
-        sweep = gr.Image(
-            label="Test-set MSE vs noise level (from the checkpoints' metrics.json)",
+        sweep = captioned_image(
+            "Test-set MSE vs noise level (from the checkpoints' metrics.json)",
             interactive=False,
             format="png",
             buttons=["fullscreen"],
@@ -763,16 +782,16 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         with gr.Row():
             for name in MODEL_NAMES:
                 with gr.Column():
-                    map_images[name] = gr.Image(
-                        label=f"{name}: codes of the 10,000 test digits (click to decode)",
+                    map_images[name] = captioned_image(
+                        f"{name}: codes of the 10,000 test digits (click to decode)",
                         interactive=False,
                         format="png",
                         buttons=[],
                         elem_id=f"map-{name}",
                     )
                     decoded_views[name] = gr.HTML(f'<p class="hint">Click the {name} map to decode a point.</p>')
-                    grid_images[name] = gr.Image(
-                        label=f"{name}: the decoder's output over the map", elem_classes=["pixelated"], **tile_kw
+                    grid_images[name] = captioned_image(
+                        f"{name}: the decoder's output over the map", elem_classes=["pixelated"], **tile_kw
                     )
     with gr.Accordion("Interpolate between two digits", open=False) as interp_ui:
         gr.Markdown(
@@ -814,23 +833,20 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             "these are the encoder's filters *and* the decoder's basis images: the same numbers. The untied model "
             "learns two different sets."
         )
+        tiles = []
         with gr.Row():
-            tiles = [
-                gr.Image(label="Tied: encoder filters = decoder basis", elem_classes=["pixelated"], **tile_kw),
-                gr.Image(label="Untied: encoder filters", elem_classes=["pixelated"], **tile_kw),
-                gr.Image(label="Untied: decoder basis", elem_classes=["pixelated"], **tile_kw),
-            ]
+            for label in ("Tied: encoder filters = decoder basis", "Untied: encoder filters", "Untied: decoder basis"):
+                with gr.Column(min_width=160):
+                    tiles.append(captioned_image(label, elem_classes=["pixelated"], **tile_kw))
         gr.Markdown(
             f"The conv pair's first layer: {CONV_CHANNELS[0]} kernels of 4×4. For the **tied** conv model each kernel is at once an "
             "encoder filter (`F.conv2d`) and a stamp of the decoder's last layer (`F.conv_transpose2d` with the same "
             "kernel, its adjoint). The untied conv model learns a second set for its decoder."
         )
         with gr.Row():
-            tiles += [
-                gr.Image(label="Tied conv: encoder kernels = decoder kernels", elem_classes=["pixelated"], **tile_kw),
-                gr.Image(label="Untied conv: encoder kernels", elem_classes=["pixelated"], **tile_kw),
-                gr.Image(label="Untied conv: decoder kernels", elem_classes=["pixelated"], **tile_kw),
-            ]
+            for label in ("Tied conv: encoder kernels = decoder kernels", "Untied conv: encoder kernels", "Untied conv: decoder kernels"):
+                with gr.Column(min_width=160):
+                    tiles.append(captioned_image(label, elem_classes=["pixelated"], **tile_kw))
     with gr.Accordion("How tying works", open=False):
         gr.Markdown(
             "A tied autoencoder keeps **one** weight matrix W per layer pair. The encoder applies `F.linear(x, W, b_enc)`; "
@@ -892,7 +908,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     ).then(mark_drawing, marking, maps_out, **mark_kw)
     latent_ui.collapse(lambda: False, None, latent_open, api_name=False)
     for name in MODEL_NAMES:
-        map_images[name].select(click_handler(name), None, decoded_views[name], api_name=False)
+        map_images[name].select(click_handler(name), maps_shown, [decoded_views[name], map_images[name]], api_name=False)
     interp_ui.expand(lambda: True, None, interp_open, api_name=False).then(
         interpolate_view, interp_inputs, interp_view, api_name=False
     )

@@ -518,11 +518,18 @@ def test_a_click_on_a_map_decodes_the_point_under_it():
     latent_map = app.latent_models().maps["untied"]
     column, row = latent_map.to_pixel(latent_map.codes[0])  # where the first test digit's code is drawn
     event = gr.SelectData(None, {"index": [int(column), int(row)], "value": None})
-    shown = app.click_handler("untied")(event)
+    shown, marked = app.click_handler("untied")(event)
     x, y = latent_map.to_code(int(column), int(row))
     assert f"({x:.2f}, {y:.2f})" in shown and "decoded-untied-img" in shown
     expected = app.decode_latent("untied", x, y)
     assert expected["image"] in shown and expected["on_map"]
+    cross = np.asarray(Image.open(marked).convert("RGB"))
+    assert (cross[int(row), int(column) - 9 : int(column) + 10] == app.MARK_CLICK).all()  # the point clicked, marked
+    assert not (np.asarray(app.latent_pictures()["untied"]) == app.MARK_CLICK).all(axis=2).any()  # and only there
+    # with the drawing's rings on the map (its codes as mark_drawing keeps them), the click keeps them
+    rings = tuple(float(c) for pair in ((latent_map.codes[1], latent_map.codes[2]),) * 2 for code in pair for c in code)
+    _, with_rings = app.click_handler("untied")(event, rings)
+    assert (np.asarray(Image.open(with_rings).convert("RGB")) == app.MARK_NOISY).all(axis=2).any()
     for index in ([float("nan"), 3.0], None):  # what a click on a picture that has not loaded could send
         with pytest.raises(gr.Error, match="Could not decode that point"):
             app.click_handler("tied")(gr.SelectData(None, {"index": index, "value": None}))

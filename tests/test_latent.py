@@ -113,3 +113,32 @@ def test_a_damaged_latent_map_file_is_named(tmp_path):
     np.savez(path, codes=np.zeros((3, 5)), labels=np.zeros(3))
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         LatentMap.load(path)
+
+
+def test_the_map_has_round_ticks_along_two_edges_and_they_sit_at_their_values(latent_map):
+    for axis in (0, 1):
+        ticks = latent_map.ticks(axis)
+        assert 3 <= len(ticks) <= 8 and all(float(f"{t:g}") == t for t in ticks)
+        assert all(latent_map.low[axis] <= t <= latent_map.low[axis] + latent_map.span for t in ticks)
+        steps = np.diff(ticks)
+        assert np.allclose(steps, steps[0])  # evenly spaced, 1, 2 or 5 times a power of ten
+        assert round(steps[0] / 10 ** np.floor(np.log10(steps[0])), 6) in (1, 2, 5)
+    picture = latent_map.picture()
+    size = latent_map.size
+    drawn = 0
+    for t in latent_map.ticks(0):
+        column = latent_map.to_pixel(np.array([t, 0.0]))[0]
+        if 14 <= column <= size - 14:  # an x tick: a grey mark at the bottom edge, at its value
+            assert (picture[size - 3, round(column) - 1 : round(column) + 1] < 200).all(axis=-1).any()
+            drawn += 1
+    assert drawn >= 2
+
+
+def test_a_clicked_point_is_marked_with_a_cross(latent_map):
+    from tiedae.latent import mark_point
+
+    picture = latent_map.picture()
+    marked = mark_point(picture, latent_map, latent_map.centre, (0, 150, 0))
+    column, row = (int(round(v)) for v in latent_map.to_pixel(latent_map.centre))
+    assert (marked[row, column - 9 : column + 10] == (0, 150, 0)).all() and (marked[row - 9 : row + 10, column] == (0, 150, 0)).all()
+    assert (picture == latent_map.picture()).all()  # a copy: the shared picture is not drawn on

@@ -102,7 +102,49 @@ class LatentMap:
                 cols, rows = pixels[:, 0] + dx, pixels[:, 1] + dy
                 inside = (cols >= 0) & (cols < self.size) & (rows >= 0) & (rows < self.size)
                 image[rows[inside], cols[inside]] = colors[inside]
-        return image
+        return self.with_ticks(image)
+
+    def ticks(self, axis: int) -> list[float]:
+        """Round code values for one axis's ticks (0: x, 1: y), across the map: steps of 1, 2 or 5 times a power of ten."""
+        raw = self.span / 5
+        power = 10.0 ** math.floor(math.log10(raw))
+        step = min((m * power for m in (1, 2, 5, 10)), key=lambda v: abs(v - raw))
+        low = float(self.low[axis])
+        return [float(f"{v:.6g}") for v in np.arange(math.ceil(low / step) * step, low + self.span, step)]
+
+    def with_ticks(self, image: np.ndarray) -> np.ndarray:
+        """The picture with tick marks and their values along its bottom (x) and left (y) edges, inside the picture,
+        so that map pixels stay code coordinates (a click decodes the point under it)."""
+        from PIL import Image, ImageDraw, ImageFont
+
+        picture = Image.fromarray(image)
+        draw = ImageDraw.Draw(picture)
+        font = ImageFont.load_default(size=11)
+        grey = (90, 90, 90)
+        for value in self.ticks(0):  # along the bottom
+            column = self.to_pixel(np.array([value, 0.0]))[0]
+            if 14 <= column <= self.size - 14:
+                draw.line([(column, self.size - 6), (column, self.size - 1)], fill=grey)
+                draw.text((column, self.size - 7), f"{value:g}", fill=grey, font=font, anchor="mb")
+        for value in self.ticks(1):  # along the left
+            row = self.to_pixel(np.array([0.0, value]))[1]
+            if 14 <= row <= self.size - 20:
+                draw.line([(0, row), (5, row)], fill=grey)
+                draw.text((7, row), f"{value:g}", fill=grey, font=font, anchor="lm")
+        return np.asarray(picture).copy()
+
+
+def mark_point(picture: np.ndarray, latent_map: LatentMap, code: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
+    """A copy of a map picture with a cross (9 px arms, white-edged) at one code: the point last clicked."""
+    image = picture.copy()
+    column, row = (int(round(v)) for v in np.clip(latent_map.to_pixel(np.asarray(code)), 0, latent_map.size - 1))
+    for halo, width, value in ((True, 2, (255, 255, 255)), (False, 1, color)):
+        arm = 10 if halo else 9
+        rows = slice(max(0, row - width), row + width + 1)
+        cols = slice(max(0, column - width), column + width + 1)
+        image[rows, max(0, column - arm) : column + arm + 1] = value
+        image[max(0, row - arm) : row + arm + 1, cols] = value
+    return image
 
 
 def mark(picture: np.ndarray, latent_map: LatentMap, points: list[tuple[np.ndarray, tuple[int, int, int]]]) -> np.ndarray:
