@@ -455,14 +455,24 @@ def interpolate_view(drawing, start: str, end: str, steps: int, t: float) -> str
     return tiedae.demo.interpolation_html(paths, steps, float(t))
 
 
+def in_section(view):
+    """A section's view that says in the section what is missing (no drawing yet, an unusable one), not in a pop-up."""
+
+    @functools.wraps(view)
+    def shown(*args):
+        try:
+            return view(*args)
+        except gr.Error as e:
+            return f'<p class="hint">{html.escape(e.message)}</p>'
+
+    return shown
+
+
 def follow_drawing(drawing, start: str, end: str, steps: int, t: float, is_open: bool):
     """The interpolation again after the drawing changed, while it is open and one of its ends is the drawing."""
     if not is_open or YOUR_DRAWING not in (start, end):
         return gr.skip()
-    try:
-        return interpolate_view(drawing, start, end, steps, t)
-    except gr.Error as e:  # a cleared or unusable drawing: say so in the section instead of a pop-up per stroke
-        return f'<p class="hint">{html.escape(e.message)}</p>'
+    return in_section(interpolate_view)(drawing, start, end, steps, t)
 
 
 def interpolate(drawing_a, drawing_b, steps: int) -> dict:
@@ -496,10 +506,7 @@ def follow_drawing_arithmetic(drawing, first: str, second: str, third: str, is_o
     """The arithmetic again after the drawing changed, while it is open and one of its digits is the drawing."""
     if not is_open or YOUR_DRAWING not in (first, second, third):
         return gr.skip()
-    try:
-        return arithmetic_view(drawing, first, second, third)
-    except gr.Error as e:
-        return f'<p class="hint">{html.escape(e.message)}</p>'
+    return in_section(arithmetic_view)(drawing, first, second, third)
 
 
 def arithmetic_api(drawing_a, drawing_b, drawing_c) -> dict:
@@ -910,12 +917,12 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     for name in MODEL_NAMES:
         map_images[name].select(click_handler(name), maps_shown, [decoded_views[name], map_images[name]], api_name=False)
     interp_ui.expand(lambda: True, None, interp_open, api_name=False).then(
-        interpolate_view, interp_inputs, interp_view, api_name=False
+        in_section(interpolate_view), interp_inputs, interp_view, api_name=False
     )
     interp_ui.collapse(lambda: False, None, interp_open, api_name=False)
     gr.on(
         [interp_start.change, interp_end.change, interp_steps.change, interp_t.change],
-        interpolate_view,
+        in_section(interpolate_view),
         interp_inputs,
         interp_view,
         api_name=False,
@@ -927,12 +934,12 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     tiles_section.expand(weight_images, None, tiles, api_name=False)
     arith_inputs = [sketch, *arith_choices]
     arith_ui.expand(lambda: True, None, arith_open, api_name=False).then(
-        arithmetic_view, arith_inputs, arith_view, api_name=False
+        in_section(arithmetic_view), arith_inputs, arith_view, api_name=False
     )
     arith_ui.collapse(lambda: False, None, arith_open, api_name=False)
     gr.on(
         [choice.change for choice in arith_choices],
-        arithmetic_view,
+        in_section(arithmetic_view),
         arith_inputs,
         arith_view,
         api_name=False,

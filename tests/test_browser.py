@@ -106,6 +106,7 @@ def draw(page, strokes, *, finger: bool = False) -> None:
     DevTools protocol); returns once the last stroke's reconstruction is shown."""
     touch = page.context.new_cdp_session(page) if finger else None
     for stroke in strokes:
+        page.locator("#sketchpad canvas").first.scroll_into_view_if_needed()  # a section opened below may have scrolled it away
         box = steady_box(page)
         before = src(page, "clean")
         points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
@@ -285,3 +286,139 @@ def test_the_latent_maps_decode_where_clicked_and_the_interpolation_follows_t(pa
     slider.press("Enter")
     wait_for_new(page, "strip-tied", strips["tied"])  # the frame nearest t moves along the strip
     assert src(page, "strip-untied") != strips["untied"]
+
+
+def pad_pixels(page) -> np.ndarray:
+    """What the pad's canvas shows, as a grey image."""
+    uri = page.locator("#sketchpad canvas").first.evaluate("canvas => canvas.toDataURL('image/png')")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("L"))
+
+
+def test_a_tap_draws_a_dot_and_undo_takes_it_away(page):
+    box = steady_box(page)
+    page.mouse.click(box["x"] + 0.5 * box["width"], box["y"] + 0.5 * box["height"])  # down and up on one spot
+    tapped = pad_pixels(page)
+    middle = tapped.shape[0] // 2
+    assert tapped[middle - 3 : middle + 4, middle - 3 : middle + 4].max() < 100, "the tap left no dot on the pad"
+    page.locator("#clean-img").wait_for(timeout=30_000)  # the dot reached the models, as any stroke does
+    page.get_by_role("button", name="Undo").click()
+    assert pad_pixels(page).min() == 255, "Undo did not take the dot away"
+    page.locator("#result").get_by_text("Draw a digit (0–9)").wait_for(timeout=30_000)
+
+
+def test_the_interpolation_follows_the_drawing(page):
+    page.get_by_role("button", name="Interpolate between two digits").click()
+    page.locator("#interp-start input").first.fill("Your drawing")
+    page.locator("#interp-start input").first.press("Enter")
+    page.locator("#interpolation").get_by_text("Draw a digit first").wait_for(timeout=30_000)
+    seven = [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]]
+    draw(page, seven)
+    page.locator("#strip-tied-img").wait_for(timeout=30_000)
+    strips = {name: src(page, f"strip-{name}") for name in ("tied", "untied")}
+    page.get_by_role("button", name="Clear").click()
+    page.locator("#interpolation").get_by_text("Draw a digit first").wait_for(timeout=30_000)
+    draw(page, [[(0.5, 0.2), (0.5, 0.8)]])  # a 1
+    page.locator("#strip-tied-img").wait_for(timeout=30_000)
+    for name in ("tied", "untied"):
+        assert src(page, f"strip-{name}") != strips[name], f"the {name} strip still shows the old drawing"
+
+
+def test_an_uploaded_dot_is_refused_as_on_the_api(page, tmp_path):
+    from PIL import ImageDraw
+
+    dot = Image.new("RGB", (400, 400), "white")
+    ImageDraw.Draw(dot).ellipse((195, 195, 205, 205), fill="black")
+    path = tmp_path / "dot.png"
+    dot.save(path)
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#upload input[type='file']").set_input_files(str(path))
+    page.get_by_text("That is just a dot").first.wait_for(timeout=30_000)  # the same message as /reconstruct gives
+    assert page.locator("#tied-img").count() == 0  # nothing blown up onto the pad and reconstructed
+
+
+def test_labels_do_not_cover_the_pictures(page):
+    draw(page, THREE)
+    page.get_by_role("button", name="Latent space").click()
+    page.get_by_role("button", name="First-layer weights").click()
+    for css in ("#map-tied", "#map-untied"):
+        page.locator(f"{css} img").first.wait_for(timeout=30_000)
+    page.wait_for_function("() => document.querySelectorAll('.pixelated img').length >= 8", timeout=30_000)
+    overlaps = page.evaluate(
+        """() => {
+            const labels = [...document.querySelectorAll('[data-testid="block-label"]')].filter(l => l.offsetParent);
+            const images = [...document.querySelectorAll('#map-tied img, #map-untied img, .pixelated img')];
+            const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+            return images.flatMap(img => labels.filter(l => hit(l.getBoundingClientRect(), img.getBoundingClientRect()))
+                .map(l => l.textContent.trim()));
+        }"""
+    )
+    assert overlaps == [], overlaps
+
+
+def test_latent_arithmetic_shows_three_inputs_and_both_decoders(page):
+    page.get_by_role("button", name="Latent arithmetic").click()
+    page.locator("#arith-tied-img").wait_for(timeout=30_000)
+    assert page.locator("#arithmetic img[id^='arith-in-']").count() == 3
+    before = {name: src(page, f"arith-{name}") for name in ("tied", "untied")}
+    assert before["tied"] != before["untied"]
+    third = page.locator("#arith-2 input").first
+    third.fill("Example 0")
+    third.press("Enter")
+    wait_for_new(page, "arith-tied", before["tied"])
+    assert src(page, "arith-untied") != before["untied"]
+
+
+def test_a_tour_of_the_page_logs_no_console_warning_or_error(browser, app_url, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    messages = []
+    page.on("console", lambda m: messages.append(f"{m.type}: {m.text}") if m.type in ("warning", "error") else None)
+    page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
+    try:
+        page.goto(app_url)
+        page.locator("#sketchpad canvas[data-ready='true']").first.wait_for(timeout=30_000)
+        draw(page, THREE)
+        for section, ready in (
+            ("Noise sweep", "#sweep img"),
+            ("What does tying cost?", "#study-latent .vega-embed .marks"),
+            ("Latent space", "#map-tied img"),
+            ("Interpolate between two digits", "#strip-tied-img"),
+            ("Latent arithmetic", "#arith-tied-img"),
+            ("First-layer weights", ".pixelated img"),
+            ("How tying works", None),
+        ):
+            page.get_by_role("button", name=section).click()
+            if ready:
+                page.locator(ready).first.wait_for(timeout=30_000)
+        page.get_by_label("Test digits with Gaussian noise σ = 0.5").check()
+        page.wait_for_timeout(1500)  # let the last renders and their logs land
+    finally:
+        page.close()
+    assert messages == [], messages
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Gradio's client logs 'Method not implemented.' when it closes the upload's progress stream (its EventSource "
+    "stand-in), for an upload and an example click alike; not fixed yet",
+)
+def test_an_upload_and_an_example_log_no_console_warning(browser, app_url, tmp_path):
+    from tiedae.drawing import draw_digit
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    messages = []
+    page.on("console", lambda m: messages.append(f"{m.type}: {m.text}") if m.type in ("warning", "error") else None)
+    try:
+        page.goto(app_url)
+        page.locator("#sketchpad canvas[data-ready='true']").first.wait_for(timeout=30_000)
+        page.locator("img[src*='digit_5']").first.click(timeout=30_000)  # an example
+        wait_for_new(page, "tied", None)
+        upload = tmp_path / "two.png"
+        draw_digit(2).save(upload)
+        page.get_by_role("tab", name="Upload").click()
+        before = src(page, "clean")
+        page.locator("#upload input[type='file']").set_input_files(str(upload))
+        wait_for_new(page, "clean", before)
+        page.wait_for_timeout(1000)
+    finally:
+        page.close()
+    assert messages == [], messages

@@ -137,7 +137,7 @@ class LatentMap:
 def mark_point(picture: np.ndarray, latent_map: LatentMap, code: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
     """A copy of a map picture with a cross (9 px arms, white-edged) at one code: the point last clicked."""
     image = picture.copy()
-    column, row = (round(v) for v in np.clip(latent_map.to_pixel(np.asarray(code)), 0, latent_map.size - 1))
+    column, row = (int(v) for v in np.clip(latent_map.to_pixel(np.asarray(code)), 0, latent_map.size - 1))  # the pixel it lies in
     for halo, width, value in ((True, 2, (255, 255, 255)), (False, 1, color)):
         arm = 10 if halo else 9
         rows = slice(max(0, row - width), row + width + 1)
