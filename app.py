@@ -693,9 +693,17 @@ table.metrics th, table.metrics td { padding: 6px 10px; }
 .arith-out { grid-template-columns: repeat(2, minmax(0, 1fr)); }
 /* a phone: the table smaller; each interpolation's name and image at t on one line, its strip the whole width below */
 @media (max-width: 600px) {
-  /* a phone: the reconstructions first, right under the pad, and the input pair after them */
-  .pair-input { order: 1; }
+  /* a phone: a shorter header, and the four reconstructions in one row right under the pad (the input pair after
+     them), so that after a stroke both pairs' answers are in view with the pad */
+  #intro h1 { font-size: 1.45em; margin-bottom: 4px; }
+  #intro p { font-size: 0.85em; line-height: 1.35; margin: 0; }
+  #source-note { font-size: 0.8em; }
+  .pair-input { order: 1; flex-grow: 0; }
   .pair-spacer { display: none; }
+  .pair { min-width: 0; gap: 2px 6px; }
+  .pair-mlp, .pair-conv { flex-basis: calc(50% - 6px); }
+  .pair-title { font-size: 0.75em; }
+  .panel figcaption { font-size: 0.8em; margin-top: 2px; }
   table.metrics { font-size: 0.85em; }
   table.metrics th, table.metrics td { padding: 4px 6px; }
   .interp-row { grid-template-columns: 1fr 72px; grid-template-areas: "name at" "strip strip"; }
@@ -714,7 +722,8 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         "Draw a digit and add noise. Two pairs of MNIST autoencoders reconstruct it: fully connected "
         "(784 → 400 → 20 → 400 → 784) and convolutional (28×28 → 14×14 → 7×7 → 20 and back). In each pair the "
         "**tied** model decodes with its encoder's own weights (transposed; for conv layers, the same kernels in a "
-        "transposed convolution), the **untied** one has decoder weights of its own. What does tying cost?"
+        "transposed convolution), the **untied** one has decoder weights of its own. What does tying cost?",
+        elem_id="intro",
     )
     note = gr.Markdown("Models: loading…", elem_id="source-note")
     with gr.Row():

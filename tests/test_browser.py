@@ -166,10 +166,10 @@ def test_undo_takes_back_the_last_stroke_and_clear_empties_the_pad(page):
     assert page.locator("#tied-img").count() == 0
 
 
-def check_result_fits(page) -> None:
+def check_result_fits(page, *, smallest: int = 120) -> None:
     """The six images alike and large enough to compare, the numbers inside the result column."""
     sizes = {name: page.locator(f"#{name}-img").bounding_box()["width"] for name in ("clean", "noisy", *MODELS)}
-    assert max(sizes.values()) - min(sizes.values()) < 1 and min(sizes.values()) >= 120, sizes
+    assert max(sizes.values()) - min(sizes.values()) < 1 and min(sizes.values()) >= smallest, sizes
     result, table = (page.locator(css).first.bounding_box() for css in ("#result", "#result table"))
     assert table["x"] + table["width"] <= result["x"] + result["width"] + 1, (table, result)
 
@@ -192,13 +192,16 @@ def test_on_a_tablet_or_a_desktop_the_result_fits_its_column(browser, app_url, w
 def test_on_a_phone_the_reconstructions_are_right_under_the_canvas_and_all_fits(browser, app_url):
     page = open_app(browser, app_url, width=390, height=844, phone=True)
     try:
-        draw(page, THREE, finger=True)  # drawn with a finger, as on a phone
+        draw(page, THREE, finger=True)  # drawn with a finger, as on a phone, the page where it opened
         check_reconstructions(page)
-        canvas_top = page.locator("#sketchpad canvas").first.bounding_box()["y"]
-        for name in ("tied", "untied"):
+        # without scrolling: every reconstruction in view, and at least half of the pad (boxes are in viewport pixels)
+        assert page.evaluate("window.scrollY") == 0
+        pad = page.locator("#sketchpad canvas").first.bounding_box()
+        assert min(844, pad["y"] + pad["height"]) - max(0, pad["y"]) >= pad["height"] / 2, pad
+        for name in MODELS:
             box = page.locator(f"#{name}-img").bounding_box()
-            assert box["y"] + box["height"] - canvas_top <= 844, f"the {name} reconstruction is out of sight while drawing"
-        check_result_fits(page)
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 844, f"the {name} reconstruction is out of sight: {box}"
+        check_result_fits(page, smallest=64)  # four in a row on a phone: still over twice the 28-px digit
         # each study chart fits its column (a fixed-width chart was cut off on the left)
         page.get_by_role("button", name="What does tying cost?").click()
         for axis in ("train_size", "latent", "depth"):

@@ -231,12 +231,12 @@ def pair_models(pairs: dict[str, LoadedModels]) -> tuple[dict[str, HubAutoencode
 
 
 def pair_titles(pairs: dict[str, LoadedModels]) -> dict[str, str]:
-    """Each pair's title over its reconstructions, from its models: 'MLP 784-400-20', 'Conv 32-64 channels'."""
+    """Each pair's title over its reconstructions, from its models: 'MLP 784-400-20', 'Conv 64-128 channels'."""
     titles = {}
     for arch, loaded in pairs.items():
         model = loaded.models[MODEL_NAMES[0]]
         if arch == "conv":
-            titles[arch] = f"Conv {'-'.join(map(str, model.channels))} channels, {model.latent_size}-D code"
+            titles[arch] = f"Conv {'-'.join(map(str, model.channels))} channels"  # short: on a phone it shares a row
         else:
             titles[arch] = f"MLP {'-'.join(map(str, model.sizes))}"
     return titles
