@@ -687,10 +687,10 @@ table.metrics th, table.metrics td { padding: 6px 10px; }
 .decoded { max-width: 160px; }
 .interp-row { display: grid; grid-template-columns: 4em 1fr 96px; gap: 10px; align-items: center; margin: 6px 0; }
 .interp-strip { width: 100%; image-rendering: pixelated; }
-.arith { display: flex; flex-wrap: wrap; gap: 12px; }
-.arith-in, .arith-out { flex: 1 1 calc(50% - 6px); min-width: 200px; display: grid; gap: 8px; }
-.arith-in { grid-template-columns: repeat(3, minmax(0, 1fr)); }
-.arith-out { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+/* latent arithmetic: the three inputs and the two results alike, in one row (three a row on a phone) */
+.arith { display: grid; grid-template-columns: repeat(5, minmax(0, 1fr)); gap: 8px; max-width: 800px; }
+.arith-in, .arith-out { display: contents; }
+@media (max-width: 600px) { .arith { grid-template-columns: repeat(3, minmax(0, 1fr)); } }
 /* a phone: the table smaller; each interpolation's name and image at t on one line, its strip the whole width below */
 @media (max-width: 600px) {
   /* a phone: a shorter header, and the four reconstructions in one row right under the pad (the input pair after
