@@ -196,7 +196,10 @@ def bad_input_run(url: str, folder: Path) -> None:
             )
         except AppError as e:
             report(kind, refused and "EditorData" in str(e), f"refused by Gradio: {str(e)[:90]}")
-        on_upload = {"Draw a digit": "error:No digit found", "too small": "error:too small"}.get(expected, expected)
+        # refused on the upload path as on the others (a dot is not blown up onto the pad)
+        on_upload = {"Draw a digit": "error:No digit found", "too small": "error:too small", "dot": "error:just a dot"}.get(
+            expected, expected
+        )
         if name.endswith(".txt"):
             on_upload = "error:Invalid file type"  # the upload only takes image files: Gradio says so before our code
         try:
