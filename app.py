@@ -475,11 +475,10 @@ def follow_drawing(drawing, start: str, end: str, steps: int, t: float, is_open:
     return in_section(interpolate_view)(drawing, start, end, steps, t)
 
 
-def interpolate(drawing_a, drawing_b, steps: int) -> dict:
-    """Both models' paths between two drawings' codes: each strip and frame as PNG data URIs."""
-    steps = check_steps(steps)
+def api_digits(*drawings) -> list[np.ndarray]:
+    """The 28×28 digits of an endpoint's drawings, or a clear error naming the blank or unusable one."""
     digits = []
-    for which, drawing in (("first", drawing_a), ("second", drawing_b)):
+    for which, drawing in zip(("first", "second", "third"), drawings):
         try:
             digit = drawing_digit(drawing)
         except SketchError as e:
@@ -487,6 +486,13 @@ def interpolate(drawing_a, drawing_b, steps: int) -> dict:
         if digit is None:
             raise refused(f"The {which} drawing is blank: draw a digit (0–9) in it.")
         digits.append(digit)
+    return digits
+
+
+def interpolate(drawing_a, drawing_b, steps: int) -> dict:
+    """Both models' paths between two drawings' codes: each strip and frame as PNG data URIs."""
+    steps = check_steps(steps)
+    digits = api_digits(drawing_a, drawing_b)
     paths = tiedae.demo.interpolate_digits(shipped_models().models, *digits, steps, 0.0)
     return tiedae.demo.interpolation_numbers(paths, steps)
 
@@ -511,16 +517,7 @@ def follow_drawing_arithmetic(drawing, first: str, second: str, third: str, is_o
 
 def arithmetic_api(drawing_a, drawing_b, drawing_c) -> dict:
     """decode(z1 + z2 − z3) of three drawings' codes by the tied and the untied 20-D model, images as PNG data URIs."""
-    digits = []
-    for which, drawing in (("first", drawing_a), ("second", drawing_b), ("third", drawing_c)):
-        try:
-            digit = drawing_digit(drawing)
-        except SketchError as e:
-            raise refused(f"The {which} drawing: {e}") from None
-        if digit is None:
-            raise refused(f"The {which} drawing is blank: draw a digit (0–9) in it.")
-        digits.append(digit)
-    return tiedae.demo.arithmetic_digits(shipped_models().models, digits)
+    return tiedae.demo.arithmetic_digits(shipped_models().models, api_digits(drawing_a, drawing_b, drawing_c))
 
 
 def digit_legend() -> str:
