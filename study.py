@@ -226,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     device = train.pick_device(args.device)
     train.configure_threads()
     precision = train.pick_precision(BASE.precision, device)
-    bases = {
-        "mlp": dataclasses.replace(BASE, precision=precision, train_size=min(BASE.train_size, len(x_train))),
-        "conv": dataclasses.replace(CONV_BASE, precision=precision, train_size=min(CONV_BASE.train_size, len(x_train))),
+    bases = {  # each architecture's base recipe, on this device and the training images here
+        arch: dataclasses.replace(base, precision=precision, train_size=min(base.train_size, len(x_train)))
+        for arch, base in (("mlp", BASE), ("conv", CONV_BASE))
     }
     clean = x_test.reshape(len(x_test), -1).float().div(255)  # (N, 28, 28) -> (N, 784)
     test_sets = {"clean": clean, "noisy": train.noisy_test_set(clean, *NOISY)}

@@ -22,14 +22,13 @@ from huggingface_hub import EvalResult, HfApi, ModelCardData
 
 from tiedae.card import CONV_CHANNELS_NOTE
 from tiedae.model import (
-    ARCH_CLASSES,
     LATENT_MAP_FILE,
     METRICS_FILE,
     MODEL_CLASSES,
     REPO_PREFIX,
     HubAutoencoder,
-    config_arch,
     count_parameters,
+    load_checkpoint,
     repo_ids,
 )
 from tiedae.noise import NOISE_KINDS
@@ -256,8 +255,7 @@ def push_to_hub(root: Path, *, namespace: str, prefix: str, private: bool, token
         folder = root / name
         if not folder.is_dir():
             raise FileNotFoundError(f"no checkpoint folder {folder}")
-        config = json.loads((folder / "config.json").read_text())
-        ARCH_CLASSES[config_arch(config)][name].from_pretrained(folder)
+        load_checkpoint(folder, name)
     api = HfApi(token=token)
     urls = []
     for name in MODEL_CLASSES:
