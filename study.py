@@ -30,6 +30,7 @@ import torch
 from tqdm import tqdm
 
 import train
+from tiedae import training
 from tiedae.metrics import mse
 from tiedae.model import MODEL_CLASSES, count_parameters
 from tiedae.recipe import Recipe
@@ -100,12 +101,12 @@ def save_rows(path: Path, rows: list[dict], meta: dict) -> None:
 def run_cell(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, test_sets: dict, device, command: str) -> list[dict]:
     """Train one pair with `recipe`; one row per model (without axis and value); `command` reproduces it."""
     x = x_train[: recipe.train_size].reshape(-1, x_train[0].numel()).to(device)  # (N, 28, 28) -> (N, 784)
-    models, seconds = train.run(recipe, x, x_test.reshape(len(x_test), -1).to(device), device, quiet=True)
+    models, seconds = training.run(recipe, x, x_test.reshape(len(x_test), -1).to(device), device, quiet=True)
     clean = test_sets["clean"]
     rows = []
     for name, model in models.items():
         model = model.cpu()
-        errors = {key: mse(train.reconstruct(model, noisy), clean).mean().item() for key, noisy in test_sets.items()}
+        errors = {key: mse(training.reconstruct(model, noisy), clean).mean().item() for key, noisy in test_sets.items()}
         rows.append(
             {
                 "arch": recipe.arch,
@@ -217,21 +218,21 @@ def main(argv: list[str] | None = None) -> int:
     seeds = args.seeds[:1] if args.quick else args.seeds
     steps = QUICK_STEPS if args.quick else STEPS
     try:
-        x_train, x_test = train.load_mnist(args.data_dir)
-    except train.TrainError as e:
+        x_train, x_test = training.load_mnist(args.data_dir)
+    except training.TrainError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if args.quick:
         x_test = x_test[:1000]
-    device = train.pick_device(args.device)
-    train.configure_threads()
-    precision = train.pick_precision(BASE.precision, device)
+    device = training.pick_device(args.device)
+    training.configure_threads()
+    precision = training.pick_precision(BASE.precision, device)
     bases = {  # each architecture's base recipe, on this device and the training images here
         arch: dataclasses.replace(base, precision=precision, train_size=min(base.train_size, len(x_train)))
         for arch, base in (("mlp", BASE), ("conv", CONV_BASE))
     }
     clean = x_test.reshape(len(x_test), -1).float().div(255)  # (N, 28, 28) -> (N, 784)
-    test_sets = {"clean": clean, "noisy": train.noisy_test_set(clean, *NOISY)}
+    test_sets = {"clean": clean, "noisy": training.noisy_test_set(clean, *NOISY)}
 
     path = out / STUDY_FILE
     previous = load_previous(path)

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import train  # noqa: E402
+from tiedae import training  # noqa: E402
 from tiedae.model import load_checkpoint  # noqa: E402
 
 TOLERANCE = 1e-4
@@ -36,7 +36,7 @@ def main() -> int:
         print(f"SUMMARY quality: skipped, no MNIST at {raw} (pass --data-dir); nothing measured")
         return 0
     start = time.perf_counter()
-    x_train_all, x_test = train.load_mnist(args.data_dir)
+    x_train_all, x_test = training.load_mnist(args.data_dir)
     if args.quick:
         x_test = x_test[:1000]
     worst, evaluated = 0.0, 0
@@ -48,7 +48,7 @@ def main() -> int:
         shipped = {name: json.loads((folder / name / "metrics.json").read_text()) for name in ("tied", "untied")}
         x_train = x_train_all[: shipped["tied"]["train_size"]]
         models = {name: load_checkpoint(folder / name, name) for name in ("tied", "untied")}
-        results = train.evaluate_all(models, x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1))
+        results = training.evaluate_all(models, x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1))
         expected = {
             "tied": shipped["tied"]["test"],
             "untied": shipped["untied"]["test"],

@@ -34,8 +34,8 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, machine, mnist_root
 
-import train
 from tiedae import preprocess as pre
+from tiedae import training
 from tiedae.constants import CANVAS_SIZE
 from tiedae.drawing import photograph
 from tiedae.metrics import mse
@@ -230,7 +230,7 @@ def main() -> int:
 
     root, description = mnist_root(args.data_dir)
     print(f"machine: {machine()}\ndata: {description}")
-    x_train, x_test = train.load_mnist(root)
+    x_train, x_test = training.load_mnist(root)
     print("\nMNIST measured vs the constants in tiedae/preprocess.py:")
     for what, measured, code in measure_mnist(np.concatenate([x_test.numpy(), x_train.numpy()])):
         print(f"  {what:<52} {measured:<70} code: {code}")

@@ -23,7 +23,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 from _common import ROOT, machine, mnist_root
 
 import train
-from tiedae import mse
+from tiedae import mse, training
 
 BARS = {0.0: 0.0105, 0.5: 0.019}
 GOAL_SECONDS = 45
@@ -40,15 +40,15 @@ def main() -> int:
     clock = {"paused": 0.0}
     start = time.perf_counter()
     targs = train.get_args(["--data-dir", root] + (["--epochs", "2"] if args.quick else []))
-    device = train.pick_device(targs.device)
-    recipe = train.recipe_from_args(targs, precision=train.pick_precision(targs.precision, device))
-    train.configure_threads()
-    x_train, x_test = train.load_mnist(root)
+    device = training.pick_device(targs.device)
+    recipe = train.recipe_from_args(targs, precision=training.pick_precision(targs.precision, device))
+    training.configure_threads()
+    x_train, x_test = training.load_mnist(root)
     x_train = x_train.reshape(len(x_train), -1)  # (N, 28, 28) -> (N, 784)
     x_test = x_test.reshape(len(x_test), -1)
     pause = time.perf_counter()
     x_test_float = x_test.float().div(255)
-    test_sets = {level: train.noisy_test_sets(x_test_float)["gaussian", level] for level in BARS}
+    test_sets = {level: training.noisy_test_sets(x_test_float)["gaussian", level] for level in BARS}
     clock["paused"] += time.perf_counter() - pause
     met = {}
     real_stdout = sys.stdout
@@ -56,7 +56,7 @@ def main() -> int:
     def check(epoch: int, models: dict) -> bool:
         paused_at = time.perf_counter()
         scores = {
-            name: {level: mse(train.reconstruct(model, noisy), x_test_float).mean().item() for level, noisy in test_sets.items()}
+            name: {level: mse(training.reconstruct(model, noisy), x_test_float).mean().item() for level, noisy in test_sets.items()}
             for name, model in models.items()
         }
         ok = all(scores[name][level] <= bar for name in scores for level, bar in BARS.items())
@@ -75,7 +75,7 @@ def main() -> int:
     with open(os.devnull, "w") as quiet:  # train.py's own per-epoch lines would interleave with ours
         sys.stdout = quiet
         try:
-            train.run(recipe, x_train.to(device), x_test.to(device), device, on_epoch=check)
+            training.run(recipe, x_train.to(device), x_test.to(device), device, on_epoch=check)
         finally:
             sys.stdout = real_stdout
     if args.quick:

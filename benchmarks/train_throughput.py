@@ -5,10 +5,10 @@
 Both loops train the pair train.py trains, a tied and an untied model (fresh copies, same init),
 on the same batches with the same batch size, Adam, one-cycle schedule, loss and denoising noise;
 they differ in how batches are made and how the two models share the machine:
-A = train.train_epoch (the whole dataset as one uint8 tensor, shuffled indices; the two models
-    step side by side, one thread each, with the cores shared out by train.configure_threads);
+A = training.train_epoch (the whole dataset as one uint8 tensor, shuffled indices; the two models
+    step side by side, one thread each, with the cores shared out by training.configure_threads);
 B = DataLoader(datasets.MNIST(transform=ToTensor()), batch_size, shuffle=True), fp32, torch's
-    F.binary_cross_entropy (A's train.binary_cross_entropy gives its gradient bit for bit, faster),
+    F.binary_cross_entropy (A's training.binary_cross_entropy gives its gradient bit for bit, faster),
     the two models stepped one after the other with every core;
 C = A forced to fp32, to show what the data pipeline and the side-by-side steps alone gain.
 The rounds alternate A, B, C, A, B, C, ... and the medians are compared (samples/s: images
@@ -29,22 +29,22 @@ import torch.nn.functional as F
 from _common import machine, median, mnist_root, parse_with_quick
 
 import train
-from tiedae import add_noise
+from tiedae import add_noise, training
 
 GOAL = 2.5
 
 
 def project_loop(x_train: torch.Tensor, args, rounds_total: int):
-    """train.train_epoch over the first `batches` batches of the in-memory uint8 dataset."""
+    """training.train_epoch over the first `batches` batches of the in-memory uint8 dataset."""
     recipe = train.recipe_from_args(args)  # train.py's defaults with this run's batch size and precision
-    models, optimizers, schedulers = train.make_pair(recipe, (rounds_total + 2) * args.batches + 10, torch.device("cpu"))
+    models, optimizers, schedulers = training.make_pair(recipe, (rounds_total + 2) * args.batches + 10, torch.device("cpu"))
     generator = torch.Generator().manual_seed(0)
     subset = x_train[: args.batches * args.batch_size]
 
     def run_once() -> float:
-        train.configure_threads()
+        training.configure_threads()
         start = time.perf_counter()
-        train.train_epoch(models, optimizers, schedulers, subset, recipe, generator, epoch=1)
+        training.train_epoch(models, optimizers, schedulers, subset, recipe, generator, epoch=1)
         return len(subset) / (time.perf_counter() - start)
 
     return run_once
@@ -56,7 +56,7 @@ def dataloader_loop(root: str, args, rounds_total: int):
     from torchvision import datasets, transforms
 
     recipe = train.recipe_from_args(args)
-    models, optimizers, schedulers = train.make_pair(recipe, (rounds_total + 2) * args.batches + 10, torch.device("cpu"))
+    models, optimizers, schedulers = training.make_pair(recipe, (rounds_total + 2) * args.batches + 10, torch.device("cpu"))
     loader = DataLoader(
         datasets.MNIST(root, train=True, download=True, transform=transforms.ToTensor()), batch_size=args.batch_size, shuffle=True
     )
@@ -93,8 +93,8 @@ def main() -> int:
     root, data_note = mnist_root(args.data_dir)
     defaults = train.get_args([])
     loop_args = SimpleNamespace(**{**vars(defaults), "batch_size": args.batch_size, "batches": args.batches})
-    loop_args.precision = train.pick_precision(defaults.precision, torch.device("cpu"))  # as train.py resolves it
-    x_train, _ = train.load_mnist(root)
+    loop_args.precision = training.pick_precision(defaults.precision, torch.device("cpu"))  # as train.py resolves it
+    x_train, _ = training.load_mnist(root)
     x_train = x_train.reshape(len(x_train), -1)  # (N, 28, 28) -> (N, 784) uint8
     if len(x_train) < args.batches * args.batch_size:
         args.batches = len(x_train) // args.batch_size

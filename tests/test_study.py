@@ -9,6 +9,7 @@ import pytest
 
 import study
 import train
+from tiedae import training
 
 FIELDS = {
     "arch",
@@ -69,7 +70,7 @@ def test_an_interrupted_study_resumes_from_the_rows_written(quick_study, mnist_r
     def no_training(*args, **kwargs):
         raise AssertionError("a pair already in study.json was trained again")
 
-    monkeypatch.setattr(train, "run", no_training)
+    monkeypatch.setattr(training, "run", no_training)
     assert study.main(["--quick", "--data-dir", str(mnist_root), "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / study.STUDY_FILE).read_text())["rows"] == rows
 
@@ -139,13 +140,13 @@ def test_the_readme_section_is_the_one_made_from_the_shipped_study():
 
 def test_a_setting_on_several_axes_is_trained_once(mnist_root, tmp_path, monkeypatch):
     calls = []
-    real = train.run
+    real = training.run
 
     def counting(recipe, *args, **kwargs):
         calls.append((recipe.sizes, recipe.train_size, recipe.seed))
         return real(recipe, *args, **kwargs)
 
-    monkeypatch.setattr(train, "run", counting)
+    monkeypatch.setattr(training, "run", counting)
     # 784-400-20 on 200 images: the train-size axis's 200 and the latent axis's 20 are the same setting
     monkeypatch.setattr(study, "QUICK_AXES", {"train_size": [200], "latent": [20, 2], "depth": ["784-400-20"]})
     monkeypatch.setattr(study, "BASE", study.dataclasses.replace(study.BASE, train_size=200))

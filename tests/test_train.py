@@ -8,7 +8,9 @@ import pytest
 from huggingface_hub import HfApi, ModelCard
 
 import train
-from tiedae import TiedAutoencoder, UntiedAutoencoder, publish
+from tiedae import TiedAutoencoder, UntiedAutoencoder, publish, training
+from tiedae import recipe as recipe_module
+from tiedae.recipe import Recipe
 
 FILES = {"model.safetensors", "config.json", "metrics.json", "README.md", "reconstructions.png", "noise_sweep.png"}
 
@@ -243,13 +245,13 @@ def test_distort_matches_a_reference_affine_resampling():
 
     images = torch.from_numpy(np.stack([np.pad(np.ones((8, 16), np.float32), ((6, 14), (4, 8))) for _ in range(4)]))
     images[:, 10:14, 8:10] = 0.5  # something that is not symmetric
-    out = train.distort(images.view(4, 784), 1.5, torch.Generator().manual_seed(7)).view(4, 28, 28).numpy()
+    out = training.distort(images.view(4, 784), 1.5, torch.Generator().manual_seed(7)).view(4, 28, 28).numpy()
     u = (torch.rand(4, 3, generator=torch.Generator().manual_seed(7)) * 2 - 1).numpy() * 1.5  # the same draws
     for image, result, (a, s, h) in zip(images.numpy(), out, u):
         angle, scale, shear = (
-            a * math.radians(train.DISTORT_ROTATION_DEGREES),
-            1 + s * train.DISTORT_SCALE,
-            h * train.DISTORT_SHEAR,
+            a * math.radians(recipe_module.DISTORT_ROTATION_DEGREES),
+            1 + s * recipe_module.DISTORT_SCALE,
+            h * recipe_module.DISTORT_SHEAR,
         )
         rotate = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
         xy = rotate @ np.array([[1, shear], [0, 1]]) / scale  # output (x, y) about the centre -> input (x, y)
@@ -258,7 +260,7 @@ def test_distort_matches_a_reference_affine_resampling():
         expected = ndimage.affine_transform(image, rc, offset=centre - rc @ centre, order=1, mode="constant")
         np.testing.assert_allclose(result, expected, atol=1e-4)
         assert np.abs(result - image).max() > 0.2  # it did move
-    same = train.distort(images.view(4, 784), 1e-9, torch.Generator().manual_seed(7))
+    same = training.distort(images.view(4, 784), 1e-9, torch.Generator().manual_seed(7))
     np.testing.assert_allclose(same.numpy(), images.view(4, 784).numpy(), atol=1e-5)  # strength 0: unchanged
 
 
@@ -266,11 +268,11 @@ def test_a_batch_shown_clean_is_trained_as_without_noise(mnist_root):
     """clean_fraction 1 feeds the clean digits, exactly as noise_max 0 does; 0 leaves the random stream as it was."""
     import torch
 
-    x_train = train.load_mnist(str(mnist_root))[0].reshape(-1, 784)  # (N, 28, 28) -> (N, 784) uint8
+    x_train = training.load_mnist(str(mnist_root))[0].reshape(-1, 784)  # (N, 28, 28) -> (N, 784) uint8
 
     def weights(**fields):
-        recipe = train.Recipe(epochs=1, batch_size=64, **fields)
-        models, _ = train.run(recipe, x_train, x_train[:10], torch.device("cpu"), quiet=True)
+        recipe = Recipe(epochs=1, batch_size=64, **fields)
+        models, _ = training.run(recipe, x_train, x_train[:10], torch.device("cpu"), quiet=True)
         return models["tied"].state_dict()
 
     all_clean, no_noise, noisy = weights(clean_fraction=1.0), weights(noise_max=0.0), weights()
@@ -281,9 +283,9 @@ def test_a_batch_shown_clean_is_trained_as_without_noise(mnist_root):
 
 
 def test_recipe_flags_name_the_clean_share_and_the_distortion():
-    recipe = train.Recipe(clean_fraction=0.25, distort=0.5)
+    recipe = Recipe(clean_fraction=0.25, distort=0.5)
     assert recipe.command().endswith("--clean-fraction 0.25 --distort 0.5")
-    assert recipe.distortion() == "rotation up to ±6°, scale up to ±5%, shear up to ±0.075" and train.Recipe().distortion() == ""
+    assert recipe.distortion() == "rotation up to ±6°, scale up to ±5%, shear up to ±0.075" and Recipe().distortion() == ""
     args = train.get_args(["--clean-fraction", "0.25", "--distort", "0.5"])
     assert train.recipe_from_args(args) == recipe
     for flag in ("--clean-fraction", "--distort"):
@@ -304,7 +306,7 @@ def test_binary_cross_entropy_matches_torch_bit_for_bit():
     target[0, :6] = torch.tensor([1.0, 0.0, 0.3, 0.7, 0.5, 0.0])
     for scale in (1.0, 3.5):  # the gradient arriving from the loss is not always 1
         ours, theirs = output.clone().requires_grad_(), output.clone().requires_grad_()
-        loss, expected = train.binary_cross_entropy(ours, target), F.binary_cross_entropy(theirs, target)
+        loss, expected = training.binary_cross_entropy(ours, target), F.binary_cross_entropy(theirs, target)
         (loss * scale).backward()
         (expected * scale).backward()
         torch.testing.assert_close(loss, expected, rtol=1e-6, atol=0)
@@ -319,14 +321,14 @@ def test_a_train_step_with_our_loss_trains_the_same_weights_as_torchs(monkeypatc
     x_train = torch.randint(0, 256, (300, 784), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
 
     def weights(loss_fn, precision):
-        monkeypatch.setitem(train.LOSSES, "bce", loss_fn)
-        recipe = train.Recipe(sizes=(784, 32, 4), batch_size=64, precision=precision)
-        models, optimizers, schedulers = train.make_pair(recipe, 20, torch.device("cpu"))
-        train.train_epoch(models, optimizers, schedulers, x_train, recipe, torch.Generator().manual_seed(0), 1, quiet=True)
+        monkeypatch.setitem(training.LOSSES, "bce", loss_fn)
+        recipe = Recipe(sizes=(784, 32, 4), batch_size=64, precision=precision)
+        models, optimizers, schedulers = training.make_pair(recipe, 20, torch.device("cpu"))
+        training.train_epoch(models, optimizers, schedulers, x_train, recipe, torch.Generator().manual_seed(0), 1, quiet=True)
         return [t for model in models.values() for t in model.state_dict().values()]
 
     for precision in ("fp32", "bf16"):
-        ours, theirs = weights(train.binary_cross_entropy, precision), weights(F.binary_cross_entropy, precision)
+        ours, theirs = weights(training.binary_cross_entropy, precision), weights(F.binary_cross_entropy, precision)
         assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True))
 
 
@@ -337,7 +339,7 @@ def test_a_training_batch_is_the_chosen_digits_noised_per_the_recipe():
     indices = torch.tensor([7, 3, 41])
 
     def batch(**fields):
-        return train.training_batch(x_train, indices, train.Recipe(**fields), torch.Generator().manual_seed(0))
+        return training.training_batch(x_train, indices, Recipe(**fields), torch.Generator().manual_seed(0))
 
     noisy, clean = batch()
     assert torch.equal(clean, x_train[indices].float() / 255) and noisy.shape == clean.shape == (3, 784)

@@ -43,6 +43,7 @@ class Recipe:
         if self.arch == "conv":
             assert len(self.sizes) == 2, f"a conv recipe's sizes are (784, code size), got {self.sizes}"
             assert len(self.channels) == 2, f"a conv recipe has two conv layers' channels, got {self.channels}"
+        assert self.epochs >= 1 and self.batch_size >= 1, f"epochs and batch_size must be at least 1, got {self.epochs}, {self.batch_size}"
         assert self.loss in LOSS_NAMES, f"loss must be one of {sorted(LOSS_NAMES)}, got {self.loss!r}"
         assert 0 <= self.noise_max <= 1, f"noise_max must be in [0, 1], got {self.noise_max}"
         assert 0 <= self.clean_fraction <= 1, f"clean_fraction must be in [0, 1], got {self.clean_fraction}"
