@@ -2,6 +2,7 @@
 
     python app.py                      # bundled checkpoints/, http://127.0.0.1:7860
     python app.py --hub NAMESPACE      # NAMESPACE/tiedae-mnist-tied and -untied from the Hub
+    python app.py --data-dir DIR       # MNIST for live training from DIR/MNIST/raw (TIEDAE_DATA=DIR; else ./data)
     TIEDAE_HUB=NAMESPACE gradio app.py # the same, with auto-reload
 
 This file only wires plain functions from `tiedae` to Gradio components.
@@ -21,6 +22,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -36,6 +38,9 @@ from tiedae.constants import (
     CONV_LATENT,
     DEFAULT_SIZES,
     DIGIT_COLORS,
+    LIVE_DEFAULTS,
+    LIVE_LIMITS,
+    LIVE_TIME_CAP,
     MAX_SEED,
     MNIST_PIXELS,
     MODEL_NAMES,
@@ -60,21 +65,27 @@ def refused(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
-def model_source() -> tuple[str | None, str | None]:
-    """Hub namespace and revision from --hub/--revision (python app.py) or TIEDAE_HUB/TIEDAE_REVISION."""
+def app_options() -> tuple[str | None, str | None, str]:
+    """Hub namespace, revision and MNIST folder from --hub/--revision/--data-dir (python app.py) or TIEDAE_HUB/…/TIEDAE_DATA."""
     hub, revision = os.environ.get("TIEDAE_HUB") or None, os.environ.get("TIEDAE_REVISION") or None
+    data_dir = os.environ.get("TIEDAE_DATA") or "./data"
     if __name__ == "__main__":
         parser = argparse.ArgumentParser(description="tiedae Gradio app")
         parser.add_argument(
             "--hub", default=hub, help="load NAMESPACE/tiedae-mnist-{tied,untied} from the Hub (default: bundled checkpoints/)"
         )
         parser.add_argument("--revision", default=revision, help="Hub revision (branch, tag or commit) to pin (default: main)")
+        parser.add_argument(
+            "--data-dir",
+            default=data_dir,
+            help=f"MNIST for live training: a folder holding MNIST/raw/, downloaded there if missing (default: {data_dir})",
+        )
         args = parser.parse_args()
-        hub, revision = args.hub, args.revision
-    return hub, revision
+        hub, revision, data_dir = args.hub, args.revision, args.data_dir
+    return hub, revision, data_dir
 
 
-HUB, REVISION = model_source()
+HUB, REVISION, DATA_DIR = app_options()
 LATENT_ROOT = CHECKPOINTS / "2d"  # the 2-D pair and its codes of the test digits
 CONV_ROOT = CHECKPOINTS / "conv"  # the convolutional pair
 LOAD_FAILED = "The models could not be loaded: {}"
@@ -197,8 +208,13 @@ def drawing_digit(drawing) -> np.ndarray | None:
     return None if image is None else tiedae.demo.prepared_digit(image)
 
 
-def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tuple[str, dict | None]:
-    """Drawing -> MNIST 28×28 -> noise -> tied and untied models -> (display HTML, numbers)."""
+def reconstruct(
+    drawing, noise_kind: str, noise_level: float, seed: int, side: str = "shipped", request: gr.Request | None = None
+) -> tuple[str, dict | None]:
+    """Drawing -> MNIST 28×28 -> noise -> tied and untied models -> (display HTML, numbers).
+
+    `side` "mine": the pair this visitor trained live stands in for the shipped pair of its architecture.
+    """
     try:
         kind, level, seed = tiedae.demo.check_controls(noise_kind, noise_level, seed)
     except ValueError as e:
@@ -211,10 +227,15 @@ def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int) -> tupl
     if clean is None:
         return BLANK_HINT, None
     pairs = shipped_pairs()
+    trained = TRAINED.get(request.session_hash) if side == "mine" and request is not None else None
+    if trained is not None:
+        pairs = {**pairs, trained["arch"]: trained["pair"]}
     models, parameters = tiedae.demo.pair_models(pairs)
     out = tiedae.demo.reconstruct_digit(clean, models, kind, level, seed)
     uris = {name: tiedae.demo.png_data_uri(image) for name, image in out["images"].items()}  # encoded once, shown and returned
     titles = tiedae.demo.pair_titles(pairs)
+    if trained is not None:
+        titles[trained["arch"]] = f"Yours: {titles[trained['arch']]}"
     return (
         tiedae.demo.result_html(uris, out["metrics"], parameters, tiedae.demo.stroke_note(clean), titles),
         tiedae.demo.result_numbers(uris, out["metrics"], parameters),
@@ -543,6 +564,147 @@ def captioned_image(label: str, **kwargs) -> gr.Image:
     return gr.Image(label=label, show_label=False, **kwargs)
 
 
+TRAINED: OrderedDict[str, dict] = OrderedDict()  # session -> the pair it trained live: {"arch", "pair", "zip"}
+MAX_TRAINED = 16  # sessions whose trained pair is kept (the oldest goes first): at most ~20 MB each
+RUNNING: dict[str, threading.Event] = {}  # session -> the Stop switch of its run in progress
+TRAIN_QUEUE = "live-training"  # one run at a time, from the page and from /train alike
+
+
+def live_data():
+    """MNIST for live runs (downloaded into DATA_DIR on first need); a clear message if it cannot be had."""
+    try:
+        return tiedae.live.load_data(DATA_DIR)
+    except tiedae.training.TrainError as e:
+        raise refused(
+            f"Live training needs MNIST, and it could not be had here. {e} "
+            "Start the app with `python app.py --data-dir DIR` (or TIEDAE_DATA=DIR) pointing at a folder with MNIST/raw/."
+        ) from None
+
+
+def live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, drawing, session: str):
+    """A live run's updates (tiedae.live.train_live), stoppable by this session's Stop button or by leaving."""
+    try:
+        loading().result()  # torch imported and set to one thread per call (load_models), so strokes keep a core
+    except (ValueError, FileNotFoundError):
+        pass  # no shipped models: training works without them
+    import torch
+
+    precision = tiedae.training.pick_precision("auto", torch.device("cpu"))
+    try:
+        recipe = tiedae.live.live_recipe(
+            arch=arch,
+            train_size=train_size,
+            latent=latent,
+            depth=depth,
+            epochs=epochs,
+            noise_level=noise_level,
+            seed=seed,
+            precision=precision,
+        )
+    except ValueError as e:
+        raise refused(str(e)) from None
+    data = live_data()
+    stop = RUNNING[session] = threading.Event()
+    try:
+        log.info("live training: %s", tiedae.live.command(recipe, DATA_DIR))
+        yield from tiedae.live.train_live(recipe, data, drawing=drawing, should_stop=stop.is_set, data_dir=DATA_DIR)
+    finally:
+        if RUNNING.get(session) is stop:
+            del RUNNING[session]
+
+
+def keep_trained(session: str, update) -> str:
+    """Keep a finished run's pair for this session (the oldest session's goes past MAX_TRAINED); its zip's path."""
+    folder = Path(tempfile.mkdtemp(prefix="tiedae-trained-"))
+    zip_path = tiedae.live.save_pair(update.models, update.final, folder)
+    pair = tiedae.demo.LoadedModels(dict(update.models), dict.fromkeys(MODEL_NAMES), source="your live run")
+    forget_trained(session)
+    TRAINED[session] = {"arch": update.recipe.arch, "pair": pair, "zip": zip_path}
+    while len(TRAINED) > MAX_TRAINED:
+        forget_trained(next(iter(TRAINED)))
+    return str(zip_path)
+
+
+def forget_trained(session: str) -> None:
+    """Drop a session's trained pair and its zip."""
+    trained = TRAINED.pop(session, None)
+    if trained is not None:
+        shutil.rmtree(Path(trained["zip"]).parent, ignore_errors=True)
+
+
+def live_settings_note() -> str:
+    """Where live training's MNIST comes from, shown in its section."""
+    if tiedae.live.data_ready(DATA_DIR):
+        return f"MNIST: {Path(DATA_DIR, 'MNIST', 'raw')}."
+    return (
+        f"MNIST is not in {Path(DATA_DIR, 'MNIST', 'raw')} yet: the first run downloads it there (about 12 MB). "
+        "Offline, start the app with `--data-dir DIR` (or TIEDAE_DATA=DIR) pointing at a folder with MNIST/raw/."
+    )
+
+
+def train_view(arch, train_size, latent, depth, epochs, noise_level, seed, drawing, request: gr.Request):
+    """The page's live run: status, curves and reconstructions after every epoch; numbers, study and download at the end."""
+    try:
+        digit = drawing_digit(drawing)
+    except SketchError:
+        digit = None  # an unusable drawing is left out of the reconstructions, not a reason to refuse the run
+    hidden = gr.update(visible=False)
+    yield "⏳ Starting…", None, "", "", hidden, "", None, hidden, hidden
+    for update in live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, digit, request.session_hash):
+        status = tiedae.demo.live_status(update)
+        curves = tiedae.plots.training_curves(update.curve, update.recipe.epochs, arch=update.recipe.arch)
+        digits = tiedae.demo.live_digits_html(update.images)
+        if update.final is None:
+            yield status, curves, digits, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            continue
+        zip_path = keep_trained(request.session_hash, update)
+        try:
+            caption, chart = tiedae.demo.live_study_view(CHECKPOINTS / STUDY_FILE, update.recipe, update.final)
+        except StudyError as e:
+            caption, chart = f"⚠️ {e}", None
+        yield (
+            status,
+            curves,
+            digits,
+            tiedae.demo.live_result_html(update.final),
+            gr.update(value=update.final["command"], visible=True),
+            caption,
+            chart,
+            gr.update(interactive=True, visible=True),
+            gr.update(value=zip_path, visible=True),
+        )
+
+
+def train_api(
+    arch: str, train_size: int, latent: int, depth: int, epochs: int, noise_level: float, seed: int, request: gr.Request
+):
+    """Train a tied and an untied pair live: one JSON update per epoch, the last one the run's result."""
+    for update in live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, None, request.session_hash):
+        if update.final is not None:
+            yield update.final
+        else:
+            yield {
+                "epoch": update.epoch,
+                "epochs": update.recipe.epochs,
+                "seconds": round(update.seconds, 2),
+                **{name: {"curve": values} for name, values in update.curve.items()},
+                **({"stopped": update.stopped} if update.stopped else {"eta": round(update.eta, 1)}),
+            }
+
+
+def stop_training(request: gr.Request) -> None:
+    """Stop this session's run before its next batch."""
+    stop = RUNNING.get(request.session_hash)
+    if stop is not None:
+        stop.set()
+
+
+def end_session(request: gr.Request) -> None:
+    """A visitor left: stop their run and drop the pair they trained."""
+    stop_training(request)
+    forget_trained(request.session_hash)
+
+
 def new_seed() -> int:
     return random.randint(0, MAX_SEED)
 
@@ -679,6 +841,10 @@ table.metrics th, table.metrics td { padding: 6px 10px; }
 .study-plot .vega-embed { width: 100%; }
 .study-plot .vega-embed .marks { padding: 0; }
 .hint { font-size: 1.1em; padding: 24px 0; }
+.live-digits { border-collapse: collapse; }
+.live-digits th { font-size: 0.8em; font-weight: 600; padding: 2px 4px; text-align: right; }
+.live-digits td { padding: 1px; }
+.live-digits img { display: block; width: 36px; height: 36px; image-rendering: pixelated; background: #000; }
 .image-caption { margin: 0 0 4px; font-size: 0.9em; font-weight: 600; }
 #source-note, #result .note { font-size: 0.9em; opacity: 0.85; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 0.9em; }
@@ -759,7 +925,9 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             )
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Noise seed", elem_id="seed")
-                reroll = gr.Button("↻ Re-roll noise", elem_id="reroll")  # a plain arrow: an emoji is an empty box without an emoji font
+                reroll = gr.Button(
+                    "↻ Re-roll noise", elem_id="reroll"
+                )  # a plain arrow: an emoji is an empty box without an emoji font
         with gr.Column(scale=3):
             example = gr.Image(type="filepath", visible=False, elem_id="example")  # what an example click sets
             if EXAMPLES_DIR.is_dir():
@@ -791,6 +959,74 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
                 gr.Plot(label=f"By {label}", show_label=False, elem_id=f"study-{axis}", elem_classes="study-plot")
                 for axis, (label, _) in AXES.items()
             ]
+    with gr.Accordion("Train them yourself: a tied and an untied pair, trained live", open=False) as train_ui:
+        gr.Markdown(
+            "Pick a setting and press **Train**: a tied and an untied twin train side by side on MNIST, on the same "
+            "batches, noise and schedule, here on this server. After every epoch you see both models' test MSE and "
+            "their reconstructions of one test digit of each class (and of your drawing). At the end: both models' "
+            "numbers on the whole test set, the study at the nearest setting, and the `train.py` command that gives "
+            f"the same numbers. One run trains at a time (others wait in the queue), for at most "
+            f"{LIVE_TIME_CAP / 60:.0f} minutes. Try 500 images against 10,000: which model wins?"
+        )
+        with gr.Row():
+            train_arch = gr.Radio(
+                [("MLP", "mlp"), ("Conv (32/64 channels)", "conv")], value="mlp", label="Architecture", elem_id="train-arch"
+            )
+            train_size = gr.Slider(
+                *LIVE_LIMITS["train_size"],
+                value=LIVE_DEFAULTS["train_size"],
+                step=100,
+                label="Training images",
+                elem_id="train-size",
+            )
+            train_latent = gr.Slider(
+                *LIVE_LIMITS["latent"], value=LIVE_DEFAULTS["latent"], step=1, label="Code size", elem_id="train-latent"
+            )
+            train_depth = gr.Slider(
+                *LIVE_LIMITS["depth"], value=LIVE_DEFAULTS["depth"], step=1, label="Hidden layers (MLP)", elem_id="train-depth"
+            )
+        with gr.Row():
+            train_epochs = gr.Slider(
+                *LIVE_LIMITS["epochs"], value=LIVE_DEFAULTS["epochs"], step=1, label="Epochs", elem_id="train-epochs"
+            )
+            train_noise = gr.Slider(
+                0,
+                1,
+                value=LIVE_DEFAULTS["noise_level"],
+                step=0.05,
+                label="Training noise (σ up to; 0: clean)",
+                elem_id="train-noise",
+            )
+            train_seed = gr.Number(
+                value=LIVE_DEFAULTS["seed"], precision=0, minimum=0, maximum=MAX_SEED, label="Seed", elem_id="train-seed"
+            )
+            with gr.Column(min_width=160):
+                train_button = gr.Button("Train", variant="primary", elem_id="train-button")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="stop-button")
+        train_status = gr.Markdown(elem_id="train-status")
+        with gr.Row():
+            train_curves = gr.Plot(
+                label="Test MSE after each epoch", show_label=False, elem_id="train-curves", elem_classes="study-plot"
+            )
+            train_digits = gr.HTML(elem_id="train-digits")
+        train_result = gr.HTML(elem_id="train-result")
+        train_command = gr.Code(
+            label="The same run from the command line", language="shell", visible=False, elem_id="train-command"
+        )
+        train_study_caption = gr.Markdown(elem_id="train-study-caption")
+        train_study = gr.Plot(show_label=False, elem_id="train-study", elem_classes="study-plot")
+        with gr.Row():
+            use_trained = gr.Radio(
+                [("The shipped models", "shipped"), ("My trained pair", "mine")],
+                value="shipped",
+                label="The side by side shows",
+                visible=False,
+                elem_id="use-trained",
+            )
+            train_download = gr.DownloadButton(
+                "Download my pair (zip of save_pretrained folders)", visible=False, elem_id="train-download"
+            )
+        train_note = gr.Markdown(elem_id="train-note")
     with gr.Accordion("Latent space: the code maps of a tied and an untied twin with a 2-D code", open=False) as latent_ui:
         gr.Markdown(LATENT_CAPTION)
         gr.HTML(digit_legend(), elem_id="digit-legend")
@@ -843,6 +1079,17 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         api_arith_drawings = [gr.Sketchpad(type="pil", visible=False) for _ in range(3)]
         api_arith = gr.JSON(visible=False)
         api_arith_button = gr.Button(visible=False)
+        api_train_inputs = [
+            gr.Textbox(value="mlp", visible=False),
+            *[
+                gr.Number(value=LIVE_DEFAULTS[name], precision=0, visible=False)
+                for name in ("train_size", "latent", "depth", "epochs")
+            ],
+            gr.Number(value=LIVE_DEFAULTS["noise_level"], visible=False),
+            gr.Number(value=LIVE_DEFAULTS["seed"], precision=0, visible=False),
+        ]
+        api_train = gr.JSON(visible=False)
+        api_train_button = gr.Button(visible=False)
     with gr.Accordion("First-layer weights as 28×28 images", open=False) as tiles_section:
         gr.Markdown(
             "Each tile is one row of the first layer's weight, reshaped to 28×28 (grey = 0). For the **tied** model "
@@ -860,7 +1107,11 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             "kernel, its adjoint). The untied conv model learns a second set for its decoder."
         )
         with gr.Row():
-            for label in ("Tied conv: encoder kernels = decoder kernels", "Untied conv: encoder kernels", "Untied conv: decoder kernels"):
+            for label in (
+                "Tied conv: encoder kernels = decoder kernels",
+                "Untied conv: encoder kernels",
+                "Untied conv: decoder kernels",
+            ):
                 with gr.Column(min_width=160):
                     tiles.append(captioned_image(label, elem_classes=["pixelated"], **tile_kw))
     with gr.Accordion("How tying works", open=False):
@@ -882,6 +1133,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         )
 
     controls = [noise_kind, noise_level, seed]
+    side = gr.State("shipped")  # which pair of its architecture the side by side shows: shipped, or the visitor's own
     outputs = [result, numbers]
     maps = list(map_images.values())
     latent_open = gr.State(False)  # the maps are re-marked after each reconstruction only while they are on view
@@ -896,7 +1148,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     interp_inputs = [sketch, interp_start, interp_end, interp_steps, interp_t]
     sketch.change(
         reconstruct,
-        [sketch, *controls],
+        [sketch, *controls, side],
         outputs,
         api_name="stroke",
         api_visibility="undocumented",
@@ -908,7 +1160,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     api_reconstruct.click(reconstruct, [api_drawing, *controls], outputs, api_name="reconstruct")
     for control in controls:
         control.change(
-            reconstruct, [sketch, *controls], outputs, api_name=False, show_progress="hidden", trigger_mode="always_last"
+            reconstruct, [sketch, *controls, side], outputs, api_name=False, show_progress="hidden", trigger_mode="always_last"
         ).then(mark_drawing, marking, maps_out, **mark_kw)
     # An upload or example goes onto the pad (its change event then reconstructs it), so drawing over it works.
     # The upload step is callable by clients (not in the API docs), so bad files can be tested down the path people use.
@@ -956,6 +1208,36 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         trigger_mode="always_last",
     )
     api_arith_button.click(arithmetic_api, api_arith_drawings, api_arith, api_name="arithmetic")
+    train_settings = [train_arch, train_size, train_latent, train_depth, train_epochs, train_noise, train_seed]
+    train_outputs = [
+        train_status,
+        train_curves,
+        train_digits,
+        train_result,
+        train_command,
+        train_study_caption,
+        train_study,
+        use_trained,
+        train_download,
+    ]
+    train_ui.expand(live_settings_note, None, train_note, api_name=False)
+    train_button.click(
+        train_view,
+        [*train_settings, sketch],
+        train_outputs,
+        api_name=False,
+        concurrency_limit=1,
+        concurrency_id=TRAIN_QUEUE,
+        show_progress="minimal",
+    )
+    stop_button.click(stop_training, None, None, api_name=False, queue=False)
+    api_train_button.click(
+        train_api, api_train_inputs, api_train, api_name="train", concurrency_limit=1, concurrency_id=TRAIN_QUEUE
+    )
+    use_trained.change(lambda choice: choice, use_trained, side, api_name=False).then(
+        reconstruct, [sketch, *controls, side], outputs, api_name=False, show_progress="hidden"
+    )
+    demo.unload(end_session)
 
 demo.queue(default_concurrency_limit=CONCURRENCY)
 

@@ -266,7 +266,11 @@ def _figure(key: str, label: str, uri: str) -> str:
 
 
 def result_html(
-    uris: dict[str, str], metrics: dict[str, dict], parameters: dict[str, int], note: str = "", titles: dict[str, str] | None = None
+    uris: dict[str, str],
+    metrics: dict[str, dict],
+    parameters: dict[str, int],
+    note: str = "",
+    titles: dict[str, str] | None = None,
 ) -> str:
     """The 28×28 images (PNG data URIs) side by side, upscaled crisply by the browser, the numbers and `note`.
 
@@ -362,7 +366,9 @@ def study_view(path: Path, metrics: dict[str, dict | None], metric: str = "test_
             f" Every pair trains {study['steps']:,} optimizer steps per model ({epochs:.0f} epochs at "
             f"{SHIPPED_TRAIN_SIZE:,} images)."
         )
-    points = [cell[metric][name] for s in (summary, conv_summary) for cells in s.values() for cell in cells for name in MODEL_NAMES]
+    points = [
+        cell[metric][name] for s in (summary, conv_summary) for cells in s.values() for cell in cells for name in MODEL_NAMES
+    ]
     hidden = sum(std < BAR_HIDDEN * mean for mean, std in points)
     caption += f" Lines are means over seeds ({METRICS[metric]}), bars ± one standard deviation"
     caption += f"; {hidden} of {len(points)} bars are shorter than their marks, hidden behind them." if hidden else "."
@@ -462,3 +468,93 @@ def arithmetic_html(result: dict, labels: list[str]) -> str:
         for name in MODEL_NAMES
     )
     return f'<div class="arith"><div class="arith-in">{inputs}</div><div class="arith-out">{outputs}</div></div>'
+
+
+LIVE_ROWS = (("input", "Test digits"), ("tied", "Tied"), ("untied", "Untied"))
+
+
+def live_digits_html(images: dict[str, np.ndarray]) -> str:
+    """A live run's reconstructions: the row of test digits (and the drawing, last) over each model's row."""
+    if not images:
+        return ""
+    count = len(images["input"])
+    head = "".join(f"<th>{digit}</th>" for digit in range(10)) + ("<th>yours</th>" if count > 10 else "")
+    body = "".join(
+        f"<tr><th>{label}</th>"
+        + "".join(f'<td><img alt="{label} {i}" src="{png_data_uri(image)}"></td>' for i, image in enumerate(images[key]))
+        + "</tr>"
+        for key, label in LIVE_ROWS
+    )
+    return f'<table class="live-digits"><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def clock(seconds: float) -> str:
+    """'42 s', '3 min 05 s'."""
+    seconds = round(seconds)
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def live_status(update) -> str:
+    """One line on a live run: the epoch, the time so far and left, and each model's latest test MSE."""
+    recipe = update.recipe
+    if update.stopped:
+        why = "Stopped" if update.stopped == "stopped" else f"Stopped at the {update.stopped}"
+        return f"⏹ {why}, after {update.epoch} of {recipe.epochs} epochs ({clock(update.seconds)}). Press Train to start again."
+    latest = ", ".join(f"{name} {values[-1]:.5f}" for name, values in update.curve.items())
+    if update.final is not None:
+        return f"✅ Done: {recipe.epochs} epochs in {clock(update.seconds)}. Test MSE (first 1,000 test digits): {latest}."
+    return (
+        f"⏳ Epoch {update.epoch} of {recipe.epochs} · {clock(update.seconds)} so far, about {clock(update.eta)} left · "
+        f"test MSE {latest}"
+    )
+
+
+def live_result_html(final: dict) -> str:
+    """The numbers at the end of a live run: both models' clean and noisy test MSE and parameter counts."""
+    rows = "".join(
+        f"<tr><td>{MODEL_LABELS[name].replace(' MLP', '')}</td><td>{final[name]['test_mse_clean']:.5f}</td>"
+        f"<td>{final[name]['test_mse_noisy']:.5f}</td><td>{final[name]['parameters']:,}</td></tr>"
+        for name in MODEL_NAMES
+    )
+    return (
+        '<table class="metrics"><thead><tr><th></th><th>clean test MSE ↓</th><th>at Gaussian σ = 0.5 ↓</th>'
+        f"<th>parameters</th></tr></thead><tbody>{rows}</tbody></table>"
+        '<p class="note">On all 10,000 MNIST test digits, with the fixed test noise train.py evaluates with.</p>'
+    )
+
+
+def live_study_view(path: Path, recipe: Recipe, final: dict) -> tuple[str, object]:
+    """The study at the setting nearest a live run (caption and chart, the run marked); StudyError if unusable."""
+    from tiedae.live import nearest_study_cell
+    from tiedae.study import describe
+
+    axis, value = nearest_study_cell(recipe)
+    study = load_study(path)
+    summary = summarize(study["rows"], recipe.arch)
+    cell = next((c for c in summary.get(axis, []) if c["value"] == value), None)
+    steps = recipe.epochs * recipe.batches_per_epoch(recipe.train_size)
+    yours = {
+        "value": value,
+        "arch": recipe.arch,
+        **{name: final[name]["test_mse_clean"] for name in MODEL_NAMES},
+        "label": f"your run: {recipe.train_size:,} images, {recipe.epochs} epochs ({steps:,} steps)",
+    }
+    pair = "conv pairs" if recipe.arch == "conv" else "MLP pairs"
+    if cell is None:
+        caption = f"The study has no {pair} at {describe(axis, value)} yet."
+    else:
+        numbers = ", ".join(
+            f"{name} {cell['test_mse_clean'][name][0]:.5f} ± {cell['test_mse_clean'][name][1]:.5f}" for name in MODEL_NAMES
+        )
+        caption = (
+            f"The study's {pair} at {describe(axis, value)}, the setting nearest yours: clean test MSE {numbers} "
+            f"(mean ± std over {len(cell['seeds'])} seeds, {study.get('steps', 0):,} optimizer steps per model). "
+            f"Yours took {steps:,} steps: the crosses."
+        )
+    chart = study_chart(
+        summarize(study["rows"]),
+        axis,
+        conv_summary=summarize(study["rows"], "conv"),
+        yours=yours,
+    )
+    return caption, chart

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tiedae.constants import MAX_SEED, MNIST_PIXELS, MODEL_NAMES
+from tiedae.constants import LIVE_DEFAULTS, LIVE_LIMITS, LIVE_TIME_CAP, MNIST_PIXELS, MODEL_NAMES
 from tiedae.metrics import mse
 from tiedae.model import HubAutoencoder, count_parameters
 from tiedae.recipe import ARCH_NAMES, Recipe
@@ -34,11 +34,9 @@ from tiedae.training import (
     train_pair,
 )
 
-LIMITS = {"train_size": (100, 10_000), "latent": (2, 64), "depth": (1, 3), "epochs": (1, 50), "seed": (0, MAX_SEED)}
+LIMITS, DEFAULTS, TIME_CAP = LIVE_LIMITS, LIVE_DEFAULTS, LIVE_TIME_CAP
 NOISE_LIMIT = 1.0  # the training noise: σ drawn per image from U[0, noise_level]; 0 trains on clean digits
 HIDDEN = {1: (400,), 2: (512, 256), 3: (1000, 500, 250)}  # hidden widths by number of hidden layers: the study's depth axis
-DEFAULTS = {"arch": "mlp", "train_size": 2_000, "latent": 20, "depth": 1, "epochs": 10, "noise_level": 0.5, "seed": 0}
-TIME_CAP = 300.0  # seconds of training a run may take before it is stopped (a Space's 2 vCPUs are shared)
 RUN_OUT = "runs/live"  # where the printed train.py command writes its checkpoints (not over the shipped ones)
 SETTING_NAMES = {
     "train_size": "Training images",

@@ -145,12 +145,14 @@ def study_chart(
     metric: str = "test_mse_clean",
     shipped: dict | None = None,
     conv_summary: dict[str, list[dict]] | None = None,
+    yours: dict | None = None,
 ):
     """An interactive Altair chart of one study axis: both models' mean ± std over seeds, the shipped models marked.
 
     `shipped` is {"tied": mse, "untied": mse, "label": str}: the shipped checkpoints' own test MSE,
     drawn as diamonds at the shipped setting (784-400-20, 10,000 images). `conv_summary`, the conv
-    pairs' summary, adds their two lines (dashed) where they have cells on this axis.
+    pairs' summary, adds their two lines (dashed) where they have cells on this axis. `yours` is
+    {"value", "arch", "tied", "untied", "label"}: a live run's test MSE, drawn as crosses at that setting.
     """
     import altair as alt
 
@@ -179,9 +181,7 @@ def study_chart(
                         "parameters": f"{cell['parameters'][name]:,}",
                     }
                 )
-    shown_models = [LABELS["tied"], LABELS["untied"]] + (
-        [CONV_LABELS["tied"], CONV_LABELS["untied"]] if by_arch[1][1] else []
-    )
+    shown_models = [LABELS["tied"], LABELS["untied"]] + ([CONV_LABELS["tied"], CONV_LABELS["untied"]] if by_arch[1][1] else [])
     colors = alt.Scale(domain=shown_models, range=[CONV_COLORS.get(m, COLORS.get(m)) for m in shown_models])
     x = alt.X("setting:O", sort=order, title=AXES[axis][0], axis=alt.Axis(labelAngle=-20))
     marks = []
@@ -191,7 +191,14 @@ def study_chart(
             for name in ("tied", "untied")
             if shipped.get(name) is not None
         ]
-    seen = [r["low"] for r in records] + [r["high"] for r in records] + [m["mse"] for m in marks]
+    crosses = []
+    if yours is not None and value_label(yours["value"]) in order:
+        names = CONV_LABELS if yours["arch"] == "conv" else LABELS
+        crosses = [
+            {"setting": value_label(yours["value"]), "model": names[name], "mse": yours[name], "run": yours["label"]}
+            for name in ("tied", "untied")
+        ]
+    seen = [r["low"] for r in records] + [r["high"] for r in records] + [m["mse"] for m in marks + crosses]
     domain = [min(seen) / 1.1, max(seen) * 1.1] if seen else None
     y_scale = alt.Scale(type="log", nice=False, domain=domain or alt.Undefined)
     # ticks chosen here: over less than a decade Vega's log axis labels some of its ticks and not others
@@ -217,8 +224,48 @@ def study_chart(
                 tooltip=["model:N", "shipped:N", alt.Tooltip("mse:Q", format=".5f")],
             )
         )
+    if crosses:
+        layers.append(
+            alt.Chart(alt.Data(values=crosses))
+            .mark_point(shape="cross", size=180, filled=True)
+            .encode(
+                x=x,
+                y=alt.Y("mse:Q", scale=y_scale, axis=y_axis),
+                color=alt.Color("model:N", scale=colors, legend=legend),
+                tooltip=["model:N", "run:N", alt.Tooltip("mse:Q", format=".5f")],
+            )
+        )
     # as wide as its column, on a phone too; the size includes the axes, legend and Vega's 5-px padding
     fit = alt.AutoSizeParams(type="fit", contains="padding")
     # declared as Vega-Lite 5: Gradio's page renders charts with its bundled Vega-Lite 5, which warns in the console
     # for every spec that names v6 (altair 6's default); the charts use nothing v5 lacks
     return alt.layer(*layers).properties(width="container", height=320, autosize=fit, **{"$schema": RENDERER_SCHEMA})
+
+
+def training_curves(curve: dict[str, list[float]], epochs: int, *, arch: str = "mlp"):
+    """An Altair chart of a live run: both models' test MSE after each epoch, the x axis all the run's epochs."""
+    import altair as alt
+
+    names = CONV_LABELS if arch == "conv" else LABELS
+    records = [
+        {"epoch": epoch, "model": names[name], "test MSE": value}
+        for name, values in curve.items()
+        for epoch, value in enumerate(values, start=1)
+    ]
+    shown = [names["tied"], names["untied"]]
+    colors = alt.Scale(domain=shown, range=[CONV_COLORS.get(m, COLORS.get(m)) for m in shown])
+    values = [r["test MSE"] for r in records]
+    domain = [min(values) / 1.1, max(values) * 1.1] if values else [0.01, 0.1]
+    y_axis = alt.Axis(values=log_ticks(*domain), format="~g")
+    chart = (
+        alt.Chart(alt.Data(values=records))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", scale=alt.Scale(domain=[1, max(2, epochs)]), axis=alt.Axis(tickMinStep=1), title="epoch"),
+            y=alt.Y("test MSE:Q", scale=alt.Scale(type="log", nice=False, domain=domain), axis=y_axis, title="test MSE"),
+            color=alt.Color("model:N", scale=colors, legend=alt.Legend(orient="top", title=None)),
+            tooltip=["model:N", "epoch:Q", alt.Tooltip("test MSE:Q", format=".5f")],
+        )
+    )
+    fit = alt.AutoSizeParams(type="fit", contains="padding")
+    return chart.properties(width="container", height=260, autosize=fit, **{"$schema": RENDERER_SCHEMA})
