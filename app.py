@@ -575,9 +575,11 @@ def live_data():
     try:
         return tiedae.live.load_data(DATA_DIR)
     except tiedae.training.TrainError as e:
+        log.warning("live training: no MNIST: %s", e)  # the details (paths, URLs tried) for whoever runs the app
         raise refused(
-            f"Live training needs MNIST, and it could not be had here. {e} "
-            "Start the app with `python app.py --data-dir DIR` (or TIEDAE_DATA=DIR) pointing at a folder with MNIST/raw/."
+            "Live training needs MNIST, and it could not be loaded or downloaded on this server. Whoever runs the app: "
+            "start it with `python app.py --data-dir DIR` (or TIEDAE_DATA=DIR), DIR holding MNIST/raw/ with the four "
+            "MNIST files. Everything else on the page works without it."
         ) from None
 
 
@@ -649,7 +651,7 @@ def train_view(arch, train_size, latent, depth, epochs, noise_level, seed, drawi
     except SketchError:
         digit = None  # an unusable drawing is left out of the reconstructions, not a reason to refuse the run
     hidden = gr.update(visible=False)
-    yield "⏳ Starting…", None, "", "", hidden, "", None, hidden, hidden
+    yield "**Starting…**", None, "", "", hidden, "", None, hidden, hidden
     for update in live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, digit, request.session_hash):
         status = tiedae.demo.live_status(update)
         curves = tiedae.plots.training_curves(update.curve, update.recipe.epochs, arch=update.recipe.arch)

@@ -425,3 +425,54 @@ def test_an_upload_and_an_example_log_no_console_warning(browser, app_url, tmp_p
     finally:
         page.close()
     assert messages == [], messages
+
+
+def set_number(page, elem_id: str, value) -> None:
+    """Type a value into a slider's (or a number's) box, as a visitor would, and leave the box."""
+    box = page.locator(f"#{elem_id} input[type='number']").first
+    box.fill(str(value))
+    box.press("Enter")
+    box.blur()
+
+
+def test_live_training_streams_every_epoch_and_stop_stops_a_run(page, monkeypatch, mnist_root):
+    monkeypatch.setattr(app, "DATA_DIR", str(mnist_root))  # tiny MNIST files: the app in this process reads them
+    draw(page, THREE)
+    page.get_by_role("button", name="Train them yourself").click()
+    page.get_by_label("Conv (32/64 channels)").check()
+    set_number(page, "train-size", 200)
+    set_number(page, "train-epochs", 5)
+    # what the page shows after each update: the status line and the tied model's reconstruction of the first digit
+    page.evaluate(
+        """() => {
+            window.trainSeen = [];
+            new MutationObserver(() => {
+                const img = document.querySelector('#train-digits img[alt="Tied 0"]');
+                window.trainSeen.push([document.querySelector('#train-status').innerText, img ? img.src : null]);
+            }).observe(document.querySelector('#train-status').parentElement.parentElement, {subtree: true, childList: true, characterData: true, attributes: true});
+        }"""
+    )
+    page.locator("#train-button").click()
+    page.locator("#train-status").get_by_text("Done:").wait_for(timeout=120_000)
+    seen = page.evaluate("window.trainSeen")
+    epochs = {int(t.split("epoch ")[1].split(" of")[0]) for t, _ in seen if "Training: epoch" in t}
+    pictures = {src for _, src in seen if src}
+    assert len(epochs) >= 3 and len(pictures) >= 3, (epochs, len(pictures))
+    assert page.locator("#train-digits img").count() == 33  # 10 test digits and the drawing, three rows
+    page.locator("#train-curves .vega-embed .marks").first.wait_for(timeout=30_000)
+    page.locator("#train-study .vega-embed .marks").first.wait_for(timeout=30_000)
+    result = page.locator("#train-result").inner_text()
+    assert "clean test MSE" in result and "parameters" in result
+    assert "python train.py" in page.locator("#train-command").inner_text()
+    # the trained pair stands in for the shipped conv pair in the side by side
+    page.get_by_label("My trained pair").check()
+    page.locator("#result").get_by_text("Yours: Conv 32-64 channels").wait_for(timeout=30_000)
+
+    set_number(page, "train-epochs", 50)
+    page.locator("#train-button").click()
+    page.locator("#train-status").get_by_text("epoch 2 of 50").wait_for(timeout=60_000)
+    page.locator("#stop-button").click()
+    page.locator("#train-status").get_by_text("Stopped").wait_for(timeout=5_000)
+    stopped = page.locator("#train-status").inner_text()
+    page.wait_for_timeout(1000)
+    assert page.locator("#train-status").inner_text() == stopped  # and no epoch comes after it

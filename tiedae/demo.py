@@ -499,12 +499,12 @@ def live_status(update) -> str:
     recipe = update.recipe
     if update.stopped:
         why = "Stopped" if update.stopped == "stopped" else f"Stopped at the {update.stopped}"
-        return f"⏹ {why}, after {update.epoch} of {recipe.epochs} epochs ({clock(update.seconds)}). Press Train to start again."
+        return f"**{why}**, after {update.epoch} of {recipe.epochs} epochs ({clock(update.seconds)}). Press Train to start again."
     latest = ", ".join(f"{name} {values[-1]:.5f}" for name, values in update.curve.items())
     if update.final is not None:
-        return f"✅ Done: {recipe.epochs} epochs in {clock(update.seconds)}. Test MSE (first 1,000 test digits): {latest}."
+        return f"**Done:** {recipe.epochs} epochs in {clock(update.seconds)}. Test MSE (first 1,000 test digits): {latest}."
     return (
-        f"⏳ Epoch {update.epoch} of {recipe.epochs} · {clock(update.seconds)} so far, about {clock(update.eta)} left · "
+        f"**Training:** epoch {update.epoch} of {recipe.epochs} · {clock(update.seconds)} so far, about {clock(update.eta)} left · "
         f"test MSE {latest}"
     )
 

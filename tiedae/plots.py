@@ -6,6 +6,7 @@ matplotlib and torchvision are imported only when a figure is drawn (the app's c
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -257,11 +258,12 @@ def training_curves(curve: dict[str, list[float]], epochs: int, *, arch: str = "
     values = [r["test MSE"] for r in records]
     domain = [min(values) / 1.1, max(values) * 1.1] if values else [0.01, 0.1]
     y_axis = alt.Axis(values=log_ticks(*domain), format="~g")
+    ticks = list(range(1, max(2, epochs) + 1, max(1, math.ceil(epochs / 10))))  # whole epochs, at most about ten
     chart = (
         alt.Chart(alt.Data(values=records))
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", scale=alt.Scale(domain=[1, max(2, epochs)]), axis=alt.Axis(tickMinStep=1), title="epoch"),
+            x=alt.X("epoch:Q", scale=alt.Scale(domain=[1, max(2, epochs)]), axis=alt.Axis(values=ticks, format="d"), title="epoch"),
             y=alt.Y("test MSE:Q", scale=alt.Scale(type="log", nice=False, domain=domain), axis=y_axis, title="test MSE"),
             color=alt.Color("model:N", scale=colors, legend=alt.Legend(orient="top", title=None)),
             tooltip=["model:N", "epoch:Q", alt.Tooltip("test MSE:Q", format=".5f")],

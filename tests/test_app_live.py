@@ -1,0 +1,153 @@
+"""The Space's live training: the /train endpoint, Stop, one run at a time, the trained pair in the session."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+import app
+from tiedae.drawing import draw_digit
+
+SMALL = ("mlp", 200, 8, 1, 3, 0.4, 0)  # arch, train_size, latent, depth, epochs, noise_level, seed
+
+
+@pytest.fixture(autouse=True)
+def tiny_mnist(monkeypatch, mnist_root):
+    monkeypatch.setattr(app, "DATA_DIR", str(mnist_root))
+
+
+def request(session: str) -> gr.Request:
+    return gr.Request(session_hash=session)
+
+
+def pad(image) -> str:
+    return app.tiedae.demo.png_data_uri(__import__("numpy").asarray(image.convert("L")))
+
+
+def test_api_train_streams_one_update_per_epoch_and_ends_with_the_documented_result(app_url, mnist_root):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    job = client.submit(*SMALL, api_name="/train")
+    job.result(timeout=120)
+    outputs = job.outputs()
+    assert len(outputs) == 3  # epochs 1 and 2, then the last epoch's update: the result
+    assert [o["epoch"] for o in outputs[:-1]] == [1, 2] and all(len(o["tied"]["curve"]) == o["epoch"] for o in outputs[:-1])
+    final = outputs[-1]
+    assert set(final) == {"tied", "untied", "seconds", "command"}
+    for name in ("tied", "untied"):
+        assert set(final[name]) == {"curve", "test_mse_clean", "test_mse_noisy", "parameters"}
+        assert len(final[name]["curve"]) == 3
+    assert final["tied"]["parameters"] < final["untied"]["parameters"]
+    assert final["command"].startswith(f"python train.py --data-dir {mnist_root} ") and "--latent" not in final["command"]
+    assert "--sizes 784 400 8" in final["command"] and "--train-size 200" in final["command"]
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (("rnn", 200, 8, 1, 3, 0.4, 0), "Architecture must be one of mlp, conv"),
+        (("mlp", 5, 8, 1, 3, 0.4, 0), "Training images must be a whole number from 100 to 10,000"),
+        (("mlp", 200, 8, 9, 3, 0.4, 0), "Hidden layers must be a whole number from 1 to 3"),
+        (("mlp", 200, 8, 1, 500, 0.4, 0), "Epochs must be a whole number from 1 to 50"),
+        (("mlp", 200, 8, 1, 3, 3.0, 0), "Training noise must be a number from 0 to 1"),
+    ],
+)
+def test_api_train_refuses_bad_settings_clearly_and_keeps_serving(app_url, settings, message):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False)
+    with pytest.raises(AppError, match=message):
+        client.predict(*settings, api_name="/train")
+    assert client.predict(*SMALL, api_name="/train")["tied"]["test_mse_clean"] > 0
+
+
+def test_without_mnist_the_section_says_how_to_fix_it_and_the_rest_works(app_url, monkeypatch, tmp_path):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    monkeypatch.setattr(app, "DATA_DIR", str(tmp_path / "no-mnist"))
+    assert "first run downloads it" in app.live_settings_note() and "--data-dir" in app.live_settings_note()
+    client = Client(app_url, verbose=False)
+    with pytest.raises(AppError, match=r"Live training needs MNIST.*--data-dir DIR"):
+        client.predict(*SMALL, api_name="/train")
+    assert app.reconstruct(pad(draw_digit(3)), "gaussian", 0.3, 0)[1]["tied"]["mse"] > 0
+
+
+def test_stop_ends_a_page_run_at_once_and_says_so():
+    session = request("stop-test")
+    run = app.train_view("conv", 200, 8, 1, 50, 0.4, 0, "", session)
+    assert "Starting" in next(run)[0]
+    first = next(run)
+    assert "epoch 1 of 50" in first[0]
+    app.stop_training(session)
+    start = time.perf_counter()
+    rest = list(run)
+    assert time.perf_counter() - start < 2
+    assert len(rest) == 1 and "Stopped" in rest[0][0] and "after 1 of 50 epochs" in rest[0][0]
+    assert "stop-test" not in app.RUNNING and "stop-test" not in app.TRAINED
+
+
+def test_leaving_the_page_stops_the_run_and_drops_the_trained_pair():
+    session = request("leaver")
+    list(app.train_view(*SMALL, "", session))
+    zip_path = Path(app.TRAINED["leaver"]["zip"])
+    assert zip_path.is_file()
+    run = app.train_view("conv", 200, 8, 1, 50, 0.4, 0, "", session)
+    next(run), next(run)
+    app.end_session(session)
+    rest = list(run)
+    assert "Stopped" in rest[-1][0]
+    assert "leaver" not in app.TRAINED and not zip_path.exists()
+
+
+def test_a_finished_run_offers_its_pair_for_the_side_by_side_and_as_a_zip():
+    session = request("mine")
+    drawing = pad(draw_digit(3))
+    *_, last = app.train_view(*SMALL, drawing, session)
+    status, curves, digits, result, command, caption, chart, use, download = last
+    assert "Done" in status and "clean test MSE" in result and "yours" in digits
+    assert curves is not None and chart is not None  # the curves, and the study chart with the run marked
+    assert command["value"].startswith("python train.py") and use["interactive"] and download["visible"]
+    assert Path(download["value"]).suffix == ".zip" and "nearest yours" in caption
+    shipped = app.reconstruct(drawing, "gaussian", 0.3, 0, "shipped", session)
+    mine = app.reconstruct(drawing, "gaussian", 0.3, 0, "mine", session)
+    assert "Yours: MLP 784-400-8" in mine[0] and "Yours" not in shipped[0]
+    trained = app.TRAINED["mine"]["pair"].parameters
+    assert mine[1]["tied"]["parameters"] == trained["tied"] != shipped[1]["tied"]["parameters"]
+    assert mine[1]["conv_tied"] == shipped[1]["conv_tied"]  # the other architecture's pair stays the shipped one
+    app.end_session(session)
+    assert app.reconstruct(drawing, "gaussian", 0.3, 0, "mine", session)[1] == shipped[1]  # gone: the shipped pair
+
+
+def test_trained_pairs_are_kept_for_a_bounded_number_of_sessions(monkeypatch):
+    monkeypatch.setattr(app, "MAX_TRAINED", 2)
+    zips = []
+    for name in ("a", "b", "c"):
+        list(app.train_view("mlp", 100, 4, 1, 1, 0.0, 0, "", request(f"bounded-{name}")))
+        zips.append(Path(app.TRAINED[f"bounded-{name}"]["zip"]))
+    assert "bounded-a" not in app.TRAINED and not zips[0].exists()
+    assert {"bounded-b", "bounded-c"} <= set(app.TRAINED) and zips[2].exists()
+    for name in ("b", "c"):
+        app.end_session(request(f"bounded-{name}"))
+
+
+def test_runs_from_two_visitors_train_one_after_the_other(app_url):
+    from gradio_client import Client
+
+    def timed_run(_):
+        client = Client(app_url, verbose=False)
+        job = client.submit("conv", 200, 8, 1, 4, 0.4, 0, api_name="/train")
+        times = []
+        for _update in job:
+            times.append(time.perf_counter())
+        return times, job.outputs()[-1]
+
+    with ThreadPoolExecutor(2) as pool:
+        (a, final_a), (b, final_b) = pool.map(timed_run, range(2))
+    first, second = sorted([a, b])
+    assert second[0] > first[-1]  # the second run's first epoch came after the first run had finished
+    assert final_a == {**final_b, "seconds": final_a["seconds"]}  # and both trained the same pair
