@@ -606,6 +606,8 @@ def live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, dra
     except ValueError as e:
         raise refused(str(e)) from None
     data = live_data()
+    if recipe.train_size > len(data.x_train):
+        raise refused(f"Only {len(data.x_train):,} MNIST training images are available here; choose at most that many.")
     stop = RUNNING[session] = threading.Event()
     try:
         log.info("live training: %s", tiedae.live.command(recipe, DATA_DIR))

@@ -194,6 +194,8 @@ def train_live(
     The last update's `final` is the /train result, or its `stopped` says why the run ended early (Stop, or the
     time cap). `drawing` (28, 28) in [0, 1], if given, is reconstructed beside the row of test digits.
     """
+    if recipe.train_size > len(data.x_train):
+        raise ValueError(f"Only {len(data.x_train):,} training images are available here; choose at most that many.")
     x_train = data.x_train[: recipe.train_size]
     digits = data.row.float().div(255)
     if drawing is not None:

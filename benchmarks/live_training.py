@@ -1,0 +1,196 @@
+"""Live training in the Space, measured against a running app (python app.py --data-dir DIR) in one run.
+
+    python benchmarks/live_training.py            # the full run (about 6 minutes)
+    python benchmarks/live_training.py --quick    # a smoke run (CI)
+
+1. first point: seconds from pressing Train (a /train call) to the first curve point, for the
+   app's first run (MNIST read from disk) and for a later one.
+2. live vs CLI: a run of --train-size images, --epochs epochs, seed 0 through /train, and the
+   `train.py` command it prints, run as printed (--out a temp dir): wall times, their ratio, and
+   both models' final clean test MSE, live vs metrics.json (they must agree within 1e-4).
+3. strokes while training: p50 of /stroke (the page's own event) from a second client, idle and
+   while another visitor's run trains, and their ratio (goal <= 1.5x).
+4. a visitor leaves mid-run (their client process killed, as a closed tab drops its connections):
+   seconds until the server's CPU is back to idle (goal <= 2 s).
+5. three visitors press Train at once: all finish (one at a time, the others queued), 0 errors.
+6. RSS after --trainings runs, each from a new visitor, against RSS after the first (goal < 10%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from _common import ROOT, free_port, machine, median, mnist_root, parse_with_quick, wait_http_200
+from app_load import cpu_seconds, make_drawings, pad_size, rss_mb
+
+GOALS = {"stroke_ratio": 1.5, "idle_seconds": 2.0, "rss_growth": 0.10, "agreement": 1e-4}
+IDLE_CPU = 0.05  # a server using under 5% of one core is idle (the heartbeat and Gradio's own timers)
+QUICK = {"train_size": 500, "epochs": 2, "stroke_seconds": 3, "trainings": 3}
+# A visitor who starts a long run and leaves once it is under way: a process of its own, killed from outside.
+LEAVER = textwrap.dedent(
+    """
+    import sys
+    from gradio_client import Client
+    job = Client(sys.argv[1], verbose=False).submit("mlp", int(sys.argv[2]), 20, 1, 50, 0.5, 0, api_name="/train")
+    for update in job:
+        print("training", flush=True)
+        break
+    import time
+    time.sleep(600)
+    """
+)
+
+
+def client(url: str):
+    from gradio_client import Client
+
+    return Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="tiedae-bench-client-"))
+
+
+def timed_run(url: str, settings: tuple) -> dict:
+    """One /train call from a new visitor: seconds to the first update and to the last, and the last (the result)."""
+    start = time.perf_counter()
+    job = client(url).submit(*settings, api_name="/train")
+    first = None
+    for _ in job:
+        first = first or time.perf_counter() - start
+    result = job.result()
+    return {"first": first, "total": time.perf_counter() - start, "result": result}
+
+
+def cpu_rate(pid: int, window: float = 0.25) -> float:
+    """The server's CPU use over the next `window` seconds, in cores."""
+    before = cpu_seconds(pid)
+    time.sleep(window)
+    return (cpu_seconds(pid) - before) / window
+
+
+def stroke_p50(url: str, drawings: list[str], seconds: float) -> tuple[float, int]:
+    """p50 seconds of /stroke calls from one client for `seconds`, each a new drawing; and how many."""
+    c = client(url)
+    times, i, end = [], 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        start = time.perf_counter()
+        c.predict(drawings[i % len(drawings)], "gaussian", 0.3, i, api_name="/stroke")
+        times.append(time.perf_counter() - start)
+        i += 1
+    return median(times), len(times)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data-dir", default=None, help="MNIST root (default: ../shared/data, else synthetic digits)")
+    p.add_argument("--train-size", type=int, default=2000, help="training images of the live vs CLI run")
+    p.add_argument("--epochs", type=int, default=10, help="epochs of the live vs CLI run")
+    p.add_argument("--stroke-seconds", type=float, default=20, help="seconds of strokes measured idle and while training")
+    p.add_argument("--trainings", type=int, default=20, help="runs for the RSS figure")
+    args = parse_with_quick(p, QUICK, "500 images, 2 epochs, 3 s of strokes, 3 runs for RSS")
+    print(machine())
+    root, about = mnist_root(args.data_dir, synthetic_size=max(2000, args.train_size))
+    print(f"data: {about}")
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    server = subprocess.Popen(
+        [sys.executable, "app.py", "--data-dir", root], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    met = {}
+    try:
+        wait_http_200(port)
+        drawings = make_drawings(40, pad_size(url))
+        client(url).predict(drawings[0], "gaussian", 0.3, 0, api_name="/stroke")  # the models are in
+
+        # 1 and 2: the first point, and the live run against its train.py command
+        settings = ("mlp", args.train_size, 20, 1, args.epochs, 0.5, 0)
+        cold = timed_run(url, settings)
+        live = timed_run(url, settings)
+        command = shlex.split(live["result"]["command"])
+        out = Path(tempfile.mkdtemp(prefix="tiedae-bench-cli-"))
+        command[command.index("--out") + 1] = str(out)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, *command[1:]], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        cli_seconds = time.perf_counter() - start
+        print(f"\n1. first curve point after Train: {cold['first']:.2f} s (the app's first run: MNIST read), {live['first']:.2f} s later")
+        print(f"2. {args.train_size:,} images, {args.epochs} epochs, seed 0: live {live['total']:.1f} s, `{' '.join(command[:2])} …` {cli_seconds:.1f} s")
+        print(f"   (ratio {live['total'] / cli_seconds:.2f}; train.py also evaluates 16 noise settings and PCA, writes cards and figures)")
+        gaps = {}
+        for name in ("tied", "untied"):
+            metrics = json.loads((out / name / "metrics.json").read_text())
+            cli_mse = metrics["test"]["gaussian"][0]["mse"]
+            gaps[name] = abs(live["result"][name]["test_mse_clean"] - cli_mse)
+            print(f"   {name}: live clean test MSE {live['result'][name]['test_mse_clean']:.6f}, train.py {cli_mse:.6f}, |diff| {gaps[name]:.1e}")
+        met["live = CLI"] = max(gaps.values()) <= GOALS["agreement"]
+
+        # 3 and 4: strokes while another visitor trains, then that visitor leaves
+        idle_p50, idle_calls = stroke_p50(url, drawings, args.stroke_seconds)
+        available = 10_000 if "synthetic" not in about else max(2000, args.train_size)
+        leaver = subprocess.Popen([sys.executable, "-c", LEAVER, url, str(available)], stdout=subprocess.PIPE, text=True)
+        assert leaver.stdout.readline().strip() == "training", "the leaving visitor's run did not start"
+        busy_p50, busy_calls = stroke_p50(url, drawings, args.stroke_seconds)
+        training_cpu = cpu_rate(server.pid, 1.0)
+        leaver.kill()
+        left = time.perf_counter()
+        while cpu_rate(server.pid) > IDLE_CPU and time.perf_counter() - left < 30:
+            pass
+        to_idle = time.perf_counter() - left
+        ratio = busy_p50 / idle_p50
+        print(f"\n3. /stroke p50: idle {1000 * idle_p50:.1f} ms ({idle_calls} calls), while a run trains {1000 * busy_p50:.1f} ms ({busy_calls} calls): {ratio:.2f}x")
+        print(f"4. server CPU while that run trained: {training_cpu:.2f} cores; after its visitor left, idle (< {IDLE_CPU:.2f} cores) in {to_idle:.2f} s")
+        met["strokes while training"] = ratio <= GOALS["stroke_ratio"]
+        met["idle after leaving"] = to_idle <= GOALS["idle_seconds"]
+
+        # 5: three visitors at once
+        small = ("mlp", min(2000, args.train_size), 20, 1, 2, 0.5, 0)
+        with ThreadPoolExecutor(3) as pool:
+            futures = [pool.submit(timed_run, url, small) for _ in range(3)]
+            runs, errors = [], []
+            for future in futures:
+                try:
+                    runs.append(future.result())
+                except Exception as e:  # counted, not raised: the figure is how many failed
+                    errors.append(f"{type(e).__name__}: {e}")
+        firsts = ", ".join(f"{r['first']:.1f}" for r in sorted(runs, key=lambda r: r["first"]))
+        print(f"\n5. three visitors press Train at once: {len(runs)} finished, {len(errors)} errors; first points after {firsts} s (queued)")
+        met["three at once"] = len(runs) == 3 and not errors
+
+        # 6: memory after many runs, each from a new visitor
+        tiny = ("mlp", min(1000, args.train_size), 20, 1, 1, 0.5, 0)
+        timed_run(url, tiny)
+        rss_first = rss_mb(server.pid)
+        for _ in range(args.trainings - 1):
+            timed_run(url, tiny)
+        rss_last = rss_mb(server.pid)
+        growth = rss_last / rss_first - 1
+        print(f"6. server RSS after 1 run {rss_first:.0f} MB, after {args.trainings} runs {rss_last:.0f} MB ({100 * growth:+.1f}%)")
+        met["RSS"] = growth < GOALS["rss_growth"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    verdict = (
+        "quick run, not judged"
+        if args.quick
+        else ("all goals met" if all(met.values()) else "missed: " + ", ".join(k for k, v in met.items() if not v))
+    )
+    print(
+        f"SUMMARY live training: first point {live['first']:.2f} s; live {live['total']:.1f} s vs train.py {cli_seconds:.1f} s, "
+        f"clean MSE within {max(gaps.values()):.1e}; strokes {ratio:.2f}x idle while training; idle {to_idle:.2f} s after a "
+        f"visitor left; 3 at once: {len(runs)} finished, {len(errors)} errors; RSS {100 * growth:+.1f}% after "
+        f"{args.trainings} runs ({verdict})"
+    )
+    return 0 if (args.quick or all(met.values())) and not errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
