@@ -566,7 +566,7 @@ def captioned_image(label: str, **kwargs) -> gr.Image:
 
 TRAINED: OrderedDict[str, dict] = OrderedDict()  # session -> the pair it trained live: {"arch", "pair", "zip"}
 MAX_TRAINED = 16  # sessions whose trained pair is kept (the oldest goes first): at most ~20 MB each
-RUNNING: dict[str, threading.Event] = {}  # session -> the Stop switch of its run in progress
+RUNNING: dict[str, threading.Event] = {}  # session -> the Stop switch its runs share (a new one after each Stop)
 TRAIN_QUEUE = "live-training"  # one run at a time, from the page and from /train alike
 
 
@@ -583,7 +583,20 @@ def live_data():
         ) from None
 
 
-def live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, drawing, session: str):
+def stop_switch(session: str) -> threading.Event:
+    """This session's Stop switch: the one its runs share until Stop is pressed, then a new one."""
+    stop = RUNNING.get(session)
+    if stop is None or stop.is_set():
+        stop = RUNNING[session] = threading.Event()
+    return stop
+
+
+def request_run(request: gr.Request) -> None:
+    """At the Train click, before the queue: the switch a Stop pressed while the run waits its turn will set."""
+    stop_switch(request.session_hash)
+
+
+def live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, drawing, stop: threading.Event):
     """A live run's updates (tiedae.live.train_live), stoppable by this session's Stop button or by leaving."""
     try:
         loading().result()  # torch imported and set to one thread per call (load_models), so strokes keep a core
@@ -608,13 +621,8 @@ def live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, dra
     data = live_data()
     if recipe.train_size > len(data.x_train):
         raise refused(f"Only {len(data.x_train):,} MNIST training images are available here; choose at most that many.")
-    stop = RUNNING[session] = threading.Event()
-    try:
-        log.info("live training: %s", tiedae.live.command(recipe, DATA_DIR))
-        yield from tiedae.live.train_live(recipe, data, drawing=drawing, should_stop=stop.is_set, data_dir=DATA_DIR)
-    finally:
-        if RUNNING.get(session) is stop:
-            del RUNNING[session]
+    log.info("live training: %s", tiedae.live.command(recipe, DATA_DIR))
+    yield from tiedae.live.train_live(recipe, data, drawing=drawing, should_stop=stop.is_set, data_dir=DATA_DIR)
 
 
 def keep_trained(session: str, update) -> str:
@@ -653,8 +661,12 @@ def train_view(arch, train_size, latent, depth, epochs, noise_level, seed, drawi
     except SketchError:
         digit = None  # an unusable drawing is left out of the reconstructions, not a reason to refuse the run
     hidden = gr.update(visible=False)
+    stop = RUNNING.get(request.session_hash) or stop_switch(request.session_hash)  # set at the click (request_run)
+    if stop.is_set():
+        yield "**Stopped** before it started.", *[gr.skip()] * 8
+        return
     yield "**Starting…**", None, "", "", hidden, "", None, hidden, hidden
-    for update in live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, digit, request.session_hash):
+    for update in live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, digit, stop):
         status = tiedae.demo.live_status(update)
         curves = tiedae.plots.training_curves(update.curve, update.recipe.epochs, arch=update.recipe.arch)
         digits = tiedae.demo.live_digits_html(update.images)
@@ -683,7 +695,8 @@ def train_api(
     arch: str, train_size: int, latent: int, depth: int, epochs: int, noise_level: float, seed: int, request: gr.Request
 ):
     """Train a tied and an untied pair live: one JSON update per epoch, the last one the run's result."""
-    for update in live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, None, request.session_hash):
+    stop = stop_switch(request.session_hash)
+    for update in live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, None, stop):
         if update.final is not None:
             yield update.final
         else:
@@ -706,6 +719,7 @@ def stop_training(request: gr.Request) -> None:
 def end_session(request: gr.Request) -> None:
     """A visitor left: stop their run and drop the pair they trained."""
     stop_training(request)
+    RUNNING.pop(request.session_hash, None)
     forget_trained(request.session_hash)
 
 
@@ -1225,7 +1239,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         train_download,
     ]
     train_ui.expand(live_settings_note, None, train_note, api_name=False)
-    train_button.click(
+    train_button.click(request_run, None, None, api_name=False, queue=False).then(
         train_view,
         [*train_settings, sketch],
         train_outputs,

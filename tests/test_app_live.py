@@ -88,7 +88,19 @@ def test_stop_ends_a_page_run_at_once_and_says_so():
     rest = list(run)
     assert time.perf_counter() - start < 2
     assert len(rest) == 1 and "Stopped" in rest[0][0] and "after 1 of 50 epochs" in rest[0][0]
-    assert "stop-test" not in app.RUNNING and "stop-test" not in app.TRAINED
+    assert "stop-test" not in app.TRAINED
+    app.request_run(session)  # a new click after Stop: a new switch, and the run trains to the end
+    assert "Done" in list(app.train_view(*SMALL, "", session))[-1][0]
+
+
+def test_stop_pressed_while_a_run_waits_its_turn_ends_it_before_it_starts():
+    session = request("queued")
+    app.request_run(session)  # the click, before the queue
+    app.stop_training(session)  # Stop while waiting
+    (only,) = list(app.train_view(*SMALL, "", session))
+    assert "Stopped" in only[0] and "before it started" in only[0]
+    app.request_run(session)  # the next click gets a fresh switch
+    assert "Done" in list(app.train_view(*SMALL, "", session))[-1][0]
 
 
 def test_leaving_the_page_stops_the_run_and_drops_the_trained_pair():

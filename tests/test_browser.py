@@ -476,3 +476,25 @@ def test_live_training_streams_every_epoch_and_stop_stops_a_run(page, monkeypatc
     stopped = page.locator("#train-status").inner_text()
     page.wait_for_timeout(1000)
     assert page.locator("#train-status").inner_text() == stopped  # and no epoch comes after it
+
+
+def test_a_second_visitor_waits_in_the_queue_and_can_stop_before_their_turn(browser, app_url, monkeypatch, mnist_root):
+    monkeypatch.setattr(app, "DATA_DIR", str(mnist_root))
+    first, second = open_app(browser, app_url), open_app(browser, app_url)
+    try:
+        for page in (first, second):
+            page.get_by_role("button", name="Train them yourself").click()
+            page.get_by_label("Conv (32/64 channels)").check()
+            set_number(page, "train-size", 200)
+            set_number(page, "train-epochs", 50)
+        first.locator("#train-button").click()
+        first.locator("#train-status").get_by_text("epoch 1 of 50").wait_for(timeout=60_000)
+        second.locator("#train-button").click()
+        second.get_by_text("queue: 1/1").first.wait_for(timeout=10_000)  # their place, shown while they wait
+        second.locator("#stop-button").click()
+        first.locator("#stop-button").click()
+        first.locator("#train-status").get_by_text("Stopped").wait_for(timeout=5_000)
+        second.locator("#train-status").get_by_text("Stopped before it started").wait_for(timeout=10_000)
+    finally:
+        first.close()
+        second.close()
