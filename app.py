@@ -45,7 +45,7 @@ from tiedae.constants import (
     MNIST_PIXELS,
     MODEL_NAMES,
 )
-from tiedae.preprocess import SketchError, check_not_a_dot, find_ink, image_from_data_uri
+from tiedae.preprocess import SketchError, check_not_a_dot, find_ink, image_from_data_uri, open_image
 from tiedae.study import AXES, METRICS, STUDY_FILE, StudyError
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -177,6 +177,14 @@ def source_note() -> str:
     return " ".join([*warnings, sources])
 
 
+def sent_image(value: object) -> object:
+    """One image of a drawing sent to the API: a file Gradio took into its upload cache (its file record, passed on
+    unprocessed) is opened here, so a file that is not an image gets our message, not one naming a server path."""
+    if isinstance(value, dict) and isinstance(value.get("path"), str):
+        return open_image(value["path"])
+    return value
+
+
 def drawing_image(drawing: object) -> object:
     """The one image a drawing stands for: the pad's data URL, or a Sketchpad value sent to the API (None if blank)."""
     if isinstance(drawing, str):
@@ -189,14 +197,16 @@ def drawing_image(drawing: object) -> object:
             f"A drawing is a dict with 'background', 'layers' and 'composite'; got keys {sorted(map(str, unknown))}."
         )
     if drawing.get("composite") is not None:
-        return drawing["composite"]  # the background with every layer on it
+        return sent_image(drawing["composite"])  # the background with every layer on it
     layers = drawing.get("layers") or []
+    if isinstance(layers, (list, tuple)):
+        layers = [sent_image(layer) for layer in layers]
     if not isinstance(layers, (list, tuple)) or not all(layer is None or isinstance(layer, Image.Image) for layer in layers):
         raise SketchError("A drawing's 'layers' must be a list of images.")
     layers = [layer for layer in layers if layer is not None]
     if not layers:
-        return drawing.get("background")
-    composite = drawing.get("background") or Image.new("RGBA", layers[0].size, (0, 0, 0, 0))
+        return sent_image(drawing.get("background"))
+    composite = sent_image(drawing.get("background")) or Image.new("RGBA", layers[0].size, (0, 0, 0, 0))
     for layer in layers:
         composite = Image.alpha_composite(composite.convert("RGBA"), layer.convert("RGBA").resize(composite.size))
     return composite
@@ -1175,7 +1185,9 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     ).then(mark_drawing, marking, maps_out, **mark_kw).then(
         follow_drawing, [*interp_inputs, interp_open], interp_view, **mark_kw
     ).then(follow_drawing_arithmetic, [sketch, *arith_choices, arith_open], arith_view, **mark_kw)
-    api_reconstruct.click(reconstruct, [api_drawing, *controls], outputs, api_name="reconstruct")
+    # The API's drawings reach our code as Gradio's file records (preprocess=False): we open them, and check every
+    # control ourselves (check_controls), so a bad file or value gets our message and never a server path.
+    api_reconstruct.click(reconstruct, [api_drawing, *controls], outputs, api_name="reconstruct", preprocess=False)
     for control in controls:
         control.change(
             reconstruct, [sketch, *controls, side], outputs, api_name=False, show_progress="hidden", trigger_mode="always_last"
@@ -1209,7 +1221,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         trigger_mode="always_last",
     )
     gr.api(decode_latent, api_name="decode_latent")
-    api_button.click(interpolate, [*api_drawings, api_steps], api_paths, api_name="interpolate")
+    api_button.click(interpolate, [*api_drawings, api_steps], api_paths, api_name="interpolate", preprocess=False)
     tiles_section.expand(weight_images, None, tiles, api_name=False)
     arith_inputs = [sketch, *arith_choices]
     arith_ui.expand(lambda: True, None, arith_open, api_name=False).then(
@@ -1225,7 +1237,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         show_progress="hidden",
         trigger_mode="always_last",
     )
-    api_arith_button.click(arithmetic_api, api_arith_drawings, api_arith, api_name="arithmetic")
+    api_arith_button.click(arithmetic_api, api_arith_drawings, api_arith, api_name="arithmetic", preprocess=False)
     train_settings = [train_arch, train_size, train_latent, train_depth, train_epochs, train_noise, train_seed]
     train_outputs = [
         train_status,

@@ -172,13 +172,11 @@ def bad_input_run(url: str, folder: Path) -> None:
     draw_digit(7).save(good)
     good_value = {"background": None, "layers": [], "composite": handle_file(str(good))}
 
-    # Every file goes down three paths: as the page's pad sends a stroke (a data URL through /stroke, read by
-    # our code), as a Sketchpad's composite through /reconstruct (Gradio decodes it first and refuses what it
-    # cannot decode), and as an upload, where our code reads the file.
+    # Every file goes down three paths: as the page's pad sends a stroke (a data URL through /stroke), as a
+    # Sketchpad's composite through /reconstruct, and as an upload; our code reads the file on each.
     for kind, (content, name, expected) in bad_files(folder).items():
         path = folder / name
         path.write_bytes(content)
-        refused = expected.startswith("error:")
         on_pad = expected.removeprefix("error:")  # the pad's path answers in the page, whatever the file
         html, numbers = client.predict(data_uri(content), "gaussian", 0.3, 0, api_name="/stroke")
         report(f"  as a stroke: {kind}", on_pad in html, "reconstructed" if on_pad == "<img" else html.replace("<", " <"))
@@ -190,12 +188,11 @@ def bad_input_run(url: str, folder: Path) -> None:
                 0,
                 api_name="/reconstruct",
             )
-            message = html if expected == "<img" else html.replace("<", " <")
-            report(
-                kind, not refused and expected in html, "reconstructed" if expected == "<img" and expected in html else message
-            )
+            # read by our code, as the stroke's data URL is (the API's drawings are not preprocessed by Gradio)
+            message = html if on_pad == "<img" else html.replace("<", " <")
+            report(kind, on_pad in html, "reconstructed" if on_pad == "<img" and on_pad in html else message)
         except AppError as e:
-            report(kind, refused and "EditorData" in str(e), f"refused by Gradio: {str(e)[:90]}")
+            report(kind, False, f"refused: {str(e)[:90]}")
         # refused on the upload path as on the others (a dot is not blown up onto the pad)
         on_upload = {"Draw a digit": "error:No digit found", "too small": "error:too small", "dot": "error:just a dot"}.get(
             expected, expected
@@ -215,17 +212,17 @@ def bad_input_run(url: str, folder: Path) -> None:
     # message; "page" = answered with that in the page (a hint, or the reconstruction)
     cases = [
         ("noise level NaN", [None, "gaussian", float("nan"), 0], "error", "Noise level"),
-        ("noise level +inf", [None, "gaussian", float("inf"), 0], "error", "greater than maximum value 1"),
-        ("noise level -inf", [None, "gaussian", float("-inf"), 0], "error", "less than minimum value 0"),
-        ("noise level negative", [None, "gaussian", -0.5, 0], "error", "less than minimum value 0"),
-        ("noise level over 1", [None, "gaussian", 3.0, 0], "error", "greater than maximum value 1"),
-        ("noise level as text", [None, "gaussian", "lots", 0], "error", "slider"),
-        ("unknown noise kind", [None, "speckle", 0.3, 0], "error", "not in the list of choices"),
+        ("noise level +inf", [None, "gaussian", float("inf"), 0], "error", "Noise level must be a number from 0 to 1"),
+        ("noise level -inf", [None, "gaussian", float("-inf"), 0], "error", "Noise level must be a number from 0 to 1"),
+        ("noise level negative", [None, "gaussian", -0.5, 0], "error", "Noise level must be a number from 0 to 1"),
+        ("noise level over 1", [None, "gaussian", 3.0, 0], "error", "Noise level must be a number from 0 to 1"),
+        ("noise level as text", [None, "gaussian", "lots", 0], "error", "Noise level must be a number"),
+        ("unknown noise kind", [None, "speckle", 0.3, 0], "error", "Noise type must be one of"),
         ("noise kind null", [None, None, 0.3, 0], "error", "Noise type"),
-        ("seed negative", [None, "gaussian", 0.3, -4], "error", "less than minimum value 0"),
-        ("seed as text", [None, "gaussian", 0.3, "abc"], "error", "number"),
-        ("seed NaN", [None, "gaussian", 0.3, float("nan")], "error", "number"),
-        ("seed fractional (rounded: precision 0)", [None, "gaussian", 0.3, 2.5], "page", "tied-img"),
+        ("seed negative", [None, "gaussian", 0.3, -4], "error", "Seed must be a whole number"),
+        ("seed as text", [None, "gaussian", 0.3, "abc"], "error", "Seed must be a whole number"),
+        ("seed NaN", [None, "gaussian", 0.3, float("nan")], "error", "Seed must be a whole number"),
+        ("seed fractional", [None, "gaussian", 0.3, 2.5], "error", "Seed must be a whole number"),
         ("drawing is a number", [42, "gaussian", 0.3, 0], "error", "EditorData"),
         ("drawing dict with unknown keys", [{"foo": 1}, "gaussian", 0.3, 0], "page", "Draw a digit"),
         ("composite is a number", [{"background": None, "layers": [], "composite": 7}, "gaussian", 0.3, 0], "error", "composite"),

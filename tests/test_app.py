@@ -268,15 +268,18 @@ def test_api_bad_input_gets_a_message_and_the_server_keeps_serving(app_url, tmp_
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"\x89PNG\r\n\x1a\n definitely broken")
     value = {"background": None, "layers": [], "composite": handle_file(str(good))}
-    with pytest.raises(AppError, match="greater than maximum value 1"):  # Gradio's slider bound check
+    with pytest.raises(AppError, match="Noise level must be a number from 0 to 1"):
         client.predict(value, "gaussian", 7.0, 0, api_name="/reconstruct")
-    with pytest.raises(AppError, match="not in the list of choices"):  # Gradio's radio check
+    with pytest.raises(AppError, match="Noise type must be one of gaussian"):
         client.predict(value, "bogus", 0.3, 0, api_name="/reconstruct")
-    # A file the Sketchpad cannot decode, or a malformed payload, is refused by Gradio before our code runs.
+    with pytest.raises(AppError, match="Seed must be a whole number"):
+        client.predict(value, "gaussian", 0.3, 2.5, api_name="/reconstruct")
+    # A file that is not an image is ours to open (the API's drawings are not preprocessed): our message
     junk_value = {"background": None, "layers": [], "composite": handle_file(str(junk))}
-    for bad in (junk_value, {"composite": 42}):
-        with pytest.raises(AppError, match="EditorData"):
-            client.predict(bad, "gaussian", 0.3, 0, api_name="/reconstruct")
+    shown, numbers = client.predict(junk_value, "gaussian", 0.3, 0, api_name="/reconstruct")
+    assert "not an image that can be read" in shown and numbers is None
+    with pytest.raises(AppError, match="EditorData"):  # a payload that is not a drawing at all: Gradio's check
+        client.predict({"composite": 42}, "gaussian", 0.3, 0, api_name="/reconstruct")
     # still serving normally
     assert client.predict(value, "gaussian", 0.3, 0, api_name="/reconstruct")[1]["tied"]["mse"] > 0
 
@@ -744,3 +747,30 @@ def test_a_digit_drawn_small_on_the_pad_is_shown_with_a_note_on_its_thick_stroke
     large = draw_digit(7, size=(app.CANVAS_SIZE, app.CANVAS_SIZE), box=(60, 40, 200, 230), width=pen)
     shown, numbers = app.reconstruct(data_uri(large), "gaussian", 0.3, 0)
     assert numbers is not None and 'class="note"' not in shown
+
+
+def test_no_error_from_the_drawing_endpoints_shows_a_server_path(app_url, tmp_path):
+    import tempfile
+
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    good = tmp_path / "three.png"
+    draw_digit(3).save(good)
+    junk = {"background": None, "layers": [], "composite": handle_file(str(text))}
+    fine = {"background": None, "layers": [], "composite": handle_file(str(good))}
+    layered = {"background": handle_file(str(good)), "layers": [handle_file(str(text))], "composite": None}
+    client = Client(app_url, verbose=False)
+    messages = [client.predict(bad, "gaussian", 0.3, 0, api_name="/reconstruct")[0] for bad in (junk, layered)]
+    for call in (
+        lambda: client.predict(junk, fine, 5, api_name="/interpolate"),
+        lambda: client.predict(fine, junk, fine, api_name="/arithmetic"),
+    ):
+        with pytest.raises(AppError) as caught:
+            call()
+        messages.append(str(caught.value))
+    for message in messages:
+        assert "not an image that can be read" in message, message
+        assert tempfile.gettempdir() not in message and "gradio" not in message.lower(), message
