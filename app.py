@@ -257,7 +257,7 @@ def upload_to_canvas(path: str | None):
     if path is None:
         return gr.skip(), gr.skip()
     try:
-        ink = find_ink(path)
+        ink = find_ink(image_from_data_uri(path) if path.startswith("data:") else path)
         if ink is not None:
             check_not_a_dot(ink)  # the rule sketch_to_mnist applies: once cropped onto the pad a dot would be a disk
     except SketchError as e:
@@ -266,6 +266,23 @@ def upload_to_canvas(path: str | None):
         raise refused("No digit found in that image: it looks blank, or the strokes are too faint to tell from the paper.")
     canvas = tiedae.demo.ink_on_canvas(ink, CANVAS_SIZE)
     return tiedae.demo.png_data_uri(np.asarray(canvas)), gr.Tabs(selected="draw")  # shown on the pad, drawn over there
+
+
+def picked_to_canvas(picked: str):
+    """The Upload tab's image (a data URL read in the browser) onto the canvas; the tab is then cleared for the next."""
+    if not picked:
+        return gr.skip(), gr.skip(), gr.skip()
+    if not isinstance(picked, str) or not picked.startswith("data:"):
+        raise refused("An upload is sent as a data URL ('data:image/…;base64,…').")
+    return *upload_to_canvas(picked), ""
+
+
+def example_to_canvas(index: int):
+    """Put the example clicked (its index among EXAMPLE_FILES) on the canvas, as an upload is."""
+    paths = list(EXAMPLE_FILES.values())
+    if not isinstance(index, int) or not 0 <= index < len(paths):
+        raise refused(f"There is no example number {index!r}.")
+    return upload_to_canvas(paths[index])
 
 
 @functools.cache
@@ -765,6 +782,58 @@ PAD_HTML = """
 </div>
 """
 PAD_CSS = """
+.upload-pick { padding: 24px 8px; text-align: center; }
+.upload-button { display: inline-block; padding: 12px 18px; border: 1px dashed var(--border-color-primary);
+  border-radius: var(--radius-lg); cursor: pointer; }
+.upload-button input { display: block; margin: 0 auto 8px; }
+.upload-status { font-size: 0.9em; margin-top: 8px; }
+"""
+UPLOAD_JS = """
+const input = element.querySelector("input");
+const status = element.querySelector(".upload-status");
+const side = props.side, maxBytes = props.max_bytes;
+function send(url) { status.textContent = ""; props.value = url; }
+input.addEventListener("change", async () => {
+  const file = input.files[0];
+  input.value = "";  // the same file chosen again is a new upload
+  if (!file) return;
+  if (file.size > maxBytes) {
+    status.textContent = `That file is ${(file.size / 1e6).toFixed(1)} MB; an upload can be at most ${maxBytes / 1e6} MB.`;
+    return;
+  }
+  status.textContent = "Reading…";
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+  } catch (error) {  // not an image this browser decodes: the server's message says what it is
+    const reader = new FileReader();
+    reader.onload = () => send(reader.result);
+    reader.readAsDataURL(file);
+    return;
+  }
+  const scale = Math.min(1, side / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+  canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  send(canvas.toDataURL(file.type === "image/jpeg" ? "image/jpeg" : "image/png", 0.92));  // PNG keeps transparency
+});
+"""
+# The Upload tab: a file picker (and, on a phone, the camera); the image is decoded in the browser (EXIF orientation
+# applied), scaled to at most UPLOAD_SIDE px a side and sent as a data URL. A file the browser cannot decode is sent
+# as it is, so the server says what is wrong with it.
+UPLOAD_SIDE = 1024  # twice preprocess.WORK_SIZE: the server works at 512 px, so nothing it uses is lost
+UPLOAD_MAX_BYTES = 10_000_000  # as LAUNCH_KWARGS' max_file_size for the API's uploads
+UPLOAD_HTML = """
+<div class="upload-pick">
+  <label class="upload-button">
+    <input type="file" accept="image/*" aria-label="Upload an image of a digit">
+    <span>Choose an image of a digit (PNG, JPEG, …) or take a photo of one</span>
+  </label>
+  <p class="upload-status" role="status"></p>
+</div>
+"""
+UPLOAD_CSS = """
 .pad canvas { display: block; width: 100%; max-width: 460px; aspect-ratio: 1; margin: 0 auto; background: #fff;
   border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); touch-action: none; cursor: crosshair; }
 .pad-tools { display: flex; gap: 8px; align-items: center; justify-content: flex-end; max-width: 460px; margin: 6px auto 0; }
@@ -934,10 +1003,15 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
                         elem_id="sketchpad",
                     )
                 with gr.Tab("Upload", id="upload"):
-                    upload = gr.File(
-                        label="Upload an image of a digit (PNG, JPEG, …)",
-                        file_types=["image"],
-                        type="filepath",
+                    # read in the browser and sent as a data URL (downscaled): no file upload, whose progress
+                    # stream the page's client closes with a console warning; the server reads it as an upload
+                    upload = gr.HTML(
+                        "",
+                        html_template=UPLOAD_HTML,
+                        css_template=UPLOAD_CSS,
+                        js_on_load=UPLOAD_JS,
+                        side=UPLOAD_SIDE,
+                        max_bytes=UPLOAD_MAX_BYTES,
                         elem_id="upload",
                     )
         with gr.Column(scale=3):
@@ -957,14 +1031,18 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
                     "↻ Re-roll noise", elem_id="reroll"
                 )  # a plain arrow: an emoji is an empty box without an emoji font
         with gr.Column(scale=3):
-            example = gr.Image(type="filepath", visible=False, elem_id="example")  # what an example click sets
-            if EXAMPLES_DIR.is_dir():
-                gr.Examples(
-                    examples=sorted(str(p) for p in EXAMPLES_DIR.glob("*.png")),
-                    inputs=example,
-                    label="Example digits (drawn with pen strokes)",
-                    examples_per_page=10,
-                )
+            # The examples as a Dataset: a click sends the example's index, and the server puts that file on the pad
+            # (gr.Examples would load the file into an image input first, an upload whose progress stream the page's
+            # client closes with a console warning)
+            examples = gr.Dataset(
+                components=[gr.Image(type="filepath", visible=False)],
+                samples=[[path] for path in EXAMPLE_FILES.values()],
+                type="index",
+                label="Example digits (drawn with pen strokes)",
+                samples_per_page=10,
+                elem_id="examples",
+                visible=bool(EXAMPLE_FILES),
+            )
 
     with gr.Accordion("Noise sweep on the MNIST test set", open=False) as sweep_section:
         sweep = captioned_image(
@@ -1099,6 +1177,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     # API-only inputs of /reconstruct, /interpolate and /arithmetic: drawings as a Sketchpad sends them (image files)
     with gr.Group(visible=False):
         api_drawing = gr.Sketchpad(type="pil", visible=False)
+        api_upload = gr.File(file_types=["image"], type="filepath", visible=False)  # an upload, as a client sends a file
         api_reconstruct = gr.Button(visible=False)
         api_drawings = [gr.Sketchpad(type="pil", visible=False) for _ in range(2)]
         api_steps = gr.Number(value=10, precision=0, visible=False)
@@ -1194,8 +1273,9 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         ).then(mark_drawing, marking, maps_out, **mark_kw)
     # An upload or example goes onto the pad (its change event then reconstructs it), so drawing over it works.
     # The upload step is callable by clients (not in the API docs), so bad files can be tested down the path people use.
-    for source, api_name in ((upload, "upload_to_canvas"), (example, False)):
-        source.change(upload_to_canvas, source, [sketch, tabs], api_name=api_name, api_visibility="undocumented")
+    upload.change(picked_to_canvas, upload, [sketch, tabs, upload], api_name=False)
+    api_upload.change(upload_to_canvas, api_upload, [sketch, tabs], api_name="upload_to_canvas", api_visibility="undocumented")
+    examples.click(example_to_canvas, examples, [sketch, tabs], api_name=False)
     demo.load(source_note, None, note, api_name=False, show_progress="hidden")
     reroll.click(new_seed, None, seed, api_name=False)
     sweep_section.expand(sweep_chart, None, sweep, api_name=False)

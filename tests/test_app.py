@@ -774,3 +774,19 @@ def test_no_error_from_the_drawing_endpoints_shows_a_server_path(app_url, tmp_pa
     for message in messages:
         assert "not an image that can be read" in message, message
         assert tempfile.gettempdir() not in message and "gradio" not in message.lower(), message
+
+
+def test_an_image_picked_in_the_upload_tab_goes_onto_the_canvas_as_an_upload_does(tmp_path):
+    path = tmp_path / "three.png"
+    draw_digit(3).save(path)
+    pad_value, tabs, cleared = app.picked_to_canvas(data_uri(draw_digit(3)))
+    assert tabs.selected == "draw"  # back to the pad, to draw over it
+    assert pad_value == app.upload_to_canvas(str(path))[0] and cleared == ""  # cleared: the same file can come again
+    assert all(value == gr.skip() for value in app.picked_to_canvas(""))
+    for bad, message in (("/etc/passwd", "data URL"), ("data:text/plain;base64,aGVsbG8=", "data URL"), (data_uri_of(b"junk"), "not an image")):
+        with pytest.raises(gr.Error, match=message):
+            app.picked_to_canvas(bad)
+
+
+def data_uri_of(raw: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(raw).decode()

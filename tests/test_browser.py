@@ -399,11 +399,6 @@ def test_a_tour_of_the_page_logs_no_console_warning_or_error(browser, app_url, t
     assert messages == [], messages
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Gradio's client logs 'Method not implemented.' when it closes the upload's progress stream (its EventSource "
-    "stand-in), for an upload and an example click alike; not fixed yet",
-)
 def test_an_upload_and_an_example_log_no_console_warning(browser, app_url, tmp_path):
     from tiedae.drawing import draw_digit
 
@@ -498,3 +493,14 @@ def test_a_second_visitor_waits_in_the_queue_and_can_stop_before_their_turn(brow
     finally:
         first.close()
         second.close()
+
+
+def test_an_upload_that_is_not_an_image_gets_the_message_and_the_pad_is_kept(page, tmp_path):
+    draw(page, THREE)
+    before = src(page, "clean")
+    notes = tmp_path / "notes.png"
+    notes.write_text("not a picture")
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#upload input[type='file']").set_input_files(str(notes))
+    page.get_by_text("not an image that can be read").first.wait_for(timeout=30_000)
+    assert src(page, "clean") == before  # the drawing and its reconstructions are still there
