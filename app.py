@@ -782,58 +782,6 @@ PAD_HTML = """
 </div>
 """
 PAD_CSS = """
-.upload-pick { padding: 24px 8px; text-align: center; }
-.upload-button { display: inline-block; padding: 12px 18px; border: 1px dashed var(--border-color-primary);
-  border-radius: var(--radius-lg); cursor: pointer; }
-.upload-button input { display: block; margin: 0 auto 8px; }
-.upload-status { font-size: 0.9em; margin-top: 8px; }
-"""
-UPLOAD_JS = """
-const input = element.querySelector("input");
-const status = element.querySelector(".upload-status");
-const side = props.side, maxBytes = props.max_bytes;
-function send(url) { status.textContent = ""; props.value = url; }
-input.addEventListener("change", async () => {
-  const file = input.files[0];
-  input.value = "";  // the same file chosen again is a new upload
-  if (!file) return;
-  if (file.size > maxBytes) {
-    status.textContent = `That file is ${(file.size / 1e6).toFixed(1)} MB; an upload can be at most ${maxBytes / 1e6} MB.`;
-    return;
-  }
-  status.textContent = "Reading…";
-  let bitmap;
-  try {
-    bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
-  } catch (error) {  // not an image this browser decodes: the server's message says what it is
-    const reader = new FileReader();
-    reader.onload = () => send(reader.result);
-    reader.readAsDataURL(file);
-    return;
-  }
-  const scale = Math.min(1, side / Math.max(bitmap.width, bitmap.height));
-  const canvas = document.createElement("canvas");
-  canvas.width = Math.max(1, Math.round(bitmap.width * scale));
-  canvas.height = Math.max(1, Math.round(bitmap.height * scale));
-  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-  send(canvas.toDataURL(file.type === "image/jpeg" ? "image/jpeg" : "image/png", 0.92));  // PNG keeps transparency
-});
-"""
-# The Upload tab: a file picker (and, on a phone, the camera); the image is decoded in the browser (EXIF orientation
-# applied), scaled to at most UPLOAD_SIDE px a side and sent as a data URL. A file the browser cannot decode is sent
-# as it is, so the server says what is wrong with it.
-UPLOAD_SIDE = 1024  # twice preprocess.WORK_SIZE: the server works at 512 px, so nothing it uses is lost
-UPLOAD_MAX_BYTES = 10_000_000  # as LAUNCH_KWARGS' max_file_size for the API's uploads
-UPLOAD_HTML = """
-<div class="upload-pick">
-  <label class="upload-button">
-    <input type="file" accept="image/*" aria-label="Upload an image of a digit">
-    <span>Choose an image of a digit (PNG, JPEG, …) or take a photo of one</span>
-  </label>
-  <p class="upload-status" role="status"></p>
-</div>
-"""
-UPLOAD_CSS = """
 .pad canvas { display: block; width: 100%; max-width: 460px; aspect-ratio: 1; margin: 0 auto; background: #fff;
   border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); touch-action: none; cursor: crosshair; }
 .pad-tools { display: flex; gap: 8px; align-items: center; justify-content: flex-end; max-width: 460px; margin: 6px auto 0; }
@@ -919,6 +867,58 @@ watch("value", () => {
 });
 paint();
 canvas.dataset.ready = "true";  // strokes are taken from here on (tests wait for it; a slow phone may take a moment)
+"""
+# The Upload tab: a file picker (and, on a phone, the camera); the image is decoded in the browser (EXIF orientation
+# applied), scaled to at most UPLOAD_SIDE px a side and sent as a data URL. A file the browser cannot decode is sent
+# as it is, so the server says what is wrong with it.
+UPLOAD_SIDE = 1024  # twice preprocess.WORK_SIZE: the server works at 512 px, so nothing it uses is lost
+UPLOAD_MAX_BYTES = 10_000_000  # as LAUNCH_KWARGS' max_file_size for the API's uploads
+UPLOAD_HTML = """
+<div class="upload-pick">
+  <label class="upload-button">
+    <input type="file" accept="image/*" aria-label="Upload an image of a digit">
+    <span>Choose an image of a digit (PNG, JPEG, …) or take a photo of one</span>
+  </label>
+  <p class="upload-status" role="status"></p>
+</div>
+"""
+UPLOAD_CSS = """
+.upload-pick { padding: 24px 8px; text-align: center; }
+.upload-button { display: inline-block; padding: 12px 18px; border: 1px dashed var(--border-color-primary);
+  border-radius: var(--radius-lg); cursor: pointer; }
+.upload-button input { display: block; margin: 0 auto 8px; }
+.upload-status { font-size: 0.9em; margin-top: 8px; }
+"""
+UPLOAD_JS = """
+const input = element.querySelector("input");
+const status = element.querySelector(".upload-status");
+const side = props.side, maxBytes = props.max_bytes;
+function send(url) { status.textContent = ""; props.value = url; }
+input.addEventListener("change", async () => {
+  const file = input.files[0];
+  input.value = "";  // the same file chosen again is a new upload
+  if (!file) return;
+  if (file.size > maxBytes) {
+    status.textContent = `That file is ${(file.size / 1e6).toFixed(1)} MB; an upload can be at most ${maxBytes / 1e6} MB.`;
+    return;
+  }
+  status.textContent = "Reading…";
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+  } catch (error) {  // not an image this browser decodes: the server's message says what it is
+    const reader = new FileReader();
+    reader.onload = () => send(reader.result);
+    reader.readAsDataURL(file);
+    return;
+  }
+  const scale = Math.min(1, side / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+  canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  send(canvas.toDataURL(file.type === "image/jpeg" ? "image/jpeg" : "image/png", 0.92));  // PNG keeps transparency
+});
 """
 CSS = """
 .pixelated img, .panel img { image-rendering: pixelated; }
@@ -1331,6 +1331,8 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         train_download,
     ]
     train_ui.expand(live_settings_note, None, train_note, api_name=False)
+    # hidden layers are the MLP's: the conv pair's shape is its two conv layers and the code
+    train_arch.change(lambda arch: gr.update(interactive=arch == "mlp"), train_arch, train_depth, api_name=False, queue=False)
     train_button.click(request_run, None, None, api_name=False, queue=False).then(
         train_view,
         [*train_settings, sketch],

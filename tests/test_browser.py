@@ -383,6 +383,7 @@ def test_a_tour_of_the_page_logs_no_console_warning_or_error(browser, app_url, t
         for section, ready in (
             ("Noise sweep", "#sweep img"),
             ("What does tying cost?", "#study-latent .vega-embed .marks"),
+            ("Train them yourself", "#train-note p"),
             ("Latent space", "#map-tied img"),
             ("Interpolate between two digits", "#strip-tied-img"),
             ("Latent arithmetic", "#arith-tied-img"),
