@@ -657,18 +657,24 @@ def keep_trained(session: str, update) -> str:
     folder = Path(tempfile.mkdtemp(prefix="tiedae-trained-"))
     zip_path = tiedae.live.save_pair(update.models, update.final, folder)
     pair = tiedae.demo.LoadedModels(dict(update.models), dict.fromkeys(MODEL_NAMES), source="your live run")
-    forget_trained(session)
-    TRAINED[session] = {"arch": update.recipe.arch, "pair": pair, "zip": zip_path}
-    while len(TRAINED) > MAX_TRAINED:
-        forget_trained(next(iter(TRAINED)))
+    with _trained_lock:
+        forget_trained(session)
+        TRAINED[session] = {"arch": update.recipe.arch, "pair": pair, "zip": zip_path}
+        while len(TRAINED) > MAX_TRAINED:
+            forget_trained(next(iter(TRAINED)))
     return str(zip_path)
 
 
 def forget_trained(session: str) -> None:
-    """Drop a session's trained pair and its zip."""
-    trained = TRAINED.pop(session, None)
+    """Drop a session's trained pair and its zip (Gradio serves its own copy of a zip already sent)."""
+    with _trained_lock:
+        trained = TRAINED.pop(session, None)
     if trained is not None:
         shutil.rmtree(Path(trained["zip"]).parent, ignore_errors=True)
+
+
+_trained_lock = threading.RLock()  # sessions finish runs and leave from any worker thread
+atexit.register(lambda: [forget_trained(session) for session in list(TRAINED)])  # no zips left behind
 
 
 def live_settings_note() -> str:
