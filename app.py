@@ -944,6 +944,7 @@ table.metrics th, table.metrics td { padding: 6px 10px; }
 .study-plot .vega-embed { width: 100%; }
 .study-plot .vega-embed .marks { padding: 0; }
 .hint { font-size: 1.1em; padding: 24px 0; }
+#train-digits { overflow-x: auto; }
 .live-digits { border-collapse: collapse; }
 .live-digits th { font-size: 0.8em; font-weight: 600; padding: 2px 4px; text-align: right; }
 .live-digits td { padding: 1px; }
@@ -960,6 +961,7 @@ table.metrics th, table.metrics td { padding: 6px 10px; }
 .arith { display: grid; grid-template-columns: repeat(5, minmax(0, 1fr)); gap: 8px; max-width: 800px; }
 .arith-in, .arith-out { display: contents; }
 @media (max-width: 600px) { .arith { grid-template-columns: repeat(3, minmax(0, 1fr)); } }
+@media (max-width: 600px) { .live-digits img { width: 26px; height: 26px; } .live-digits th { font-size: 0.7em; padding: 1px 2px; } }
 /* a phone: the table smaller; each interpolation's name and image at t on one line, its strip the whole width below */
 @media (max-width: 600px) {
   /* a phone: a shorter header, and the four reconstructions in one row right under the pad (the input pair after
@@ -1116,11 +1118,13 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
                 train_button = gr.Button("Train", variant="primary", elem_id="train-button")
                 stop_button = gr.Button("Stop", variant="stop", elem_id="stop-button")
         train_status = gr.Markdown(elem_id="train-status")
-        with gr.Row():
-            train_curves = gr.Plot(
-                label="Test MSE after each epoch", show_label=False, elem_id="train-curves", elem_classes="study-plot"
-            )
-            train_digits = gr.HTML(elem_id="train-digits")
+        with gr.Row(equal_height=False):  # two columns side by side where there is room, stacked on a phone
+            with gr.Column(min_width=300):
+                train_curves = gr.Plot(
+                    label="Test MSE after each epoch", show_label=False, elem_id="train-curves", elem_classes="study-plot"
+                )
+            with gr.Column(min_width=300):
+                train_digits = gr.HTML(elem_id="train-digits")
         train_result = gr.HTML(elem_id="train-result")
         train_command = gr.Code(
             label="The same run from the command line", language="shell", visible=False, elem_id="train-command"
