@@ -249,3 +249,21 @@ def test_wrong_class_and_shape_loads_fail_clearly(tmp_path):
         TiedAutoencoder.from_pretrained(untied_dir)
     with pytest.raises(ValueError, match="channels must be two positive widths"):
         TiedConvAutoencoder(channels=[8])
+
+
+def test_a_tied_conv_pair_trains_to_the_same_weights_in_threads_and_one_after_the_other(mnist_root):
+    """bf16 autocast's weight cache shared one cast of the tied kernel between its two uses, and beside its twin in
+    another thread the tied model then trained to different weights run to run (tiedae.training.train_step)."""
+    from tiedae import training
+    from tiedae.recipe import Recipe
+
+    x_train, x_test = training.load_mnist(str(mnist_root))
+    x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
+    recipe = Recipe.for_arch("conv", channels=(8, 16), epochs=6, batch_size=32, precision="bf16")
+    weights = []
+    for parallel in (True, True, True, False):
+        *_, last = training.train_pair(recipe, x_train, x_test, torch.device("cpu"), parallel=parallel, progress=False)
+        weights.append({name: [p.detach().clone() for p in model.parameters()] for name, model in last.models.items()})
+    for other in weights[1:]:
+        for name in weights[0]:
+            assert all(torch.equal(a, b) for a, b in zip(weights[0][name], other[name])), name

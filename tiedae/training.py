@@ -185,7 +185,11 @@ def train_step(
     recipe: Recipe,
 ) -> float:
     """One optimizer step of one model on one batch (noisy in, clean target); its loss."""
-    with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):  # per thread
+    # No autocast weight cache: it casts a weight once per forward pass and shares that copy between its uses, and a
+    # tied conv kernel is used twice (conv2d and conv_transpose2d). With the cache, a tied conv model stepped beside
+    # its twin in another thread trained to different weights run to run; without it, to the same weights every
+    # time, in threads or one after the other. Weights used once (every MLP, the untied conv) train bit for bit as before.
+    with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16", cache_enabled=False):
         output = model(noisy)
     loss = LOSSES[recipe.loss](output.float(), clean)
     optimizer.zero_grad(set_to_none=True)
