@@ -40,6 +40,7 @@ from tiedae.constants import (
     DIGIT_COLORS,
     LIVE_DEFAULTS,
     LIVE_LIMITS,
+    LIVE_SETTING_NAMES,
     LIVE_TIME_CAP,
     MAX_SEED,
     MNIST_PIXELS,
@@ -756,6 +757,17 @@ def end_session(request: gr.Request) -> None:
     forget_trained(request.session_hash)
 
 
+def live_slider(name: str, *, step: int = 1, note: str = "") -> gr.Slider:
+    """A live-training setting's slider: its range, default and name (the one its messages use) from one place."""
+    return gr.Slider(
+        *LIVE_LIMITS[name],
+        value=LIVE_DEFAULTS[name],
+        step=step,
+        label=LIVE_SETTING_NAMES[name] + note,
+        elem_id=f"train-{name.removeprefix('train_')}",  # train-size, train-latent, …
+    )
+
+
 def new_seed() -> int:
     return random.randint(0, MAX_SEED)
 
@@ -1086,33 +1098,21 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             train_arch = gr.Radio(
                 [("MLP", "mlp"), ("Conv (32/64 channels)", "conv")], value="mlp", label="Architecture", elem_id="train-arch"
             )
-            train_size = gr.Slider(
-                *LIVE_LIMITS["train_size"],
-                value=LIVE_DEFAULTS["train_size"],
-                step=100,
-                label="Training images",
-                elem_id="train-size",
-            )
-            train_latent = gr.Slider(
-                *LIVE_LIMITS["latent"], value=LIVE_DEFAULTS["latent"], step=1, label="Code size", elem_id="train-latent"
-            )
-            train_depth = gr.Slider(
-                *LIVE_LIMITS["depth"], value=LIVE_DEFAULTS["depth"], step=1, label="Hidden layers (MLP)", elem_id="train-depth"
-            )
+            train_size = live_slider("train_size", step=100)
+            train_latent = live_slider("latent")
+            train_depth = live_slider("depth", note=" (MLP)")
         with gr.Row():
-            train_epochs = gr.Slider(
-                *LIVE_LIMITS["epochs"], value=LIVE_DEFAULTS["epochs"], step=1, label="Epochs", elem_id="train-epochs"
-            )
+            train_epochs = live_slider("epochs")
             train_noise = gr.Slider(
                 0,
                 1,
                 value=LIVE_DEFAULTS["noise_level"],
                 step=0.05,
-                label="Training noise (σ up to; 0: clean)",
+                label=f"{LIVE_SETTING_NAMES['noise_level']} (σ up to; 0: clean)",
                 elem_id="train-noise",
             )
             train_seed = gr.Number(
-                value=LIVE_DEFAULTS["seed"], precision=0, minimum=0, maximum=MAX_SEED, label="Seed", elem_id="train-seed"
+                value=LIVE_DEFAULTS["seed"], precision=0, minimum=0, maximum=MAX_SEED, label=LIVE_SETTING_NAMES["seed"], elem_id="train-seed"
             )
             with gr.Column(min_width=160):
                 train_button = gr.Button("Train", variant="primary", elem_id="train-button")

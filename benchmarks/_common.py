@@ -90,11 +90,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(script: Path, port: int) -> subprocess.Popen:
+def start_server(script: Path, port: int, *args: str) -> subprocess.Popen:
+    """`python script args…` serving on 127.0.0.1:port, quietly."""
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}
     return subprocess.Popen(
-        [sys.executable, str(script)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, str(script), *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+
+
+def verdict(quick: bool, met: dict[str, bool]) -> str:
+    """A SUMMARY line's verdict on its goals: 'all goals met', 'missed: …', or not judged in a quick run."""
+    if quick:
+        return "quick run, not judged"
+    return "all goals met" if all(met.values()) else "missed: " + ", ".join(k for k, v in met.items() if not v)
 
 
 def wait_http_200(port: int, timeout: float = 120) -> float:

@@ -33,7 +33,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import ROOT, free_port, machine, median, parse_with_quick, percentile, start_server, wait_http_200
+from _common import ROOT, free_port, machine, median, parse_with_quick, percentile, start_server, verdict, wait_http_200
 
 from tiedae.drawing import draw_digit
 from tiedae.latent import LatentMap
@@ -313,15 +313,10 @@ def main() -> int:
         "cold start": statistics.median(starts) <= 5,
         "click latency": click_ratio <= GOALS["click"],
     }
-    verdict = (
-        "quick run, not judged"
-        if args.quick
-        else ("all goals met" if all(met.values()) else "missed: " + ", ".join(k for k, v in met.items() if not v))
-    )
     print(
         f"SUMMARY app: p50 {latency_ratio:.2f}x and CPU {cpu_ratio:.2f}x the Gradio floor; map click p50 {click_ratio:.2f}x; {args.clients} clients: "
         f"{result['calls']} calls, {len(result['errors'])} errors, RSS {100 * growth:+.1f}%; cold start {statistics.median(starts):.2f}s "
-        f"(first stroke answered at {statistics.median(first_strokes):.2f}s) ({verdict})"
+        f"(first stroke answered at {statistics.median(first_strokes):.2f}s) ({verdict(args.quick, met)})"
     )
     return 0 if args.quick or not result["errors"] else 1
 

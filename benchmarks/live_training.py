@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -30,7 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import ROOT, free_port, machine, median, mnist_root, parse_with_quick, wait_http_200
+from _common import ROOT, free_port, machine, median, mnist_root, parse_with_quick, start_server, verdict, wait_http_200
 from app_load import cpu_seconds, make_drawings, pad_size, rss_mb
 
 GOALS = {"stroke_ratio": 1.5, "idle_seconds": 2.0, "rss_growth": 0.10, "agreement": 1e-4}
@@ -101,10 +100,7 @@ def main() -> int:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    server = subprocess.Popen(
-        [sys.executable, "app.py", "--data-dir", root], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    server = start_server(ROOT / "app.py", port, "--data-dir", root)
     met = {}
     try:
         wait_http_200(port)
@@ -183,16 +179,11 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
 
-    verdict = (
-        "quick run, not judged"
-        if args.quick
-        else ("all goals met" if all(met.values()) else "missed: " + ", ".join(k for k, v in met.items() if not v))
-    )
     print(
         f"SUMMARY live training: first point {live['first']:.2f} s; live {live['total']:.1f} s vs train.py {cli_seconds:.1f} s, "
         f"clean MSE within {max(gaps.values()):.1e}; strokes {ratio:.2f}x idle while training; idle {to_idle:.2f} s after a "
         f"visitor left; 3 at once: {len(runs)} finished, {len(errors)} errors; RSS {100 * growth:+.1f}% after "
-        f"{args.trainings} runs ({verdict})"
+        f"{args.trainings} runs ({verdict(args.quick, met)})"
     )
     return 0 if (args.quick or all(met.values())) and not errors else 1
 

@@ -20,6 +20,14 @@ MAX_SEED = 2**31 - 1
 # Live training (tiedae.live): each setting's range and default, and how long one run may train
 LIVE_LIMITS = {"train_size": (100, 10_000), "latent": (2, 64), "depth": (1, 3), "epochs": (1, 50), "seed": (0, MAX_SEED)}
 LIVE_DEFAULTS = {"arch": "mlp", "train_size": 2_000, "latent": 20, "depth": 1, "epochs": 10, "noise_level": 0.5, "seed": 0}
+LIVE_SETTING_NAMES = {  # the page's labels, and the names bad-setting messages use
+    "train_size": "Training images",
+    "latent": "Code size",
+    "depth": "Hidden layers",
+    "epochs": "Epochs",
+    "seed": "Seed",
+    "noise_level": "Training noise",
+}
 LIVE_TIME_CAP = 300.0  # seconds: a Space's 2 vCPUs are shared, and a 10,000-image 50-epoch conv run takes about 5 min here
 CANVAS_SIZE = 280  # the drawing pad's pixels per side, 10 per MNIST pixel; a stroke sends them as a PNG data URL of a few KB
 # matplotlib's tab10, one colour per digit 0–9 (the latent maps and their legend)

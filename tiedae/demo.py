@@ -38,6 +38,7 @@ from tiedae.plots import study_chart, sweep_image
 from tiedae.preprocess import STROKE_WIDE, crop_square, ink_box, sketch_to_mnist, stroke_width
 from tiedae.recipe import Recipe
 from tiedae.study import AXES, METRICS, NOISY, SHIPPED_TRAIN_SIZE, load_study, study_finding, summarize
+from tiedae.training import EPOCH_EVAL_SIZE
 
 log = logging.getLogger("tiedae")
 
@@ -180,7 +181,7 @@ def whole_number(value: object, low: int, high: int, what: str) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{what} must be a whole number from {low} to {high}; got {value!r}.")
+        raise ValueError(f"{what} must be a whole number from {low:,} to {high:,}; got {value!r}.")
     return value
 
 
@@ -502,7 +503,10 @@ def live_status(update) -> str:
         return f"**{why}**, after {update.epoch} of {recipe.epochs} epochs ({clock(update.seconds)}). Press Train to start again."
     latest = ", ".join(f"{name} {values[-1]:.5f}" for name, values in update.curve.items())
     if update.final is not None:
-        return f"**Done:** {recipe.epochs} epochs in {clock(update.seconds)}. Test MSE (first 1,000 test digits): {latest}."
+        return (
+            f"**Done:** {recipe.epochs} epochs in {clock(update.seconds)}. "
+            f"Test MSE (first {EPOCH_EVAL_SIZE:,} test digits): {latest}."
+        )
     return (
         f"**Training:** epoch {update.epoch} of {recipe.epochs} · {clock(update.seconds)} so far, about {clock(update.eta)} left · "
         f"test MSE {latest}"

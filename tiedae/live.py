@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import functools
 import json
 import math
@@ -22,12 +23,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tiedae.constants import LIVE_DEFAULTS, LIVE_LIMITS, LIVE_TIME_CAP, MNIST_PIXELS, MODEL_NAMES
+from tiedae.constants import LIVE_DEFAULTS, LIVE_LIMITS, LIVE_SETTING_NAMES, LIVE_TIME_CAP, MNIST_PIXELS, MODEL_NAMES
+from tiedae.demo import whole_number
 from tiedae.metrics import mse
 from tiedae.model import HubAutoencoder, count_parameters
 from tiedae.recipe import ARCH_NAMES, Recipe
 from tiedae.study import AXES, NOISY, SHIPPED, STUDY_CONV_CHANNELS
 from tiedae.training import (
+    IDX_FILES,
     load_mnist,
     load_test_labels,
     noisy_test_set,
@@ -38,14 +41,6 @@ LIMITS, DEFAULTS, TIME_CAP = LIVE_LIMITS, LIVE_DEFAULTS, LIVE_TIME_CAP
 NOISE_LIMIT = 1.0  # the training noise: σ drawn per image from U[0, noise_level]; 0 trains on clean digits
 HIDDEN = {1: (400,), 2: (512, 256), 3: (1000, 500, 250)}  # hidden widths by number of hidden layers: the study's depth axis
 RUN_OUT = "runs/live"  # where the printed train.py command writes its checkpoints (not over the shipped ones)
-SETTING_NAMES = {
-    "train_size": "Training images",
-    "latent": "Code size",
-    "depth": "Hidden layers",
-    "epochs": "Epochs",
-    "seed": "Seed",
-    "noise_level": "Training noise",
-}
 
 
 @dataclass
@@ -78,16 +73,10 @@ def live_recipe(
     """The Recipe a live run trains; a ValueError naming the setting when one is out of range or of the wrong type."""
     if arch not in ARCH_NAMES:
         raise ValueError(f"Architecture must be one of {', '.join(ARCH_NAMES)}; got {arch!r}.")
-    values = {}
-    for name, value in (("train_size", train_size), ("latent", latent), ("depth", depth), ("epochs", epochs), ("seed", seed)):
-        low, high = LIMITS[name]
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"{SETTING_NAMES[name]} must be a whole number from {low:,} to {high:,}; got {value!r}.")
-        values[name] = value
+    whole = {"train_size": train_size, "latent": latent, "depth": depth, "epochs": epochs, "seed": seed}
+    values = {name: whole_number(value, *LIMITS[name], LIVE_SETTING_NAMES[name]) for name, value in whole.items()}
     if isinstance(noise_level, bool) or not isinstance(noise_level, (int, float)) or not 0 <= noise_level <= NOISE_LIMIT:
-        raise ValueError(f"{SETTING_NAMES['noise_level']} must be a number from 0 to {NOISE_LIMIT:g}; got {noise_level!r}.")
+        raise ValueError(f"{LIVE_SETTING_NAMES['noise_level']} must be a number from 0 to {NOISE_LIMIT:g}; got {noise_level!r}.")
     noise_level = float(noise_level)
     if arch == "conv":
         shape = {"sizes": (MNIST_PIXELS, values["latent"]), "channels": STUDY_CONV_CHANNELS}
@@ -131,8 +120,7 @@ def load_data(data_dir: str) -> LiveData:
 def data_ready(data_dir: str) -> bool:
     """Whether the four MNIST files are in data_dir/MNIST/raw already (else a first run downloads them)."""
     raw = Path(data_dir, "MNIST", "raw")
-    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-    return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in names)
+    return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in IDX_FILES)
 
 
 @contextlib.contextmanager
@@ -244,17 +232,8 @@ def train_live(
             yield update
     release_memory()
     if update is None or update.final is None:  # stopped before the end: one more update says so
-        yield LiveUpdate(
-            recipe=recipe,
-            epoch=update.epoch if update else 0,
-            curve=curve,
-            seconds=time.perf_counter() - start,
-            eta=None,
-            images=update.images if update else {},
-            models=update.models if update else {},
-            stopped=stopped or "stopped",
-            parameters=update.parameters if update else {},
-        )
+        last = update or LiveUpdate(recipe=recipe, epoch=0, curve=curve, seconds=0.0, eta=None, images={}, models={})
+        yield dataclasses.replace(last, seconds=time.perf_counter() - start, eta=None, stopped=stopped or "stopped")
 
 
 def release_memory() -> None:
