@@ -1,12 +1,25 @@
 """sketch_to_mnist: MNIST's recipe, every input form, both polarities, photos, EXIF, blank and bad input."""
 
+import math
+
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
 from tiedae import preprocess
 from tiedae.drawing import draw_digit, photograph
-from tiedae.preprocess import SketchError, sketch_to_mnist, stroke_width
+from tiedae.preprocess import (
+    ROUNDING_SCALE,
+    SketchError,
+    _rounded_shift,
+    centre_by_mass,
+    centre_offset,
+    find_ink,
+    ink_to_mnist,
+    sized_digit,
+    sketch_to_mnist,
+    stroke_width,
+)
 
 
 def centred(digit):
@@ -272,3 +285,24 @@ def test_an_exif_rotated_jpeg_is_read_upright(tmp_path, orientation, stored):
     reference = sketch_to_mnist(plain)
     assert mse(sketch_to_mnist(path), reference) < 0.002  # from the file
     assert mse(sketch_to_mnist(Image.open(path)), reference) < 0.002  # and from an opened image
+
+
+def test_centring_blend_weights_the_two_nearest_shifts_by_their_fitted_chance():
+    for offset in (-1.7, -0.5, 0.0, 0.3, 2.5, 3.9):
+        (low, w_low), (high, w_high) = _rounded_shift(offset)
+        assert (low, high) == (math.floor(offset), math.floor(offset) + 1)
+        assert w_low + w_high == pytest.approx(1)
+    assert _rounded_shift(2.5)[1][1] == pytest.approx(0.5)  # right at x.5: even
+    assert _rounded_shift(2.0)[0][1] > 0.98 and _rounded_shift(2.99)[1][1] > 0.98  # a whole shift away from it
+    # a tenth of a pixel below x.5, the upper shift keeps the logistic's share
+    assert _rounded_shift(2.4)[1][1] == pytest.approx(1 / (1 + math.exp(0.1 / ROUNDING_SCALE)))
+    weights = [_rounded_shift(2 + f / 20)[1][1] for f in range(20)]
+    assert weights == sorted(weights)
+
+
+def test_ink_to_mnist_is_sized_then_centred():
+    ink = find_ink(draw_digit(7))
+    digit = sized_digit(ink)
+    assert np.array_equal(ink_to_mnist(ink), centre_by_mass(digit))
+    centred = centre_by_mass(digit)
+    assert all(abs(o) <= 0.5 + 0.05 for o in centre_offset(centred))
