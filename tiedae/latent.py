@@ -148,17 +148,22 @@ def mark_point(picture: np.ndarray, latent_map: LatentMap, code: np.ndarray, col
 
 
 def mark(picture: np.ndarray, latent_map: LatentMap, points: list[tuple[np.ndarray, tuple[int, int, int]]]) -> np.ndarray:
-    """A copy of a map picture with a ring (radius 7 px, 2 px wide) at each (code, colour); points off the map are pinned to its edge."""
+    """A copy of a map picture with a ring (2 px wide, white-edged) at each (code, colour); points off the map are pinned to its edge.
+
+    The first ring has radius 7 px and each later one 3 px less (down to 4), inside it: codes that
+    land together (or are pinned to the same edge) still show every ring.
+    """
     image = picture.copy()
-    for code, color in points:
+    for i, (code, color) in enumerate(points):
+        radius = max(7 - 3 * i, 4)
         column, row = np.clip(latent_map.to_pixel(np.asarray(code)), 0, latent_map.size - 1)
         # only the pixels around the ring: this runs on every stroke while the maps are open
         top, left = max(0, int(row) - 9), max(0, int(column) - 9)
         window = image[top : int(row) + 10, left : int(column) + 10]  # a view into image
         rows, cols = np.mgrid[top : top + window.shape[0], left : left + window.shape[1]]
         distance = np.hypot(cols - column, rows - row)
-        window[(distance >= 5.5) & (distance <= 8.5)] = (255, 255, 255)  # a halo, so the ring shows on any colour
-        window[(distance >= 6) & (distance <= 8)] = color
+        window[(distance >= radius - 1.5) & (distance <= radius + 1.5)] = (255, 255, 255)  # a halo: shows on any colour
+        window[(distance >= radius - 1) & (distance <= radius + 1)] = color
     return image
 
 
