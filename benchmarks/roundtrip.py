@@ -6,7 +6,7 @@ Each MNIST test digit is rendered as a drawing (scaled up 5-25×, anywhere on a 
 app's size or larger, with several resampling filters, pens from thin to fat, opaque white,
 transparent and light-on-dark canvases) or as a phone photo (dark ink on paper, uneven light,
 a shadow edge, paper texture, sensor noise, blur, JPEG), and the photos again stored with each
-EXIF orientation. Every rendering goes through `sketch_to_mnist`, exactly as the app calls it,
+EXIF orientation. Every rendering goes through `sketch_to_mnist`'s own steps, as the app's call runs them,
 and the result is compared with the original digit:
 
 - input fidelity: MSE(preprocessed rendering, original digit), mean, p90 and max;
@@ -171,20 +171,16 @@ def measure_mnist(images: np.ndarray) -> list[tuple[str, str, str]]:
     ]
 
 
-def shift_choice(image: Image.Image, original: np.ndarray) -> list[tuple[float, int]] | None:
-    """(fraction of the centring offset, 1 if the upper whole-pixel shift brings it nearer the original) per axis."""
-    try:
-        ink = pre.find_ink(image)
-        digit = None if ink is None else pre.sized_digit(ink)
-    except pre.SketchError:
-        digit = None
-    if digit is None:  # refused or blank: no centring to judge
-        return None
-    offsets = pre.centre_offset(digit)
+def shift_choice(sized: np.ndarray, original: np.ndarray) -> list[tuple[float, int]]:
+    """(fraction of the centring offset, 1 if the upper whole-pixel shift brings it nearer the original) per axis.
+
+    `sized`: the digit before centring (pre.sized_digit), as prepare keeps it.
+    """
+    offsets = pre.centre_offset(sized)
     base = [math.floor(o) for o in offsets]
 
     def error(up_y: int, up_x: int) -> float:
-        moved = ndimage.shift(digit, (base[0] + up_y, base[1] + up_x), order=0)  # whole pixels, zeros in
+        moved = ndimage.shift(sized, (base[0] + up_y, base[1] + up_x), order=0)  # whole pixels, zeros in
         return float(((moved / moved.max() - original) ** 2).mean())
 
     best = min(((y, x) for y in (0, 1) for x in (0, 1)), key=lambda s: error(*s))
@@ -209,13 +205,20 @@ def reconstruction_errors(models: dict, inputs: np.ndarray, originals: np.ndarra
         return {name: mse(model(x), target).numpy() for name, model in models.items()}
 
 
-def prepare(image: Image.Image, like: np.ndarray) -> tuple[np.ndarray, bool]:
-    """sketch_to_mnist as the app calls it; a blank or refused result counts as an all-black digit (a total loss)."""
+def prepare(image: Image.Image, like: np.ndarray) -> tuple[np.ndarray, bool, np.ndarray | None]:
+    """sketch_to_mnist's steps as it runs them (find_ink, then ink_to_mnist = centre_by_mass(sized_digit)).
+
+    Returns (digit, failed, the digit before centring). A blank or refused result counts as an
+    all-black digit (a total loss), with nothing before centring.
+    """
     try:
-        x = pre.sketch_to_mnist(image)
+        ink = pre.find_ink(image)
+        sized = None if ink is None else pre.sized_digit(ink)
     except pre.SketchError:
-        x = None
-    return (np.zeros_like(like), True) if x is None else (x, False)
+        sized = None
+    if sized is None:
+        return np.zeros_like(like), True, None
+    return pre.centre_by_mass(sized), False, sized
 
 
 def renderings(digit: np.ndarray, rng: np.random.Generator) -> dict[str, Image.Image]:
@@ -282,19 +285,19 @@ def main() -> int:
     for digit in originals:
         for family, image in renderings(digit, rng).items():
             start = time.perf_counter()
-            x, failed = prepare(image, digit)
+            x, failed, sized = prepare(image, digit)
             seconds[family] = seconds.get(family, 0.0) + time.perf_counter() - start
             prepared.setdefault(family, []).append(x)
             failures[family] = failures.get(family, 0) + failed
-            if family in choices:
-                choices[family] += shift_choice(image, digit) or []
+            if family in choices and sized is not None:
+                choices[family] += shift_choice(sized, digit)
     results = [
         summarize_family(family, np.stack(xs), failures[family], seconds[family], originals, models, own)
         for family, xs in prepared.items()
     ]
 
     fits = {family: fit_rounding_scale(c) for family, c in choices.items()}
-    fits["both"] = fit_rounding_scale([c for family in choices for c in choices[family]])
+    fits["both"] = fit_rounding_scale([c for family_choices in choices.values() for c in family_choices])
     print(
         "  centring blend: logistic scale fitted on these drawings (which whole-pixel shift is nearer the original)"
         f"  {', '.join(f'{family}: {scale:.3f}' for family, scale in fits.items())}   code: ROUNDING_SCALE = {pre.ROUNDING_SCALE}"
