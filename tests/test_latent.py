@@ -52,7 +52,6 @@ def test_marks_are_rings_at_the_code(latent_map):
     assert (picture == latent_map.picture()).all()  # the cached picture is not drawn on
 
 
-
 def test_rings_at_the_same_code_both_show(latent_map):
     # a drawing and its noisy version can encode to one point, or both be pinned to the same edge
     picture = latent_map.picture()
@@ -61,6 +60,7 @@ def test_rings_at_the_same_code_both_show(latent_map):
         for colour in ((255, 0, 255), (0, 0, 0)):
             painted = (marked == colour).all(axis=2) & ~(picture == colour).all(axis=2)
             assert painted.sum() > 10, (code, colour)  # a corner shows a quarter of each ring
+
 
 @pytest.mark.parametrize(
     "x, y, message",

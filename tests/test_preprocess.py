@@ -302,7 +302,6 @@ def test_centring_blend_weights_the_two_nearest_shifts_by_their_fitted_chance():
 
 def test_ink_to_mnist_is_sized_then_centred():
     ink = find_ink(draw_digit(7))
-    digit = sized_digit(ink)
-    assert np.array_equal(ink_to_mnist(ink), centre_by_mass(digit))
-    centred = centre_by_mass(digit)
+    centred = centre_by_mass(sized_digit(ink))
+    assert np.array_equal(ink_to_mnist(ink), centred)
     assert all(abs(o) <= 0.5 + 0.05 for o in centre_offset(centred))

@@ -363,8 +363,8 @@ def _rounded_shift(offset: float) -> list[tuple[int, float]]:
 
     Right at x.5 the estimate cannot tell which way MNIST's rounding went, and the blend is
     even; a tenth of a pixel from it the other shift keeps 30% of the weight, a quarter of a
-    pixel away 11%. Continuous in the offset, so the digit never
-    jumps a pixel as the drawing moves.
+    pixel away 11%. Continuous in the offset, so the digit never jumps a pixel as the drawing
+    moves.
     """
     base = math.floor(offset)
     weight = 1 / (1 + math.exp(-(offset - base - 0.5) / ROUNDING_SCALE))  # of the shift up
