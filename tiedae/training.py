@@ -40,7 +40,7 @@ class BinaryCrossEntropy(torch.autograd.Function):
 
     That kernel was a quarter of a train step (2.3 of 9.9 ms, torch.profiler, bf16, one core); these ops
     take 0.9 ms. The formulas are the kernel's (logs clamped at -100; gradient (x - y) / max((1 - x) x, 1e-12) / N),
-    so the gradient is the same bit for bit and a run trains to the same weights (tests/test_train.py).
+    so the gradient is the same bit for bit and a run trains to the same weights, to float rounding (tests/test_train.py).
     """
 
     @staticmethod
