@@ -78,7 +78,9 @@ def main() -> int:
         print(f"{arch:>5}  fp32 {fp32:8.1f} ms  bf16 {bf16:8.1f} ms  bf16/fp32 {bf16 / fp32:5.2f}  (median of {args.rounds})")
 
     picked_faster = all(choice == auto for choice in faster.values())
-    verdict = "quick run, not judged" if args.quick else ("auto picked the faster" if picked_faster else "auto did NOT pick the faster")
+    verdict = (
+        "quick run, not judged" if args.quick else ("auto picked the faster" if picked_faster else "auto did NOT pick the faster")
+    )
     print(
         f"SUMMARY precision: bf16/fp32 per step: mlp {ratios['mlp']:.2f}x, conv {ratios['conv']:.2f}x; "
         f"native bf16 {bf16_flags()}, auto picks {auto} ({verdict})"
