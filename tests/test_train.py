@@ -350,3 +350,30 @@ def test_a_training_batch_is_the_chosen_digits_noised_per_the_recipe():
     assert torch.equal(*batch(clean_fraction=1.0)) and torch.equal(*batch(denoise=False))
     distorted, _ = batch(denoise=False, distort=1.0)
     assert not torch.equal(distorted, clean)
+
+
+@pytest.mark.parametrize(
+    "cpuinfo, expected",
+    [
+        ("flags\t: fpu sse2 avx2 fma", "fp32"),  # AVX2 only: bf16 is emulated, 5-14x slower (benchmarks/precision.py)
+        ("flags\t: fpu avx2 avx512f avx512_bf16", "bf16"),
+        ("flags\t: fpu avx2 amx_bf16 amx_tile", "bf16"),
+        (OSError("no /proc"), "fp32"),
+    ],
+)
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_natively(monkeypatch, cpuinfo, expected):
+    import torch
+
+    class FakePath:
+        def __init__(self, path):
+            assert path == "/proc/cpuinfo", path
+
+        def read_text(self):
+            if isinstance(cpuinfo, Exception):
+                raise cpuinfo
+            return cpuinfo
+
+    monkeypatch.setattr(training, "Path", FakePath)
+    assert training.pick_precision("auto", torch.device("cpu")) == expected
+    for named in ("fp32", "bf16"):  # a named precision is kept, whatever the CPU
+        assert training.pick_precision(named, torch.device("cpu")) == named
