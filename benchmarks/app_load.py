@@ -14,7 +14,8 @@ gradio_client traffic:
    app states it in its /config) and noise: p50/p95/p99, calls/s, errors, server RSS after
    warm-up and at the end;
 3. cold start: seconds from `python app.py` to the first HTTP 200, median of 3; and to the
-   first stroke answered (torch and the models load in the background once the page is up).
+   first stroke answered (torch and the models load in the background once the page is up);
+   the floor app is started in turn with it, to show what Gradio alone costs here.
 """
 
 from __future__ import annotations
@@ -212,26 +213,32 @@ def load(server: dict, drawings: list[str], clients: int, duration: float, warmu
     }
 
 
-def cold_start(runs: int, drawing: str) -> tuple[list[float], list[float]]:
-    """Seconds from `python app.py` to the page (first HTTP 200), and to the first stroke answered.
+def cold_start(runs: int, drawing: str, floor_script: Path) -> tuple[list[float], list[float], list[float]]:
+    """Seconds from `python app.py` to the page (first HTTP 200) and to the first stroke answered; the floor's to its page.
 
     The page does not wait for torch and the models (they load behind it); the second figure is
-    when they are in: a client connecting as soon as the page is up and sending one stroke.
+    when they are in: a client connecting as soon as the page is up and sending one stroke. The
+    floor app starts in turn with the app, so the third figure is what importing and launching
+    Gradio alone costs on this machine that moment.
     """
-    pages, strokes = [], []
+    pages, strokes, floors = [], [], []
     for _ in range(runs):
-        port = free_port()
-        start = time.perf_counter()
-        proc = start_server(ROOT / "app.py", port)
-        try:
-            wait_http_200(port)
-            pages.append(time.perf_counter() - start)
-            Caller(f"http://127.0.0.1:{port}/", "app-same", [drawing], seed=0).call()
-            strokes.append(time.perf_counter() - start)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    return pages, strokes
+        for script in (ROOT / "app.py", floor_script):
+            port = free_port()
+            start = time.perf_counter()
+            proc = start_server(script, port)
+            try:
+                wait_http_200(port)
+                if script == floor_script:
+                    floors.append(time.perf_counter() - start)
+                    continue
+                pages.append(time.perf_counter() - start)
+                Caller(f"http://127.0.0.1:{port}/", "app-same", [drawing], seed=0).call()
+                strokes.append(time.perf_counter() - start)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    return pages, strokes, floors
 
 
 QUICK = {"calls": 10, "clients": 2, "duration": 3, "warmup": 1, "cold_starts": 1}
@@ -274,7 +281,9 @@ def main() -> int:
         for name in ("app-same", "app-click"):
             s = single[name]
             label = name.split("-")[1] + "/floor"
-            print(f"{label:<10}{s['p50'] / f['p50']:>10.2f}{s['p95'] / f['p95']:>10.2f}{s['cpu_per_call'] / f['cpu_per_call']:>20.2f}")
+            print(
+                f"{label:<10}{s['p50'] / f['p50']:>10.2f}{s['p95'] / f['p95']:>10.2f}{s['cpu_per_call'] / f['cpu_per_call']:>20.2f}"
+            )
         click_ratio = single["app-click"]["p50"] / f["p50"]
 
         result = load(servers["app"], drawings, args.clients, args.duration, args.warmup)
@@ -296,9 +305,13 @@ def main() -> int:
             server["proc"].terminate()
             server["proc"].wait(timeout=30)
 
-    starts, first_strokes = cold_start(args.cold_starts, drawings[0])
+    starts, first_strokes, floor_starts = cold_start(args.cold_starts, drawings[0], floor_script)
     print(
         f"\ncold start (python app.py to first HTTP 200): {', '.join(f'{s:.2f}s' for s in starts)}; median {statistics.median(starts):.2f}s"
+    )
+    print(
+        f"the floor app's, in turn with it (Gradio's import and launch alone): {', '.join(f'{s:.2f}s' for s in floor_starts)}; "
+        f"median {statistics.median(floor_starts):.2f}s"
     )
     print(
         f"first stroke answered (a client connecting at the first 200; torch and the models load behind the page): "
@@ -316,7 +329,7 @@ def main() -> int:
     print(
         f"SUMMARY app: p50 {latency_ratio:.2f}x and CPU {cpu_ratio:.2f}x the Gradio floor; map click p50 {click_ratio:.2f}x; {args.clients} clients: "
         f"{result['calls']} calls, {len(result['errors'])} errors, RSS {100 * growth:+.1f}%; cold start {statistics.median(starts):.2f}s "
-        f"(first stroke answered at {statistics.median(first_strokes):.2f}s) ({verdict(args.quick, met)})"
+        f"(the floor app's {statistics.median(floor_starts):.2f}s; first stroke answered at {statistics.median(first_strokes):.2f}s) ({verdict(args.quick, met)})"
     )
     return 0 if args.quick or not result["errors"] else 1
 
