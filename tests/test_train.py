@@ -327,7 +327,7 @@ def test_a_train_step_with_our_loss_trains_the_same_weights_as_torchs(monkeypatc
         training.train_epoch(models, optimizers, schedulers, x_train, recipe, torch.Generator().manual_seed(0), 1, quiet=True)
         return [t for model in models.values() for t in model.state_dict().values()]
 
-    # Bit for bit on this machine; CI's CPU once differed in the last bits (the gradient test above still held
+    # Bit for bit on the machines it was written on; CI's CPU once differed in the last bits (the gradient test above held
     # there), so a whole run is held to float rounding: a wrong scale, sign or reduction is far outside it.
     for precision in ("fp32", "bf16"):
         ours, theirs = weights(training.binary_cross_entropy, precision), weights(F.binary_cross_entropy, precision)
