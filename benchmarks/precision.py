@@ -16,7 +16,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 import torch
@@ -40,15 +39,6 @@ def timed_pair(x_train: torch.Tensor, recipe: Recipe, batches: int, rounds: int)
     return run_once
 
 
-def bf16_flags() -> str:
-    """The CPU's native bf16 flags, as /proc/cpuinfo names them ('none' where it has none)."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return "unknown (no /proc/cpuinfo)"
-    return " ".join(sorted(flags & {"avx512_bf16", "amx_bf16"})) or "none"
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", default=None, help="MNIST root (default ../shared/data, else synthetic digits)")
@@ -59,7 +49,8 @@ def main() -> int:
     x_train, _ = training.load_mnist(root)
     x_train = x_train.reshape(len(x_train), -1)  # (N, 28, 28) -> (N, 784) uint8
     auto = training.pick_precision("auto", torch.device("cpu"))
-    print(f"{machine()}; data: {data_note}; native bf16: {bf16_flags()}; --precision auto picks {auto}")
+    native = " ".join(sorted(training.cpu_bf16_flags())) or "none"
+    print(f"{machine()}; data: {data_note}; native bf16: {native}; --precision auto picks {auto}")
 
     ratios, faster = {}, {}
     for arch in ("mlp", "conv"):
@@ -83,7 +74,7 @@ def main() -> int:
     )
     print(
         f"SUMMARY precision: bf16/fp32 per step: mlp {ratios['mlp']:.2f}x, conv {ratios['conv']:.2f}x; "
-        f"native bf16 {bf16_flags()}, auto picks {auto} ({verdict})"
+        f"native bf16 {native}, auto picks {auto} ({verdict})"
     )
     return 0
 

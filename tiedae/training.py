@@ -75,6 +75,15 @@ def pick_device(name: str) -> torch.device:
     return torch.accelerator.current_accelerator(check_available=True) or torch.device("cpu")
 
 
+def cpu_bf16_flags() -> set[str]:
+    """The CPU's native bf16 flags as /proc/cpuinfo names them (avx512_bf16, amx_bf16); empty where none or unreadable."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return set()
+    return flags & {"avx512_bf16", "amx_bf16"}
+
+
 def pick_precision(name: str, device: torch.device) -> str:
     """'bf16' or 'fp32'; 'auto' picks bf16 only where the hardware computes it natively (else it is slow)."""
     if name != "auto":
@@ -82,11 +91,7 @@ def pick_precision(name: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     if device.type == "cpu":
-        try:
-            flags = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return "fp32"
-        return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
+        return "bf16" if cpu_bf16_flags() else "fp32"
     return "fp32"
 
 
