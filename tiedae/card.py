@@ -5,53 +5,26 @@ says what the model is and how to load it; `tiedae.publish` passes the training 
 test results and the twin's name (as `model_card_kwargs`) for the full card of a shipped checkpoint.
 """
 
-# Why the shipped conv pair has the channels it has: measured with train.py on this project's machine (2 cores, no GPU)
-# and data (10,000 MNIST training images), the recipe otherwise the shipped one; see benchmarks/RESULTS.md.
-CONV_CHANNELS_NOTE = (
-    "**Channels:** 64 and 128, chosen by measurement. With 32 and 64 channels and the same recipe for 200 epochs "
-    "(14 min for the pair on a 2-core CPU) the tied model's clean test MSE was 0.00734 (untied 0.00697), above the "
-    "project's 0.0070 bar; with 64 and 128 a step costs 2.4× as much, and 120 epochs meet the bar for both models. "
-    "The project's study compares tied and untied conv pairs at 32/64 channels (less than half the compute per step)."
-)
-
 MODEL_CARD_TEMPLATE = """---
 {{ card_data }}
 ---
 
 # {{ repo_id.split("/")[-1] if repo_id else "tiedae autoencoder" }}: {{ "tied" if model.tied else "untied" }}-weight MNIST autoencoder
 
-{% if model.arch == "conv" -%}
-A convolutional autoencoder `{{ model.layout }}` (two stride-2 convolutions with 4×4 kernels, a linear
-{{ model.latent_size }}-D code layer, and their mirrors: ReLU between layers, linear code, sigmoid output) from tiedae,
-the reference demo of tied-weight autoencoders.
-{%- else -%}
-A fully connected autoencoder `{{ model.layout }}`
-(ReLU hidden layers, linear {{ model.latent_size }}-D latent code, sigmoid output) from tiedae, the
-reference demo of tied-weight autoencoders.
-{%- endif %}
+{{ about }}
 {%- if twin_id %} Its twin with {{ "independent" if model.tied else "tied" }} decoder weights is
 [{{ twin_id }}](https://huggingface.co/{{ twin_id }}); both were trained with the same data, data order,
 seed, optimizer, schedule and epochs.{% endif %}
 
-{% if model.tied and model.arch == "conv" -%}
-Each decoder layer reuses its encoder layer's weight: one `nn.Parameter` per layer pair. A convolution
-kernel W is applied as `F.conv2d(x, W, b_enc, stride=2, padding=1)` when encoding and as
-`F.conv_transpose2d(h, W, b_dec, stride=2, padding=1)` when decoding, the convolution's adjoint (no
-flip or permute: a Conv2d weight (out, in, 4, 4) is the layout the transposed convolution takes back
-from out to in channels); the code layer's W is applied as W and W.t(). Each gradient collects both
-uses. Decoder biases are separate. The first layer's 4×4 kernels are at once the encoder's filters
-and the decoder's last layer.
-{%- elif model.tied -%}
-Each decoder layer reuses the transpose of its encoder layer's weight: one `nn.Parameter` W per layer
-pair, applied as `F.linear(x, W, b_enc)` when encoding and `F.linear(h, W.t(), b_dec)` when decoding,
-so its gradient collects both uses. Decoder biases are separate.
+{% if tie -%}
+{{ tie }}
 {%- else -%}
 Every decoder layer has its own weight (the same shapes as the tied twin's decoder, but independent
 parameters). It is the control for the tied model.
 {%- endif %}
-{%- if channels_note %}
+{%- if note %}
 
-{{ channels_note }}
+{{ note }}
 {%- endif %}
 
 **Parameters:** {{ "{:,}".format(parameters) }}{% if twin_parameters %} ({{ twin_name }}: {{ "{:,}".format(twin_parameters) }}){% endif %}.

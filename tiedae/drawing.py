@@ -12,6 +12,8 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from tiedae.images import to_uint8
+
 Stroke = list[tuple[float, float]]
 
 
@@ -95,7 +97,7 @@ def photograph(drawing: Image.Image, *, seed: int = 0, quality: int | None = Non
     gray = light * (paper * (1 - ink) + rng.uniform(0.08, 0.25) * ink)
     rgb = gray[..., None] * np.array([1.0, rng.uniform(0.95, 1.0), rng.uniform(0.85, 0.97)])  # warm light
     rgb += rng.normal(0, rng.uniform(0.01, 0.03), rgb.shape)  # sensor noise
-    photo = Image.fromarray(np.round(255 * np.clip(rgb, 0, 1)).astype(np.uint8), mode="RGB")
+    photo = Image.fromarray(to_uint8(np.clip(rgb, 0, 1)), mode="RGB")
     photo = photo.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0)))  # focus and motion
     buffer = io.BytesIO()
     photo.save(buffer, format="JPEG", quality=quality or int(rng.integers(60, 95)))

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from tiedae.constants import DIGIT_COLORS
+from tiedae.images import to_uint8
 from tiedae.model import LATENT_MAP_FILE, Autoencoder
 
 MAP_SIZE = 400  # map pixels per side
@@ -179,7 +180,7 @@ def decode_codes(model: Autoencoder, codes: np.ndarray) -> np.ndarray:
     """Decoder outputs for codes (N, latent): uint8 (N, 28, 28)."""
     z = torch.as_tensor(np.asarray(codes, dtype=np.float32))
     out = model.eval().decode(z).reshape(-1, 28, 28)  # (N, 784) -> (N, 28, 28)
-    return (out * 255).round().to(torch.uint8).numpy()
+    return to_uint8(out)
 
 
 def decoded_grid(model: Autoencoder, latent_map: LatentMap, *, steps: int = 15) -> np.ndarray:

@@ -24,22 +24,16 @@ import numpy as np
 import torch
 
 from tiedae.constants import LIVE_DEFAULTS, LIVE_LIMITS, LIVE_SETTING_NAMES, LIVE_TIME_CAP, MNIST_PIXELS, MODEL_NAMES
-from tiedae.demo import whole_number
-from tiedae.metrics import mse
+from tiedae.controls import whole_number
+from tiedae.families import FAMILIES
+from tiedae.images import to_uint8
 from tiedae.model import HubAutoencoder, count_parameters
-from tiedae.recipe import ARCH_NAMES, Recipe
-from tiedae.study import AXES, NOISY, SHIPPED, STUDY_CONV_CHANNELS
-from tiedae.training import (
-    IDX_FILES,
-    load_mnist,
-    load_test_labels,
-    noisy_test_set,
-    train_pair,
-)
+from tiedae.recipe import Recipe
+from tiedae.study import AXES, NOISY, SHIPPED
+from tiedae.training import IDX_FILES, load_mnist, load_test_labels, noisy_test_set, test_mse, train_pair
 
 LIMITS, DEFAULTS, TIME_CAP = LIVE_LIMITS, LIVE_DEFAULTS, LIVE_TIME_CAP
 NOISE_LIMIT = 1.0  # the training noise: σ drawn per image from U[0, noise_level]; 0 trains on clean digits
-HIDDEN = {1: (400,), 2: (512, 256), 3: (1000, 500, 250)}  # hidden widths by number of hidden layers: the study's depth axis
 RUN_OUT = "runs/live"  # where the printed train.py command writes its checkpoints (not over the shipped ones)
 
 
@@ -71,20 +65,16 @@ def live_recipe(
     precision: str = "fp32",
 ) -> Recipe:
     """The Recipe a live run trains; a ValueError naming the setting when one is out of range or of the wrong type."""
-    if arch not in ARCH_NAMES:
-        raise ValueError(f"Architecture must be one of {', '.join(ARCH_NAMES)}; got {arch!r}.")
+    if arch not in FAMILIES:
+        raise ValueError(f"Architecture must be one of {', '.join(FAMILIES)}; got {arch!r}.")
     whole = {"train_size": train_size, "latent": latent, "depth": depth, "epochs": epochs, "seed": seed}
     values = {name: whole_number(value, *LIMITS[name], LIVE_SETTING_NAMES[name]) for name, value in whole.items()}
     if isinstance(noise_level, bool) or not isinstance(noise_level, (int, float)) or not 0 <= noise_level <= NOISE_LIMIT:
         raise ValueError(f"{LIVE_SETTING_NAMES['noise_level']} must be a number from 0 to {NOISE_LIMIT:g}; got {noise_level!r}.")
     noise_level = float(noise_level)
-    if arch == "conv":
-        shape = {"sizes": (MNIST_PIXELS, values["latent"]), "channels": STUDY_CONV_CHANNELS}
-    else:
-        shape = {"sizes": (MNIST_PIXELS, *HIDDEN[values["depth"]], values["latent"])}
     return Recipe.for_arch(
         arch,
-        **shape,
+        **FAMILIES[arch].live_kwargs(values["latent"], values["depth"]),
         epochs=values["epochs"],
         train_size=values["train_size"],
         denoise=noise_level > 0,
@@ -142,26 +132,14 @@ def reconstruction_rows(models: dict[str, HubAutoencoder], digits: torch.Tensor)
     for name, model in models.items():
         model.eval()
         rows[name] = model(digits)
-    return {name: (x.reshape(-1, 28, 28) * 255).round().to(torch.uint8).numpy() for name, x in rows.items()}
+    return {name: to_uint8(x.reshape(-1, 28, 28)) for name, x in rows.items()}
 
 
-@torch.inference_mode()
-def test_scores(models: dict[str, HubAutoencoder], data: LiveData, chunk: int = 1000) -> dict[str, dict[str, float]]:
-    """Each model's clean and noisy (Gaussian σ = 0.5, train.py's fixed test noise) MSE on the whole test set.
-
-    In chunks, summing squared errors, so that a run allocates no test-set-sized outputs (the server's memory stays
-    flat over many runs); the numbers are train.py's (the mean over images of each image's MSE).
-    """
-    scores = {}
-    for name, model in models.items():
-        model.eval()
-        totals = {"test_mse_clean": 0.0, "test_mse_noisy": 0.0}
-        for start in range(0, len(data.clean), chunk):
-            target = data.clean[start : start + chunk]
-            for key, inputs in (("test_mse_clean", data.clean), ("test_mse_noisy", data.noisy)):
-                totals[key] += mse(model(inputs[start : start + chunk]), target).double().sum().item()
-        scores[name] = {key: total / len(data.clean) for key, total in totals.items()}
-    return scores
+def test_scores(models: dict[str, HubAutoencoder], data: LiveData) -> dict[str, dict[str, float]]:
+    """Each model's clean and noisy (Gaussian σ = 0.5, train.py's fixed test noise) MSE on the whole test set:
+    tiedae.training.test_mse, the numbers train.py and the study report, chunk by chunk (the server's memory stays flat)."""
+    scores = {name: test_mse(model, data.clean, data.noisy) for name, model in models.items()}
+    return {name: {"test_mse_clean": s["clean"], "test_mse_noisy": s["noisy"]} for name, s in scores.items()}
 
 
 def command(recipe: Recipe, data_dir: str) -> str:
@@ -257,7 +235,7 @@ def save_pair(models: dict[str, HubAutoencoder], result: dict, folder: Path) -> 
 
 def nearest_study_cell(recipe: Recipe) -> tuple[str, object]:
     """The study axis and value nearest to a live run's setting (on that axis the other settings are the study's)."""
-    if recipe.arch == "conv":
+    if set(recipe.family.study_axes) != set(AXES):  # a family studied along training-set size alone
         return "train_size", nearest(AXES["train_size"][1], recipe.train_size)
     depth = len(recipe.sizes) - 2
     latent = recipe.sizes[-1]

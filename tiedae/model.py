@@ -43,7 +43,9 @@ from safetensors.torch import load_file
 from torch import nn
 
 from tiedae.card import MODEL_CARD_TEMPLATE
-from tiedae.constants import CONV_CHANNELS, CONV_LATENT, DEFAULT_SIZES, MNIST_PIXELS, MODEL_NAMES
+from tiedae.constants import CONV_CHANNELS, CONV_LATENT, DEFAULT_SIZES, MODEL_NAMES
+from tiedae.families import FAMILIES, REPO_PREFIX, family_of_config
+from tiedae.losses import reconstruction_loss
 
 
 class LayerPair(nn.Module):
@@ -93,7 +95,7 @@ class HubAutoencoder(
 ):
     """What every tiedae model shares: the model card and a strict, eval-mode `from_pretrained`."""
 
-    arch = ""  # "mlp" or "conv": the card and the app say which
+    arch = ""  # the family's name in tiedae.families.FAMILIES: config.json records it
 
     @property
     def hparams(self) -> dict:
@@ -105,9 +107,30 @@ class HubAutoencoder(
         """hparams as error messages name them: 'sizes=[784, 400, 20]'."""
         return ", ".join(f"{key}={value}" for key, value in self.hparams.items())
 
+    @property
+    def family(self):
+        """This model's row of the family table."""
+        return FAMILIES[self.arch]
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None, *, loss: str = "bce"):
+        """Reconstruct x (the output has x's shape). With a target, (reconstruction, loss), as nanoGPT's
+        `model(idx, targets)`: the training loop asks the model for its objective and needs no branch per family."""
+        output = self.decode(self.encode(x)).reshape(x.shape)
+        if target is None:
+            return output
+        return output, reconstruction_loss(output, target, loss)
+
+    def save_pretrained(self, save_directory: str | Path, *, config: dict | None = None, **kwargs):
+        """The mixin's save_pretrained; config.json also records the family (`arch`), so loading needs no guess."""
+        if config is None:
+            config = {**self.hparams, "tied": self.tied, "arch": self.arch}
+        return super().save_pretrained(save_directory, config=config, **kwargs)
+
     def generate_model_card(self, *args, card_data: ModelCardData | None = None, **kwargs) -> ModelCard:
         """The mixin's card from MODEL_CARD_TEMPLATE; `card_data` (metadata, eval results) replaces its header."""
         kwargs.setdefault("parameters", count_parameters(self))
+        kwargs.setdefault("about", self.family.card_about.format(layout=self.layout, latent=self.latent_size))
+        kwargs.setdefault("tie", self.family.card_tie if self.tied else "")
         card = super().generate_model_card(*args, class_name=type(self).__name__, model=self, **kwargs)
         if card_data is not None:
             card.data = card_data
@@ -154,10 +177,14 @@ class HubAutoencoder(
             config = json.loads(config_file.read_text())
         except (OSError, ValueError):
             config = None  # no usable config: the strict load below still refuses mismatched weights
-        if isinstance(config, dict) and cls.arch and config_arch(config) != cls.arch:
-            right = ARCH_CLASSES[config_arch(config)]["tied" if config.get("tied", True) else "untied"]
-            article = {"mlp": "an MLP", "conv": "a conv"}[config_arch(config)]
-            raise ValueError(f"{config_file}: this is {article} checkpoint; load it with {right.__name__}")
+        if isinstance(config, dict) and cls.arch:
+            try:
+                family = family_of_config(config)
+            except ValueError as e:
+                raise ValueError(f"{config_file}: {e}") from None
+            if family.name != cls.arch:
+                right = family.classes()["tied" if config.get("tied", True) else "untied"]
+                raise ValueError(f"{config_file}: this is a {family.label} checkpoint; load it with {right.__name__}")
         try:
             model = cls(**model_kwargs)
         except (TypeError, ValueError) as e:
@@ -220,10 +247,6 @@ class Autoencoder(HubAutoencoder):
             h = layer.decode(h)
             h = torch.sigmoid(h) if i == 0 else F.relu(h)
         return h
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruct x; the output has the input's shape."""
-        return self.decode(self.encode(x)).reshape(x.shape)
 
 
 class TiedAutoencoder(Autoencoder):
@@ -341,10 +364,6 @@ class ConvAutoencoder(HubAutoencoder):
             h = torch.sigmoid(h) if i == 0 else F.relu(h)
         return h
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruct x; the output has the input's shape."""
-        return self.decode(self.encode(x)).reshape(x.shape)
-
 
 class TiedConvAutoencoder(ConvAutoencoder):
     """Conv autoencoder whose transposed convolutions (and code layer) reuse the encoder's own weights."""
@@ -364,43 +383,18 @@ class UntiedConvAutoencoder(ConvAutoencoder):
         super().__init__(channels=channels, latent=latent, tied=False)
 
 
-MODEL_CLASSES = dict(zip(MODEL_NAMES, (TiedAutoencoder, UntiedAutoencoder)))  # checkpoint folder / repo suffix -> class
-CONV_MODEL_CLASSES = dict(zip(MODEL_NAMES, (TiedConvAutoencoder, UntiedConvAutoencoder)))
-ARCH_CLASSES = {"mlp": MODEL_CLASSES, "conv": CONV_MODEL_CLASSES}  # --arch -> its pair
-REPO_PREFIX = "tiedae-mnist"  # Hub repos: NAMESPACE/tiedae-mnist-tied and -untied
 METRICS_FILE = "metrics.json"  # beside the weights: the recipe and every test number
 LATENT_MAP_FILE = "latent_map.npz"  # beside a 2-D model: its codes of the MNIST test digits, with their labels
 
 
-def repo_prefix(sizes: Sequence[int], *, arch: str = "mlp", channels: Sequence[int] = CONV_CHANNELS) -> str:
-    """The repo name prefix for a pair of this shape: another shape never overwrites a shipped pair."""
-    if arch == "conv":  # sizes: (784, code size)
-        base, latent = f"{REPO_PREFIX}-conv", int(sizes[-1])
-        if tuple(channels) == CONV_CHANNELS:
-            return base if latent == CONV_LATENT else f"{base}-{latent}d"
-        return f"{base}-" + "-".join(map(str, [*channels, latent]))
-    if tuple(sizes) == DEFAULT_SIZES:
-        return REPO_PREFIX
-    if tuple(sizes[:-1]) == DEFAULT_SIZES[:-1]:
-        return f"{REPO_PREFIX}-{sizes[-1]}d"  # 784-400-2: tiedae-mnist-2d
-    return f"{REPO_PREFIX}-" + "-".join(map(str, sizes[1:]))
-
-
-def config_arch(config: dict) -> str:
-    """'conv' or 'mlp' for a checkpoint's config.json (conv configs hold channels and latent, MLP ones sizes)."""
-    return "conv" if "channels" in config else "mlp"
-
-
 def config_repo_prefix(config: dict) -> str:
-    """repo_prefix for a checkpoint's config.json."""
-    if config_arch(config) == "conv":
-        return repo_prefix([MNIST_PIXELS, config["latent"]], arch="conv", channels=config["channels"])
-    return repo_prefix(config["sizes"])
+    """The Hub repo prefix for a checkpoint's config.json (its family names it from the shape)."""
+    return family_of_config(config).repo_prefix(config)
 
 
 def repo_ids(namespace: str, prefix: str = REPO_PREFIX) -> dict[str, str]:
     """{'tied': 'NS/prefix-tied', 'untied': 'NS/prefix-untied'}."""
-    return {name: f"{namespace}/{prefix}-{name}" for name in MODEL_CLASSES}
+    return {name: f"{namespace}/{prefix}-{name}" for name in MODEL_NAMES}
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -467,7 +461,7 @@ def load_checkpoint(folder: str | Path, name: str | None = None) -> HubAutoencod
     """The model in a local checkpoint folder, whatever its architecture (from its config.json); strict, eval mode."""
     config = json.loads((Path(folder) / constants.CONFIG_NAME).read_text())
     name = name or ("tied" if config.get("tied", True) else "untied")
-    return ARCH_CLASSES[config_arch(config)][name].from_pretrained(folder)
+    return family_of_config(config).classes()[name].from_pretrained(folder)
 
 
 def is_conv_tied(encoder_kernel: torch.Tensor, decoder_kernel: torch.Tensor) -> bool:

@@ -12,7 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tiedae.constants import MODEL_NAMES
 from tiedae.drawing import draw_digit
+from tiedae.families import FAMILIES, FIRST_FAMILY
+from tiedae.images import to_uint8
 from tiedae.model import Autoencoder
 from tiedae.noise import NOISE_KINDS, add_noise
 from tiedae.preprocess import sketch_to_mnist
@@ -27,9 +30,6 @@ STYLES = {
     "noisy_input": dict(color="#bbbbbb", marker=".", linestyle=":"),
 }
 LABELS = {"tied": "tied AE", "untied": "untied AE", "pca": "PCA (same latent size)", "noisy_input": "noisy input"}
-CONV_LABELS = {"tied": "tied conv AE", "untied": "untied conv AE"}
-COLORS = {LABELS[name]: STYLES[name]["color"] for name in ("tied", "untied")}
-CONV_COLORS = {CONV_LABELS["tied"]: "#8c1c13", CONV_LABELS["untied"]: "#0b4f8a"}  # darker: the same hue per kind
 
 
 def drawn_digits() -> torch.Tensor:
@@ -50,8 +50,8 @@ def save_reconstruction_grid(model: Autoencoder, path: Path) -> None:
     save_image(grid, path)
 
 
-def weight_tiles(weight: torch.Tensor, *, count: int = 64, columns: int = 8, scale: int = 2) -> np.ndarray:
-    """The first `count` rows of a (hidden, 784) weight as 28×28 tiles in a grid, uint8 RGB.
+def weight_tiles(weight: torch.Tensor, *, count: int | None = 64, columns: int = 8, scale: int = 2) -> np.ndarray:
+    """The first `count` rows (None: all) of a (hidden, 784) weight as 28×28 tiles in a grid, uint8 RGB.
 
     Each tile is scaled symmetrically around zero: grey is 0, dark negative, light positive. A conv
     layer's (out, 1, k, k) kernels are tiled the same way, each k×k.
@@ -64,7 +64,7 @@ def weight_tiles(weight: torch.Tensor, *, count: int = 64, columns: int = 8, sca
     peak = tiles.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-8)
     grid = make_grid(0.5 + 0.5 * tiles / peak, nrow=columns, padding=1, pad_value=1.0)  # (3, H, W)
     grid = grid.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
-    return (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()  # (3, H, W) -> (H, W, 3)
+    return to_uint8(grid.permute(1, 2, 0))  # (3, H, W) -> (H, W, 3)
 
 
 def sweep_figure(results: dict[str, dict], *, highlight: str | None = None):
@@ -139,40 +139,49 @@ def log_ticks(low: float, high: float) -> list[float]:
     return [float(f"{v:.6g}") for v in np.arange(first, high + step / 1e6, step)]
 
 
+def family_colors(archs: list[str]) -> tuple[list[str], list[str]]:
+    """The chart legend's models of these families (tied, untied each) and their colours."""
+    names, colors = [], []
+    for arch in archs:
+        names += FAMILIES[arch].chart_labels().values()
+        colors += FAMILIES[arch].colors
+    return names, colors
+
+
 def study_chart(
-    summary: dict[str, list[dict]],
+    summaries: dict[str, dict[str, list[dict]]],
     axis: str,
     *,
     metric: str = "test_mse_clean",
     shipped: dict | None = None,
-    conv_summary: dict[str, list[dict]] | None = None,
     yours: dict | None = None,
 ):
     """An interactive Altair chart of one study axis: both models' mean ± std over seeds, the shipped models marked.
 
-    `shipped` is {"tied": mse, "untied": mse, "label": str}: the shipped checkpoints' own test MSE,
-    drawn as diamonds at the shipped setting (784-400-20, 10,000 images). `conv_summary`, the conv
-    pairs' summary, adds their two lines (dashed) where they have cells on this axis. `yours` is
+    `summaries` is {family: its study summary}; each family with cells on this axis adds its two lines, in its
+    colours and dash. `shipped` is {"tied": mse, "untied": mse, "label": str}: the shipped checkpoints of the first
+    family, drawn as diamonds at the shipped setting (784-400-20, 10,000 images). `yours` is
     {"value", "arch", "tied", "untied", "label"}: a live run's test MSE, drawn as crosses at that setting.
     """
     import altair as alt
 
     from tiedae.study import AXES, METRICS, SHIPPED, value_label
 
-    by_arch = [("mlp", summary.get(axis, [])), ("conv", (conv_summary or {}).get(axis, []))]
+    by_arch = [(arch, summary.get(axis, [])) for arch, summary in summaries.items()]
     name_of = {cell["value"]: value_label(cell["value"]) for _, cells in by_arch for cell in cells}
     order = list(name_of.values())
     records = []
     for arch, cells in by_arch:
+        labels = FAMILIES[arch].chart_labels()
         for cell in cells:
             diff, diff_std = cell[metric]["diff"]
-            for name in ("tied", "untied"):
+            for name in MODEL_NAMES:
                 mean, std = cell[metric][name]
                 records.append(
                     {
                         "setting": name_of[cell["value"]],
-                        "model": LABELS[name] if arch == "mlp" else CONV_LABELS[name],
-                        "pair": "conv" if arch == "conv" else "MLP",
+                        "model": labels[name],
+                        "pair": FAMILIES[arch].label,
                         "mean": mean,
                         "low": mean - std,
                         "high": mean + std,
@@ -182,22 +191,23 @@ def study_chart(
                         "parameters": f"{cell['parameters'][name]:,}",
                     }
                 )
-    shown_models = [LABELS["tied"], LABELS["untied"]] + ([CONV_LABELS["tied"], CONV_LABELS["untied"]] if by_arch[1][1] else [])
-    colors = alt.Scale(domain=shown_models, range=[CONV_COLORS.get(m, COLORS.get(m)) for m in shown_models])
+    shown = [arch for arch, cells in by_arch if cells or arch == FIRST_FAMILY]
+    shown_models, shown_colors = family_colors(shown)
+    colors = alt.Scale(domain=shown_models, range=shown_colors)
     x = alt.X("setting:O", sort=order, title=AXES[axis][0], axis=alt.Axis(labelAngle=-20))
     marks = []
     if shipped is not None and SHIPPED[axis] in name_of:
         marks = [
             {"setting": name_of[SHIPPED[axis]], "model": LABELS[name], "mse": shipped[name], "shipped": shipped["label"]}
-            for name in ("tied", "untied")
+            for name in MODEL_NAMES
             if shipped.get(name) is not None
         ]
     crosses = []
     if yours is not None and value_label(yours["value"]) in order:
-        names = CONV_LABELS if yours["arch"] == "conv" else LABELS
+        names = FAMILIES[yours["arch"]].chart_labels()
         crosses = [
             {"setting": value_label(yours["value"]), "model": names[name], "mse": yours[name], "run": yours["label"]}
-            for name in ("tied", "untied")
+            for name in MODEL_NAMES
         ]
     seen = [r["low"] for r in records] + [r["high"] for r in records] + [m["mse"] for m in marks + crosses]
     domain = [min(seen) / 1.1, max(seen) * 1.1] if seen else None
@@ -206,7 +216,8 @@ def study_chart(
     y_axis = alt.Axis(values=log_ticks(*domain) if domain else alt.Undefined, format="~g")
     y = alt.Y("mean:Q", scale=y_scale, axis=y_axis, title=f"{METRICS[metric]} (mean ± std)")
     legend = alt.Legend(orient="top", title=None)
-    dashes = alt.StrokeDash("pair:N", scale=alt.Scale(domain=["MLP", "conv"], range=[[1, 0], [5, 3]]), legend=None)
+    pairs = [FAMILIES[arch].label for arch in summaries]
+    dashes = alt.StrokeDash("pair:N", scale=alt.Scale(domain=pairs, range=[list(FAMILIES[arch].dash) for arch in summaries]), legend=None)
     base = alt.Chart(alt.Data(values=records)).encode(
         x=x, color=alt.Color("model:N", scale=colors, legend=legend), strokeDash=dashes
     )
@@ -243,18 +254,18 @@ def study_chart(
     return alt.layer(*layers).properties(width="container", height=320, autosize=fit, **{"$schema": RENDERER_SCHEMA})
 
 
-def training_curves(curve: dict[str, list[float]], epochs: int, *, arch: str = "mlp"):
+def training_curves(curve: dict[str, list[float]], epochs: int, *, arch: str = FIRST_FAMILY):
     """An Altair chart of a live run: both models' test MSE after each epoch, the x axis all the run's epochs."""
     import altair as alt
 
-    names = CONV_LABELS if arch == "conv" else LABELS
+    names = FAMILIES[arch].chart_labels()
     records = [
         {"epoch": epoch, "model": names[name], "test MSE": value}
         for name, values in curve.items()
         for epoch, value in enumerate(values, start=1)
     ]
-    shown = [names["tied"], names["untied"]]
-    colors = alt.Scale(domain=shown, range=[CONV_COLORS.get(m, COLORS.get(m)) for m in shown])
+    shown, shown_colors = family_colors([arch])
+    colors = alt.Scale(domain=shown, range=shown_colors)
     values = [r["test MSE"] for r in records]
     domain = [min(values) / 1.1, max(values) * 1.1] if values else [0.01, 0.1]
     y_axis = alt.Axis(values=log_ticks(*domain), format="~g")

@@ -20,11 +20,10 @@ import numpy as np
 import torch
 from huggingface_hub import EvalResult, HfApi, ModelCardData
 
-from tiedae.card import CONV_CHANNELS_NOTE
+from tiedae.constants import MODEL_NAMES
 from tiedae.model import (
     LATENT_MAP_FILE,
     METRICS_FILE,
-    MODEL_CLASSES,
     REPO_PREFIX,
     HubAutoencoder,
     count_parameters,
@@ -101,7 +100,7 @@ def write_checkpoints(
                 "seeds": summary["seeds"] if summary else None,
                 "steps": recipe.epochs * recipe.batches_per_epoch(train_size),  # optimizer steps per model
                 "study": study_for_card(study_path, namespace or HUB_NAMESPACE),
-                "channels_note": CONV_CHANNELS_NOTE if model.arch == "conv" else None,
+                "note": model.family.card_note,
                 "at_study_setting": recipe.model_kwargs() == Recipe.for_arch(recipe.arch).model_kwargs()
                 and train_size == SHIPPED_TRAIN_SIZE,
             }
@@ -158,7 +157,7 @@ def seeds_table(summary: dict | None) -> list[dict] | None:
     rows = []
     for i, mean in enumerate(summary["mean"]["tied"]["gaussian"]):
         row = {"level": mean["level"]}
-        for name in MODEL_CLASSES:
+        for name in MODEL_NAMES:
             row[name] = (summary["mean"][name]["gaussian"][i]["mse"], summary["std"][name]["gaussian"][i]["mse"])
         rows.append(row)
     return rows
@@ -237,7 +236,7 @@ def card_data(name: str, model: HubAutoencoder, results: dict[str, dict], *, mod
             "autoencoder",
             "denoising-autoencoder",
             "mnist",
-            *(["convolutional-autoencoder"] if model.arch == "conv" else []),
+            *model.family.tags,
             "tied-weights" if model.tied else "untied-weights",
             "pytorch",
             "model_hub_mixin",
@@ -251,14 +250,14 @@ def card_data(name: str, model: HubAutoencoder, results: dict[str, dict], *, mod
 def push_to_hub(root: Path, *, namespace: str, prefix: str, private: bool, token: str | None) -> list[str]:
     """Upload root/tied and root/untied to their repos; returns the commit URLs."""
     ids = repo_ids(namespace, prefix)
-    for name in MODEL_CLASSES:  # refuse to upload anything that does not load
+    for name in MODEL_NAMES:  # refuse to upload anything that does not load
         folder = root / name
         if not folder.is_dir():
             raise FileNotFoundError(f"no checkpoint folder {folder}")
         load_checkpoint(folder, name)
     api = HfApi(token=token)
     urls = []
-    for name in MODEL_CLASSES:
+    for name in MODEL_NAMES:
         api.create_repo(ids[name], repo_type="model", private=private, exist_ok=True)
         commit = api.upload_folder(
             repo_id=ids[name],

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from tiedae.constants import CONV_CHANNELS, CONV_LATENT, DEFAULT_SIZES, MNIST_PIXELS
+from tiedae.constants import CONV_CHANNELS, DEFAULT_SIZES, MNIST_PIXELS
+from tiedae.families import FAMILIES, FIRST_FAMILY, Family
 
-# train.distort at strength 1, about the image's centre; a strength scales all three
+# tiedae.training.distort at strength 1, about the image's centre; a strength scales all three
 DISTORT_ROTATION_DEGREES, DISTORT_SCALE, DISTORT_SHEAR = 12.0, 0.10, 0.15
 DISTORT_MAX = 2.0  # stronger maps would make digits MNIST never has
 LOSS_NAMES = {"bce": "binary cross-entropy", "mse": "mean squared error"}
-ARCH_NAMES = {"mlp": "fully connected", "conv": "convolutional"}
 PRECISION_NAMES = {"bf16": "bfloat16 autocast for matmuls (weights and optimizer in float32)", "fp32": "float32"}
 
 
@@ -19,9 +19,9 @@ PRECISION_NAMES = {"bf16": "bfloat16 autocast for matmuls (weights and optimizer
 class Recipe:
     """What both models of a pair are trained with; train.py builds it from its flags, defaults included."""
 
-    sizes: tuple[int, ...] = DEFAULT_SIZES  # MLP: layer widths, input first; conv: (784, code size)
-    arch: str = "mlp"  # "mlp" or "conv"
-    channels: tuple[int, ...] = CONV_CHANNELS  # conv only: the two conv layers' channels
+    sizes: tuple[int, ...] = DEFAULT_SIZES  # layer widths, input first (a family may read them its own way: see model_kwargs)
+    arch: str = FIRST_FAMILY  # the model family, a name in tiedae.families.FAMILIES
+    channels: tuple[int, ...] = CONV_CHANNELS  # the conv layers' channels, for families that have them
     epochs: int = 60
     batch_size: int = 128
     lr: float = 3e-3  # peak learning rate: Adam with a one-cycle schedule
@@ -38,28 +38,39 @@ class Recipe:
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))  # lists from JSON or argparse
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
-        assert self.arch in ARCH_NAMES, f"arch must be one of {sorted(ARCH_NAMES)}, got {self.arch!r}"
-        assert self.sizes[0] == MNIST_PIXELS, f"sizes must start with {MNIST_PIXELS} (28×28 pixels), got {self.sizes}"
-        if self.arch == "conv":
-            assert len(self.sizes) == 2, f"a conv recipe's sizes are (784, code size), got {self.sizes}"
-            assert len(self.channels) == 2, f"a conv recipe has two conv layers' channels, got {self.channels}"
-        assert self.epochs >= 1 and self.batch_size >= 1, f"epochs and batch_size must be at least 1, got {self.epochs}, {self.batch_size}"
-        assert self.loss in LOSS_NAMES, f"loss must be one of {sorted(LOSS_NAMES)}, got {self.loss!r}"
-        assert 0 <= self.noise_max <= 1, f"noise_max must be in [0, 1], got {self.noise_max}"
-        assert 0 <= self.clean_fraction <= 1, f"clean_fraction must be in [0, 1], got {self.clean_fraction}"
-        assert 0 <= self.distort <= DISTORT_MAX, f"distort must be in [0, {DISTORT_MAX:g}], got {self.distort}"
+        if self.arch not in FAMILIES:
+            raise ValueError(f"arch must be one of {', '.join(FAMILIES)}, got {self.arch!r}")
+        if self.sizes[0] != MNIST_PIXELS:
+            raise ValueError(f"sizes must start with {MNIST_PIXELS} (28×28 pixels), got {list(self.sizes)}")
+        if min(self.sizes) < 1 or min(self.channels, default=1) < 1:
+            raise ValueError(f"sizes and channels must be positive, got {list(self.sizes)} and {list(self.channels)}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch size must be at least 1, got {self.epochs} and {self.batch_size}")
+        if self.loss not in LOSS_NAMES:
+            raise ValueError(f"loss must be one of {', '.join(LOSS_NAMES)}, got {self.loss!r}")
+        if not 0 <= self.noise_max <= 1:
+            raise ValueError(f"noise max must be between 0 and 1, got {self.noise_max}")
+        if not 0 <= self.clean_fraction <= 1:
+            raise ValueError(f"clean fraction must be between 0 and 1, got {self.clean_fraction}")
+        if not 0 <= self.distort <= DISTORT_MAX:
+            raise ValueError(f"distort must be between 0 and {DISTORT_MAX:g}, got {self.distort}")
+        self.model_kwargs()  # the family's own checks of the shape
+
+    @property
+    def family(self) -> Family:
+        """The recipe's row of the family table."""
+        return FAMILIES[self.arch]
 
     @classmethod
     def for_arch(cls, arch: str, **changes) -> Recipe:
-        """The default recipe of an architecture (a conv recipe's sizes are (784, code size))."""
-        sizes = (MNIST_PIXELS, CONV_LATENT) if arch == "conv" else DEFAULT_SIZES
-        return cls(**{"sizes": sizes, "arch": arch, **changes})
+        """The default recipe of a model family (its shipped pair's sizes)."""
+        if arch not in FAMILIES:
+            raise ValueError(f"arch must be one of {', '.join(FAMILIES)}, got {arch!r}")
+        return cls(**{"sizes": FAMILIES[arch].default_sizes, "arch": arch, **changes})
 
     def model_kwargs(self) -> dict:
-        """The keyword arguments that build this recipe's models (either class of its pair)."""
-        if self.arch == "conv":
-            return {"channels": self.channels, "latent": self.sizes[-1]}
-        return {"sizes": self.sizes}
+        """The keyword arguments that build this recipe's models (either class of its pair); a ValueError if it cannot."""
+        return self.family.model_kwargs(self)
 
     def distortion(self) -> str:
         """The random affine map applied to each training image, in words ("" when off)."""
@@ -79,7 +90,7 @@ class Recipe:
         out = []
         for field in fields(self):
             value, default = getattr(self, field.name), field.default
-            if value == default or (field.name == "channels" and self.arch != "conv"):
+            if value == default or (field.name == "channels" and "channels" not in self.model_kwargs()):
                 continue
             flag = "--" + field.name.replace("_", "-")
             if isinstance(value, bool):

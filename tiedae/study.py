@@ -12,6 +12,7 @@ import statistics
 from pathlib import Path
 
 from tiedae.constants import DEFAULT_SIZES, MODEL_NAMES
+from tiedae.families import FAMILIES, FIRST_FAMILY
 
 STUDY_FILE = "study.json"
 AXES = {  # axis -> (what it varies, its values)
@@ -19,11 +20,6 @@ AXES = {  # axis -> (what it varies, its values)
     "latent": ("latent size", [2, 5, 10, 20, 50, 100]),
     "depth": ("layer sizes", ["784-400-20", "784-512-256-20", "784-1000-500-250-20"]),
 }
-ARCH_AXES = {"mlp": tuple(AXES), "conv": ("train_size",)}  # the axes each architecture's pairs are studied along
-ARCH_LABELS = {"mlp": "MLP", "conv": "conv"}
-# The study's conv pairs: 32/64 channels. Narrower than the shipped conv pair (a 64/128 step costs 2.4x a 32/64
-# one here), so that 15 conv pairs of the study's steps take under an hour on a 2-core machine.
-STUDY_CONV_CHANNELS = (32, 64)
 SHIPPED_TRAIN_SIZE = 10_000  # the shipped checkpoints' training images (all that is available offline)
 SHIPPED = {"train_size": SHIPPED_TRAIN_SIZE, "latent": DEFAULT_SIZES[-1], "depth": "-".join(map(str, DEFAULT_SIZES))}
 NOISY = ("gaussian", 0.5)
@@ -51,17 +47,17 @@ def load_study(path: Path) -> dict:
 
 
 def row_arch(row: dict) -> str:
-    """A row's architecture: 'mlp' or 'conv' (rows from before the conv pair are MLP rows)."""
-    return row.get("arch", "mlp")
+    """A row's model family (rows written before rows named theirs are the first family's)."""
+    return row.get("arch", FIRST_FAMILY)
 
 
 def study_archs(rows: list[dict]) -> list[str]:
-    """The architectures with rows, in ARCH_AXES order."""
+    """The families with rows, in the family table's order."""
     present = {row_arch(row) for row in rows}
-    return [arch for arch in ARCH_AXES if arch in present]
+    return [arch for arch in FAMILIES if arch in present]
 
 
-def summarize(rows: list[dict], arch: str = "mlp") -> dict[str, list[dict]]:
+def summarize(rows: list[dict], arch: str = FIRST_FAMILY) -> dict[str, list[dict]]:
     """{axis: [{value, seeds, parameters, metric: {tied, untied, diff: (mean, std)}}, …]} of one architecture's rows;
     diff is untied − tied per seed."""
     summary: dict[str, list[dict]] = {}
@@ -110,11 +106,11 @@ def describe(axis: str, value) -> str:
 
 
 def study_finding(rows: list[dict], metric: str = "test_mse_clean") -> str:
-    """The study's answer for every architecture it holds (MLP, then conv), each in a sentence or two."""
+    """The study's answer for every family it holds, in the table's order, each in a sentence or two."""
     archs = study_archs(rows)
-    if archs == ["mlp"]:
-        return finding(summarize(rows), metric)
-    parts = [f"{ARCH_LABELS[arch]} pairs: {finding(summarize(rows, arch), metric)}" for arch in archs]
+    if len(archs) == 1:
+        return finding(summarize(rows, archs[0]), metric)
+    parts = [f"{FAMILIES[arch].label} pairs: {finding(summarize(rows, arch), metric)}" for arch in archs]
     return " ".join(parts) or finding({}, metric)
 
 

@@ -22,8 +22,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from tiedae.constants import MODEL_NAMES
 from tiedae.metrics import mse, psnr
-from tiedae.model import ARCH_CLASSES, MODEL_CLASSES, HubAutoencoder
+from tiedae.model import HubAutoencoder
 from tiedae.noise import NOISE_KINDS, add_noise
 from tiedae.recipe import DISTORT_ROTATION_DEGREES, DISTORT_SCALE, DISTORT_SHEAR, Recipe
 
@@ -33,35 +34,6 @@ EVAL_SEED = 1234  # test-set noise is fixed so every model and every run sees th
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 T = TypeVar("T")
-
-
-class BinaryCrossEntropy(torch.autograd.Function):
-    """F.binary_cross_entropy (mean) in whole-tensor ops: torch's CPU kernel goes one element at a time.
-
-    That kernel was a quarter of a train step (2.3 of 9.9 ms, torch.profiler, bf16, one core); these ops
-    take 0.9 ms. The formulas are the kernel's (logs clamped at -100; gradient (x - y) / max((1 - x) x, 1e-12) / N),
-    so the gradient is the same bit for bit and a run trains to the same weights, to float rounding (tests/test_train.py).
-    """
-
-    @staticmethod
-    def forward(ctx, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(output, target)
-        log_miss = torch.log1p(-output).clamp_min_(-100).mul_(target - 1)
-        return log_miss.sub_(torch.log(output).clamp_min_(-100).mul_(target)).mean()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        output, target = ctx.saved_tensors
-        slope = ((1 - output) * output).clamp_min_(1e-12)
-        return (grad * (output - target)).div_(slope).div_(output.numel()), None
-
-
-def binary_cross_entropy(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean binary cross-entropy of output in [0, 1] against target in [0, 1]; see BinaryCrossEntropy."""
-    return BinaryCrossEntropy.apply(output, target)
-
-
-LOSSES = {"bce": binary_cross_entropy, "mse": F.mse_loss}
 
 
 class TrainError(Exception):
@@ -102,7 +74,7 @@ def configure_threads() -> None:
     than one model after the other on two cores (benchmarks/train_throughput.py). Each model's work
     touches only that model, so the results are the same as one after the other.
     """
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // len(MODEL_CLASSES)))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // len(MODEL_NAMES)))
 
 
 def side_by_side(tasks: dict[str, Callable[[], T]]) -> dict[str, T]:
@@ -125,7 +97,7 @@ def make_pair(
 ) -> tuple[dict[str, HubAutoencoder], dict[str, torch.optim.Optimizer], dict[str, torch.optim.lr_scheduler.LRScheduler]]:
     """Both models from the recipe's seed, each with its optimizer and a one-cycle schedule over `total_steps`."""
     models, optimizers, schedulers = {}, {}, {}
-    for name, cls in ARCH_CLASSES[recipe.arch].items():
+    for name, cls in recipe.family.classes().items():
         torch.manual_seed(recipe.seed)
         models[name] = cls(**recipe.model_kwargs()).to(device)
         optimizers[name] = make_optimizer(models[name], recipe.lr)
@@ -195,8 +167,7 @@ def train_step(
     # its twin in another thread trained to different weights run to run; without it, to the same weights every
     # time, in threads or one after the other. Weights used once (every MLP, the untied conv) train bit for bit as before.
     with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16", cache_enabled=False):
-        output = model(noisy)
-    loss = LOSSES[recipe.loss](output.float(), clean)
+        _, loss = model(noisy, clean, loss=recipe.loss)  # the model's own objective, in float32
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -267,11 +238,30 @@ def train_epoch(
     return {name: total / seen for name, total in totals.items()}
 
 
+EVAL_BATCH = 2000  # test images per forward pass in evaluation: every test number is computed in these chunks
+
+
 @torch.inference_mode()
-def reconstruct(model: HubAutoencoder, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+def reconstruct(model: HubAutoencoder, x: torch.Tensor, batch_size: int = EVAL_BATCH) -> torch.Tensor:
     """Model outputs for x (N, 784) in chunks."""
     model.eval()
     return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+@torch.inference_mode()
+def image_mse(model: HubAutoencoder, inputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Each image's MSE (N,) of the model's output for inputs against target, chunk by chunk: the same numbers as
+    mse(reconstruct(model, inputs), target), without holding all the outputs at once."""
+    model.eval()
+    return torch.cat(
+        [mse(model(inputs[i : i + EVAL_BATCH]), target[i : i + EVAL_BATCH]) for i in range(0, len(inputs), EVAL_BATCH)]
+    )
+
+
+def test_mse(model: HubAutoencoder, clean: torch.Tensor, noisy: torch.Tensor) -> dict[str, float]:
+    """A model's two headline numbers, as train.py, the study and live training all report them: its MSE on the
+    clean test images and on the same images with the fixed test noise (noisy_test_set(clean, *NOISY)), mean over images."""
+    return {"clean": image_mse(model, clean, clean).mean().item(), "noisy": image_mse(model, noisy, clean).mean().item()}
 
 
 def noisy_test_set(x_test: torch.Tensor, kind: str, level: float) -> torch.Tensor:

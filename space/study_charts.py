@@ -1,0 +1,70 @@
+"""The study section: what tying costs across data, code size and depth, as one interactive chart per axis."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import tiedae  # torch-free until first use
+from space.errors import refused
+from space.models import shipped_models
+from tiedae.constants import CHECKPOINTS, MODEL_NAMES
+from tiedae.families import FAMILIES, FIRST_FAMILY
+from tiedae.recipe import Recipe
+from tiedae.study import AXES, METRICS, NOISY, SHIPPED_TRAIN_SIZE, STUDY_FILE, StudyError, load_study, study_finding, summarize
+
+
+def shipped_point(metrics: dict[str, dict | None], metric: str) -> dict | None:
+    """The loaded checkpoints' own test MSE for a study metric, with a label saying how they were trained."""
+    kind, level = ("gaussian", 0.0) if metric == "test_mse_clean" else NOISY
+    point = {}
+    try:
+        for name, m in metrics.items():
+            point[name] = next(r["mse"] for r in m["test"][kind] if abs(r["level"] - level) < 1e-9)
+        epochs = next(iter(metrics.values()))["recipe"]["epochs"]
+    except (KeyError, TypeError, StopIteration):
+        return None
+    point["label"] = f"shipped checkpoint, {epochs} epochs"
+    return point
+
+
+BAR_HIDDEN = 0.02  # a ± std bar under 2% of its mean is shorter than its mark: 320-px charts span about 0.4-0.8 decades
+
+
+def study_view(path: Path, metrics: dict[str, dict | None], metric: str = "test_mse_clean") -> tuple[str, list]:
+    """The study as the app shows it: a caption made from study.json, and one chart per axis (StudyError if unusable)."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    study = load_study(path)
+    summaries = {arch: summarize(study["rows"], arch) for arch in FAMILIES}
+    shipped = shipped_point(metrics, metric)
+    caption = study_finding(study["rows"], metric)
+    if "steps" in study:
+        epochs = study["steps"] / Recipe().batches_per_epoch(SHIPPED_TRAIN_SIZE)
+        caption += (
+            f" Every pair trains {study['steps']:,} optimizer steps per model ({epochs:.0f} epochs at "
+            f"{SHIPPED_TRAIN_SIZE:,} images)."
+        )
+    points = [cell[metric][name] for s in summaries.values() for cells in s.values() for cell in cells for name in MODEL_NAMES]
+    hidden = sum(std < BAR_HIDDEN * mean for mean, std in points)
+    caption += f" Lines are means over seeds ({METRICS[metric]}), bars ± one standard deviation"
+    caption += f"; {hidden} of {len(points)} bars are shorter than their marks, hidden behind them." if hidden else "."
+    dashed = [FAMILIES[arch].label for arch, summary in summaries.items() if summary and FAMILIES[arch].dash != (1, 0)]
+    if dashed:
+        caption += f" Dashed: the {' and '.join(dashed)} pairs."
+    if shipped is not None:
+        caption += f" Diamonds mark the {FAMILIES[FIRST_FAMILY].label} models above ({shipped['label']})."
+    charts = [tiedae.plots.study_chart(summaries, axis, metric=metric, shipped=shipped) for axis in AXES]
+    return caption, charts
+
+
+@functools.cache
+def study_charts(metric: str) -> tuple:
+    """The study's caption and one interactive chart per axis, from checkpoints/study.json (drawn on first view)."""
+    if metric not in METRICS:
+        raise refused(f"Unknown study metric {metric!r}; choose one of {', '.join(METRICS)}.")
+    try:
+        caption, charts = study_view(CHECKPOINTS / STUDY_FILE, shipped_models().metrics, metric)
+    except StudyError as e:
+        raise refused(str(e)) from None
+    return caption, *charts
