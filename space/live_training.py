@@ -174,6 +174,23 @@ def session_for_run(session: LiveSession | None) -> LiveSession:
     return session
 
 
+def caption(time_cap: float) -> str:
+    """The section's words above its settings."""
+    return (
+        "Pick a setting and press **Train**: a tied and an untied twin train side by side on MNIST, on the same "
+        "batches, noise and schedule, here on this server. After every epoch you see both models' test MSE and "
+        "their reconstructions of one test digit of each class (and of your drawing). At the end: both models' "
+        "numbers on the whole test set, the study at the nearest setting, and the `train.py` command that gives "
+        f"the same numbers. One run trains at a time (others wait in the queue), for at most "
+        f"{time_cap / 60:.0f} minutes. Try 500 images against 10,000: which model wins?"
+    )
+
+
+def depth_setting(arch: str):
+    """The hidden-layers slider: settable only for a family whose live runs choose their hidden layers."""
+    return gr.update(interactive=arch in FAMILIES and FAMILIES[arch].live_depth)
+
+
 def live_data():
     """MNIST for live runs (downloaded into DATA_DIR on first need); a clear message if it cannot be had."""
     try:

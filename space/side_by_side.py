@@ -46,6 +46,21 @@ INPUT_PANELS = (("clean", "Clean input (28×28)"), ("noisy", "Noisy input"))
 NOISE_CHOICES = [("Gaussian", "gaussian"), ("Salt & pepper", "salt_pepper"), ("Uniform", "uniform")]
 
 
+COUNTS = {2: "Two", 3: "Three", 4: "Four", 5: "Five"}
+
+
+def intro() -> str:
+    """The page's heading and first lines: what the side by side shows, every family's pair named."""
+    pairs = [family.intro for family in FAMILIES.values()]
+    listed = pairs[0] if len(pairs) == 1 else ", ".join(pairs[:-1]) + " and " + pairs[-1]
+    return (
+        "# tiedae — tied vs untied autoencoders\n"
+        f"Draw a digit and add noise. {COUNTS.get(len(pairs), len(pairs))} pairs of MNIST autoencoders reconstruct it: {listed}. In each pair the "
+        "**tied** model decodes with its encoder's own weights (transposed; for conv layers, the same kernels in a "
+        "transposed convolution), the **untied** one has decoder weights of its own. What does tying cost?"
+    )
+
+
 def model_label(key: str) -> str:
     """A result key as the numbers table names it: 'conv_tied' -> '<b>tied</b> conv'."""
     for family in FAMILIES.values():

@@ -9,6 +9,7 @@ from pathlib import Path
 import tiedae  # torch-free until first use
 from space.models import shipped_pairs
 from space.pictures import png_file
+from space.side_by_side import COUNTS
 from tiedae.families import FAMILIES, FIRST_FAMILY
 
 TILE_LABELS = ("Tied: encoder filters = decoder basis", "Untied: encoder filters", "Untied: decoder basis")
@@ -40,3 +41,18 @@ def weight_images() -> tuple[str | None, ...]:
         for name, weight in weights.items():
             files.append(png_file(tiedae.plots.weight_tiles(weight, **family.tile_options), f"weights-{arch}-{name}"))
     return tuple(files)
+
+
+def how_tying_works() -> str:
+    """The "How tying works" section: each family's tie in words, the lines of tiedae/model.py that do it, and the
+    common mistakes."""
+    return (
+        "\n\n".join(family.how_it_ties for family in FAMILIES.values())
+        + f"\n\nThe {COUNTS.get(len(TIE_LINES), len(TIE_LINES)).lower()} lines in `tiedae/model.py` that do it:\n\n```python\n"
+        + "\n".join(TIE_LINES)
+        + "\n```\n\n"
+        "Common mistakes: assigning `decoder.weight = encoder.weight` (wrong shape), wrapping "
+        "`nn.Parameter(encoder.weight.t())` (a second, independent parameter), or copying the transpose "
+        "after each step (two parameters, the decoder's gradient thrown away); for conv layers, a copied, "
+        "detached or re-wrapped kernel (the encoder's kernel then misses the decoder's gradient)."
+    )

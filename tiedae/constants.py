@@ -19,7 +19,7 @@ CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 MAX_SEED = 2**31 - 1
 # Live training (tiedae.live): each setting's range and default, and how long one run may train
 LIVE_LIMITS = {"train_size": (100, 10_000), "latent": (2, 64), "depth": (1, 3), "epochs": (1, 50), "seed": (0, MAX_SEED)}
-LIVE_DEFAULTS = {"arch": "mlp", "train_size": 2_000, "latent": 20, "depth": 1, "epochs": 10, "noise_level": 0.5, "seed": 0}
+LIVE_DEFAULTS = {"train_size": 2_000, "latent": 20, "depth": 1, "epochs": 10, "noise_level": 0.5, "seed": 0}
 LIVE_SETTING_NAMES = {  # the page's labels, and the names bad-setting messages use
     "train_size": "Training images",
     "latent": "Code size",

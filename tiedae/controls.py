@@ -1,13 +1,17 @@
-"""The page's and the API's settings, checked: each a ValueError that names the setting and says what it takes."""
+"""The page's and the API's settings, checked: each a ValueError that names the setting and says what it takes.
+
+Torch is imported on first check, not with this module: the page is built from it before torch loads.
+"""
 
 from __future__ import annotations
 
 from tiedae.constants import MAX_SEED
-from tiedae.noise import NOISE_KINDS, check_noise
 
 
 def check_controls(kind: object, level: object, seed: object) -> tuple[str, float, int]:
     """Validated (kind, level, seed), or a ValueError saying what is wrong."""
+    from tiedae.noise import NOISE_KINDS, check_noise
+
     if kind not in NOISE_KINDS:
         raise ValueError(f"Noise type must be one of {', '.join(NOISE_KINDS)}; got {kind!r}.")
     try:

@@ -39,6 +39,8 @@ class Family:
     first_layer: Callable[[Any], tuple]  # model -> its first layer's (encoder, decoder) weights, as weight_tiles draws them
     tile_options: dict = field(default_factory=dict)  # weight_tiles' keyword arguments for them
     weights_caption: str = ""  # the weights section's words over this family's tiles
+    intro: str = ""  # the page's first lines: this pair in words and shapes
+    how_it_ties: str = ""  # the page's "How tying works", for this family (markdown)
     checkpoints: str = ""  # the shipped pair's folder under checkpoints/ ("" : checkpoints/tied and /untied)
     result_prefix: str = ""  # the side by side's result keys: f"{result_prefix}tied" (the /reconstruct API's names)
     study_axes: tuple[str, ...] = ()  # the study axes this family's pairs are measured along
@@ -94,7 +96,11 @@ def conv_model_kwargs(recipe) -> dict:
     return {"channels": recipe.channels, "latent": recipe.sizes[-1]}
 
 
-LIVE_HIDDEN = {1: (400,), 2: (512, 256), 3: (1000, 500, 250)}  # a live MLP's hidden widths by number of hidden layers: the study's depth axis
+LIVE_HIDDEN = {
+    1: (400,),
+    2: (512, 256),
+    3: (1000, 500, 250),
+}  # a live MLP's hidden widths by number of hidden layers: the study's depth axis
 STUDY_CONV_CHANNELS = (32, 64)  # the study's and live training's conv pairs: under half the shipped pair's compute per step
 
 FAMILIES: dict[str, Family] = {
@@ -115,6 +121,12 @@ FAMILIES: dict[str, Family] = {
             "Each tile is one row of the first layer's weight, reshaped to 28×28 (grey = 0). For the **tied** model "
             "these are the encoder's filters *and* the decoder's basis images: the same numbers. The untied model "
             "learns two different sets."
+        ),
+        intro="fully connected (784 → 400 → 20 → 400 → 784)",
+        how_it_ties=(
+            "A tied autoencoder keeps **one** weight matrix W per layer pair. The encoder applies `F.linear(x, W, b_enc)`; "
+            "the decoder applies `F.linear(h, W.t(), b_dec)`. `W.t()` is a view of the same `nn.Parameter`, so "
+            "backpropagation adds the gradients of both uses into W, and the model has half the weights."
         ),
         study_axes=("train_size", "latent", "depth"),
         live_label="MLP",
@@ -147,6 +159,15 @@ FAMILIES: dict[str, Family] = {
             f"The conv pair's first layer: {CONV_CHANNELS[0]} kernels of 4×4. For the **tied** conv model each kernel is "
             "at once an encoder filter (`F.conv2d`) and a stamp of the decoder's last layer (`F.conv_transpose2d` with the "
             "same kernel, its adjoint). The untied conv model learns a second set for its decoder."
+        ),
+        intro="convolutional (28×28 → 14×14 → 7×7 → 20 and back)",
+        how_it_ties=(
+            "A tied **conv** layer keeps one kernel W of shape (out, in, 4, 4). The encoder applies "
+            "`F.conv2d(x, W, b_enc, stride=2, padding=1)`; the decoder applies "
+            "`F.conv_transpose2d(h, W, b_dec, stride=2, padding=1)` with the *same* W: the transposed convolution is "
+            "the convolution's adjoint (⟨conv(x, W), y⟩ = ⟨x, conv_transpose(y, W)⟩), and a Conv2d weight already has "
+            "the layout it takes, so there is no flip or permute. 4×4 kernels at stride 2 map 28 → 14 → 7 and back "
+            "exactly, with no `output_padding`."
         ),
         checkpoints="conv",
         result_prefix="conv_",

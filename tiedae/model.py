@@ -445,7 +445,9 @@ def hub_unreachable_but_cached(model_id: str, revision: str | None, cache_dir: s
     except GatedRepoError:
         return False  # the download says how to get access
     except (RepositoryNotFoundError, EntryNotFoundError):
-        raise FileNotFoundError(f"{folder}, and the Hub has no model repo {model_id!r} (with a {constants.CONFIG_NAME}).") from None
+        raise FileNotFoundError(
+            f"{folder}, and the Hub has no model repo {model_id!r} (with a {constants.CONFIG_NAME})."
+        ) from None
     except Exception as e:  # offline, or no connection: the cache, if it holds a copy, is all there is
         if cached:
             return True

@@ -217,7 +217,9 @@ def study_chart(
     y = alt.Y("mean:Q", scale=y_scale, axis=y_axis, title=f"{METRICS[metric]} (mean ± std)")
     legend = alt.Legend(orient="top", title=None)
     pairs = [FAMILIES[arch].label for arch in summaries]
-    dashes = alt.StrokeDash("pair:N", scale=alt.Scale(domain=pairs, range=[list(FAMILIES[arch].dash) for arch in summaries]), legend=None)
+    dashes = alt.StrokeDash(
+        "pair:N", scale=alt.Scale(domain=pairs, range=[list(FAMILIES[arch].dash) for arch in summaries]), legend=None
+    )
     base = alt.Chart(alt.Data(values=records)).encode(
         x=x, color=alt.Color("model:N", scale=colors, legend=legend), strokeDash=dashes
     )
@@ -274,7 +276,9 @@ def training_curves(curve: dict[str, list[float]], epochs: int, *, arch: str = F
         alt.Chart(alt.Data(values=records))
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", scale=alt.Scale(domain=[1, max(2, epochs)]), axis=alt.Axis(values=ticks, format="d"), title="epoch"),
+            x=alt.X(
+                "epoch:Q", scale=alt.Scale(domain=[1, max(2, epochs)]), axis=alt.Axis(values=ticks, format="d"), title="epoch"
+            ),
             y=alt.Y("test MSE:Q", scale=alt.Scale(type="log", nice=False, domain=domain), axis=y_axis, title="test MSE"),
             color=alt.Color("model:N", scale=colors, legend=alt.Legend(orient="top", title=None)),
             tooltip=["model:N", "epoch:Q", alt.Tooltip("test MSE:Q", format=".5f")],
