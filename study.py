@@ -6,7 +6,7 @@
     python study.py --quick                         # a tiny grid, one seed, in seconds (what CI runs)
 
 MLP pairs are studied along all three axes, conv pairs (tiedae's TiedConvAutoencoder and its untied
-twin) along training-set size. Every pair is trained by train.py's own `run` from one Recipe: both models see the same data,
+twin) along training-set size. Every pair is trained by tiedae.training.run, the loop train.py runs, from one Recipe: both models see the same data,
 order, noise, optimizer, schedule and number of optimizer steps (STEPS in every cell, so small
 training sets get more epochs). Both are evaluated on the full test set, clean and with
 Gaussian noise σ = 0.5 (train.py's fixed test noise). Rows go to study.json as each pair
@@ -31,18 +31,16 @@ from tqdm import tqdm
 
 import train
 from tiedae import training
-from tiedae.metrics import mse
-from tiedae.model import MODEL_CLASSES, count_parameters
+from tiedae.constants import MODEL_NAMES
+from tiedae.families import FAMILIES, FIRST_FAMILY
+from tiedae.model import count_parameters
 from tiedae.recipe import Recipe
 from tiedae.study import (
-    ARCH_AXES,
-    ARCH_LABELS,
     AXES,
     NOISY,
     NOISY_METRIC,
     SHIPPED,
     SHIPPED_TRAIN_SIZE,
-    STUDY_CONV_CHANNELS,
     STUDY_FILE,
     StudyError,
     load_study,
@@ -55,8 +53,10 @@ from tiedae.study import (
 
 FIGURE_FILE = "study.png"
 SEEDS = (0, 1, 2)
-BASE = Recipe(train_size=SHIPPED_TRAIN_SIZE)  # the shipped setting's shape and data: 784-400-20 on 10,000 images
-CONV_BASE = Recipe.for_arch("conv", channels=STUDY_CONV_CHANNELS, train_size=SHIPPED_TRAIN_SIZE)
+BASES = {  # each family's base recipe: its shipped pair's shape (with the study's own changes) on the shipped data
+    arch: Recipe.for_arch(arch, train_size=SHIPPED_TRAIN_SIZE, **family.study_shape) for arch, family in FAMILIES.items()
+}
+BASE = BASES[FIRST_FAMILY]  # the shipped setting: 784-400-20 on 10,000 images
 STEPS = 4_740  # optimizer steps per model in every cell: 60 epochs of 10,000 images at batch size 128
 QUICK_AXES = {"train_size": [200, 400], "latent": [2, 20], "depth": ["784-400-20", "784-64-32-20"]}
 QUICK_STEPS = 8
@@ -100,15 +100,14 @@ def run_cell(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, test_s
     """Train one pair with `recipe`; one row per model (without axis and value); `command` reproduces it."""
     x = x_train[: recipe.train_size].reshape(-1, x_train[0].numel()).to(device)  # (N, 28, 28) -> (N, 784)
     models, seconds = training.run(recipe, x, x_test.reshape(len(x_test), -1).to(device), device, quiet=True)
-    clean = test_sets["clean"]
     rows = []
     for name, model in models.items():
         model = model.cpu()
-        errors = {key: mse(training.reconstruct(model, noisy), clean).mean().item() for key, noisy in test_sets.items()}
+        errors = training.test_mse(model, test_sets["clean"], test_sets["noisy"])
         rows.append(
             {
                 "arch": recipe.arch,
-                **({"channels": list(recipe.channels)} if recipe.arch == "conv" else {}),
+                **({"channels": list(recipe.channels)} if "channels" in recipe.model_kwargs() else {}),
                 "sizes": list(recipe.sizes),
                 "train_size": recipe.train_size,
                 "model": name,
@@ -129,7 +128,7 @@ def readme_section(rows: list[dict]) -> str:
     lines = [README_START, "", study_finding(rows), ""]
     for arch in study_archs(rows):
         for axis, cells in summarize(rows, arch).items():
-            what = AXES[axis][0] if arch == "mlp" else f"{AXES[axis][0]} ({ARCH_LABELS[arch]})"
+            what = AXES[axis][0] if arch == FIRST_FAMILY else f"{AXES[axis][0]} ({FAMILIES[arch].label})"
             lines += [
                 f"| {what} | tied, clean | untied, clean | untied − tied | tied, σ = 0.5 | untied, σ = 0.5 | untied − tied |",
                 "|---|---|---|---|---|---|---|",
@@ -163,7 +162,7 @@ def study_figure(rows: list[dict], *, shipped: dict | None = None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from tiedae.plots import LABELS, STYLES, log_panel
+    from tiedae.plots import STYLES, log_panel
 
     summaries = {arch: summarize(rows, arch) for arch in study_archs(rows)}
     axes_shown = [axis for axis in AXES if any(axis in summary for summary in summaries.values())]
@@ -175,11 +174,11 @@ def study_figure(rows: list[dict], *, shipped: dict | None = None):
         for arch, summary in summaries.items():
             cells = summary.get(axis, [])
             positions = [settings.index(c["value"]) for c in cells]
-            for name in MODEL_CLASSES:
+            for name in MODEL_NAMES:
                 means = [c["test_mse_clean"][name][0] for c in cells]
                 stds = [c["test_mse_clean"][name][1] for c in cells]
-                style = {**STYLES[name], **({"linestyle": "--", "marker": "x"} if arch == "conv" else {})}
-                label = LABELS[name] if arch == "mlp" else f"{name} conv AE"
+                style = {**STYLES[name], **FAMILIES[arch].plot_style}
+                label = FAMILIES[arch].chart_labels()[name]
                 ax.errorbar(positions, means, yerr=stds, capsize=3, label=label, **style)
         if shipped is not None and shipped.get(axis) in settings:
             ax.axvline(settings.index(shipped[axis]), color="#888", linestyle=":", linewidth=1)
@@ -199,9 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--axis", choices=tuple(AXES), action="append", help="run only this axis (repeatable; default: all)")
     p.add_argument(
         "--arch",
-        choices=tuple(ARCH_AXES),
+        choices=tuple(FAMILIES),
         action="append",
-        help="run only this architecture's pairs (repeatable; default: both; conv pairs only along train_size)",
+        help="run only this family's pairs (repeatable; default: all; each along its own axes: "
+        + "; ".join(f"{name}: {', '.join(family.study_axes)}" for name, family in FAMILIES.items())
+        + ")",
     )
     p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="seeds per cell")
     p.add_argument("--device", default="auto", help="cpu, cuda, mps, … or auto")
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="tiedae-study-") if args.quick else "checkpoints")
     grid = {axis: QUICK_AXES[axis] if args.quick else values for axis, (_, values) in AXES.items()}
     axes = args.axis or list(AXES)
-    archs = args.arch or list(ARCH_AXES)
+    archs = args.arch or list(FAMILIES)
     seeds = args.seeds[:1] if args.quick else args.seeds
     steps = QUICK_STEPS if args.quick else STEPS
     try:
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     precision = training.pick_precision(BASE.precision, device)
     bases = {  # each architecture's base recipe, on this device and the training images here
         arch: dataclasses.replace(base, precision=precision, train_size=min(base.train_size, len(x_train)))
-        for arch, base in (("mlp", BASE), ("conv", CONV_BASE))
+        for arch, base in BASES.items()
     }
     clean = x_test.reshape(len(x_test), -1).float().div(255)  # (N, 28, 28) -> (N, 784)
     test_sets = {"clean": clean, "noisy": training.noisy_test_set(clean, *NOISY)}
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         (arch, axis, value, seed)
         for arch in archs
         for axis in axes
-        if axis in ARCH_AXES[arch]
+        if axis in FAMILIES[arch].study_axes
         for value in grid[axis]
         for seed in seeds
         if (arch, axis, value, seed) not in done
@@ -273,10 +274,10 @@ def main(argv: list[str] | None = None) -> int:
             and r["train_size"] == recipe.train_size
             and r["seed"] == seed
         }
-        if set(same) == set(MODEL_CLASSES):
-            new = [{**same[name], "axis": axis, "value": value} for name in MODEL_CLASSES]
+        if set(same) == set(MODEL_NAMES):
+            new = [{**same[name], "axis": axis, "value": value} for name in MODEL_NAMES]
         else:
-            tag = f"{axis}-{value}-seed{seed}" if arch == "mlp" else f"{arch}-{axis}-{value}-seed{seed}"
+            tag = f"{FAMILIES[arch].result_prefix.replace('_', '-')}{axis}-{value}-seed{seed}"
             command = f"{recipe.command(args.data_dir)} --out runs/{tag}"  # not over the shipped checkpoints
             new = [{"axis": axis, "value": value, **r} for r in run_cell(recipe, x_train, x_test, test_sets, device, command)]
             tqdm.write(

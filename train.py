@@ -21,10 +21,11 @@ import tempfile
 from pathlib import Path
 
 from tiedae import NOISE_KINDS
-from tiedae.constants import DEFAULT_SIZES, MNIST_PIXELS
-from tiedae.model import REPO_PREFIX, config_repo_prefix, repo_prefix
-from tiedae.recipe import ARCH_NAMES, DISTORT_MAX, LOSS_NAMES, Recipe
-from tiedae.study import STUDY_FILE
+from tiedae.constants import DEFAULT_SIZES
+from tiedae.families import FAMILIES
+from tiedae.model import REPO_PREFIX, config_repo_prefix
+from tiedae.recipe import LOSS_NAMES, Recipe
+from tiedae.study import NOISY, STUDY_FILE
 from tiedae.training import (
     TrainError,
     configure_threads,
@@ -32,9 +33,11 @@ from tiedae.training import (
     load_mnist,
     load_test_labels,
     mean_and_std,
+    noisy_test_set,
     pick_device,
     pick_precision,
     run,
+    test_mse,
 )
 
 STUDY_PATH = Path(__file__).resolve().parent / "checkpoints" / STUDY_FILE  # quoted and linked by the model cards
@@ -55,18 +58,22 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", default="./data", help="MNIST root (torchvision layout MNIST/raw/)")
     p.add_argument("--out", default=None, help="output directory (default: checkpoints, or a temp dir with --dry-run)")
     p.add_argument(
-        "--arch", choices=tuple(ARCH_NAMES), default=d.arch, help="the pair to train: fully connected or convolutional"
+        "--arch",
+        choices=tuple(FAMILIES),
+        default=d.arch,
+        help="the pair to train: " + ", ".join(f"{name} ({family.description})" for name, family in FAMILIES.items()),
     )
     p.add_argument(
         "--sizes",
         type=int,
         nargs="+",
         default=None,
-        help=f"layer widths, input first (default: {' '.join(map(str, d.sizes))}; "
-        f"with --arch conv: {MNIST_PIXELS} and the code size, {' '.join(map(str, Recipe.for_arch('conv').sizes))})",
+        help="layer widths, input first (default: the --arch's shipped pair's: "
+        + "; ".join(f"{name} {' '.join(map(str, family.default_sizes))}" for name, family in FAMILIES.items())
+        + ")",
     )
     p.add_argument(
-        "--channels", type=int, nargs=2, default=list(d.channels), help="with --arch conv: the two conv layers' channels"
+        "--channels", type=int, nargs=2, default=list(d.channels), help="the conv layers' channels, for families that have them"
     )
     p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="training batch size")
@@ -122,22 +129,12 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.push_only and not args.push_to_hub:
         p.error("--push-only needs --push-to-hub NAMESPACE")
-    if args.epochs < 1 or args.batch_size < 1:
-        p.error("--epochs and --batch-size must be at least 1")
-    if not 0 <= args.noise_max <= 1:
-        p.error("--noise-max must be between 0 and 1")
-    if not 0 <= args.clean_fraction <= 1:
-        p.error("--clean-fraction must be between 0 and 1")
-    if not 0 <= args.distort <= DISTORT_MAX:
-        p.error(f"--distort must be between 0 and {DISTORT_MAX:g}")
     if args.sizes is None:
-        args.sizes = list(Recipe.for_arch(args.arch).sizes)
-    if args.sizes[0] != MNIST_PIXELS:
-        p.error(f"--sizes must start with {MNIST_PIXELS} (28×28 MNIST pixels)")
-    if args.arch == "conv" and len(args.sizes) != 2:
-        p.error(f"with --arch conv, --sizes is {MNIST_PIXELS} and the code size (the conv layers are --channels)")
-    if min(args.sizes) < 1 or min(args.channels) < 1:
-        p.error("--sizes and --channels must be positive")
+        args.sizes = list(FAMILIES[args.arch].default_sizes)
+    try:  # Recipe's own checks, reported as argparse reports a bad flag
+        recipe_from_args(args)
+    except ValueError as e:
+        p.error(str(e))
     return args
 
 
@@ -170,6 +167,15 @@ def print_table(results: dict[str, dict], spread: dict[str, dict] | None = None)
     print()
 
 
+def print_headline(models: dict, x_test) -> None:
+    """Each model's clean and σ = 0.5 test MSE, the two numbers the study and live training report for a pair."""
+    clean = x_test.float().div(255)
+    noisy = noisy_test_set(clean, *NOISY)
+    for name, model in models.items():
+        scores = test_mse(model, clean, noisy)
+        print(f"{name}: clean test MSE {scores['clean']:.5f}, at Gaussian σ = {NOISY[1]} {scores['noisy']:.5f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = get_args(argv)
     try:
@@ -200,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             models = {name: model.cpu() for name, model in models.items()}
             results = evaluate_all(models, x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1))
             print_table(results)
+            print_headline(models, x_test.reshape(len(x_test), -1))
             per_seed.append(results)
             first = first or (models, results, seconds, seed_recipe)
         summary = None
@@ -221,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             summary=summary,
             device=str(device),
             namespace=args.push_to_hub,
-            prefix=args.repo_prefix or repo_prefix(recipe.sizes, arch=recipe.arch, channels=recipe.channels),
+            prefix=args.repo_prefix or recipe.family.repo_prefix(recipe.model_kwargs()),
             train_size=len(x_train),
             test_size=len(x_test),
             seconds=seconds,

@@ -311,7 +311,7 @@ def hub_unreachable() -> None:
 
 
 def broken_checkpoint(kind: str, damage) -> None:
-    from tiedae.demo import load_bundled
+    from space.models import load_bundled
 
     folder = Path(tempfile.mkdtemp()) / "checkpoints"
     shutil.copytree(ROOT / "checkpoints", folder)

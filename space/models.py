@@ -62,8 +62,10 @@ def _read_metrics(path: Path) -> dict | None:
         return None
 
 
-def load_bundled(root: Path, family: Family) -> LoadedModels:
-    """The checkpoints shipped in root/tied and root/untied (a pair of `family`); errors name the bad file."""
+def load_bundled(root: Path = CHECKPOINTS, family: Family | None = None) -> LoadedModels:
+    """The checkpoints shipped in root/tied and root/untied (a pair of `family`, the first one's unless given);
+    errors name the bad file."""
+    family = family or FAMILIES[FIRST_FAMILY]
     from tiedae.latent import LatentMap
     from tiedae.model import LATENT_MAP_FILE, METRICS_FILE
 

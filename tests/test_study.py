@@ -80,7 +80,7 @@ def test_a_rows_command_reproduces_its_numbers(quick_study, mnist_root, tmp_path
     _, rows = quick_study
     row = next(r for r in rows if r["arch"] == arch and r["axis"] == axis and r["model"] == "untied")
     if arch == "conv":
-        assert "--arch conv" in row["command"] and row["channels"] == list(study.CONV_BASE.channels)
+        assert "--arch conv" in row["command"] and row["channels"] == list(study.BASES["conv"].channels)
     argv = shlex.split(row["command"])[2:]  # drop "python train.py"
     argv[argv.index("--out") + 1] = str(tmp_path / "run")
     assert train.main(argv) == 0
@@ -170,7 +170,7 @@ def chart_points(chart) -> dict[tuple[str, str], float]:
 
 
 def test_the_apps_charts_and_caption_come_from_study_json(tmp_path):
-    from tiedae.demo import study_view
+    from space.study_charts import study_view
 
     path = tmp_path / "study.json"
     rows = fake_rows()
@@ -194,7 +194,8 @@ def test_the_apps_charts_and_caption_come_from_study_json(tmp_path):
 
 
 def test_the_shipped_models_are_marked_on_every_axis():
-    from tiedae.demo import load_bundled, study_view
+    from space.models import load_bundled
+    from space.study_charts import study_view
 
     loaded = load_bundled()
     shipped = Path(__file__).resolve().parent.parent / "checkpoints" / study.STUDY_FILE
@@ -207,7 +208,8 @@ def test_the_shipped_models_are_marked_on_every_axis():
 
 
 def test_every_study_chart_labels_a_handful_of_ticks_across_its_data():
-    from tiedae.demo import load_bundled, study_view
+    from space.models import load_bundled
+    from space.study_charts import study_view
     from tiedae.study import METRICS
 
     shipped = Path(__file__).resolve().parent.parent / "checkpoints" / study.STUDY_FILE
@@ -253,7 +255,7 @@ def test_a_missing_or_damaged_study_file_is_named(tmp_path, content, message):
 
 
 def test_the_caption_follows_the_metric_and_says_when_bars_hide_behind_their_marks(tmp_path):
-    from tiedae.demo import study_view
+    from space.study_charts import study_view
 
     path = tmp_path / "study.json"
     rows = fake_rows()
@@ -271,7 +273,7 @@ def test_the_caption_follows_the_metric_and_says_when_bars_hide_behind_their_mar
 
 
 def test_conv_rows_are_their_own_dashed_lines_on_the_training_size_chart(tmp_path):
-    from tiedae.demo import study_view
+    from space.study_charts import study_view
 
     rows = [
         {**row, "axis": "train_size", "value": 500, "arch": arch, "test_mse_clean": row["test_mse_clean"] / (2 if arch == "conv" else 1)}
@@ -292,7 +294,7 @@ def test_conv_rows_are_their_own_dashed_lines_on_the_training_size_chart(tmp_pat
 
 
 def test_the_charts_declare_the_vega_lite_version_the_page_renders():
-    from tiedae.demo import study_view
+    from space.study_charts import study_view
 
     shipped = Path(__file__).resolve().parent.parent / "checkpoints" / study.STUDY_FILE
     for chart in study_view(shipped, {name: None for name in ("tied", "untied")})[1]:

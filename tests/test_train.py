@@ -8,7 +8,7 @@ import pytest
 from huggingface_hub import HfApi, ModelCard
 
 import train
-from tiedae import TiedAutoencoder, UntiedAutoencoder, publish, training
+from tiedae import TiedAutoencoder, UntiedAutoencoder, losses, publish, training
 from tiedae import recipe as recipe_module
 from tiedae.recipe import Recipe
 
@@ -306,7 +306,7 @@ def test_binary_cross_entropy_matches_torch_bit_for_bit():
     target[0, :6] = torch.tensor([1.0, 0.0, 0.3, 0.7, 0.5, 0.0])
     for scale in (1.0, 3.5):  # the gradient arriving from the loss is not always 1
         ours, theirs = output.clone().requires_grad_(), output.clone().requires_grad_()
-        loss, expected = training.binary_cross_entropy(ours, target), F.binary_cross_entropy(theirs, target)
+        loss, expected = losses.binary_cross_entropy(ours, target), F.binary_cross_entropy(theirs, target)
         (loss * scale).backward()
         (expected * scale).backward()
         torch.testing.assert_close(loss, expected, rtol=1e-6, atol=0)
@@ -321,7 +321,7 @@ def test_a_train_step_with_our_loss_trains_the_same_weights_as_torchs(monkeypatc
     x_train = torch.randint(0, 256, (300, 784), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
 
     def weights(loss_fn, precision):
-        monkeypatch.setitem(training.LOSSES, "bce", loss_fn)
+        monkeypatch.setitem(losses.LOSSES, "bce", loss_fn)
         recipe = Recipe(sizes=(784, 32, 4), batch_size=64, precision=precision)
         models, optimizers, schedulers = training.make_pair(recipe, 20, torch.device("cpu"))
         training.train_epoch(models, optimizers, schedulers, x_train, recipe, torch.Generator().manual_seed(0), 1, quiet=True)
@@ -330,7 +330,7 @@ def test_a_train_step_with_our_loss_trains_the_same_weights_as_torchs(monkeypatc
     # Bit for bit on the machines it was written on; CI's CPU once differed in the last bits (the gradient test above held
     # there), so a whole run is held to float rounding: a wrong scale, sign or reduction is far outside it.
     for precision in ("fp32", "bf16"):
-        ours, theirs = weights(training.binary_cross_entropy, precision), weights(F.binary_cross_entropy, precision)
+        ours, theirs = weights(losses.binary_cross_entropy, precision), weights(F.binary_cross_entropy, precision)
         for a, b in zip(ours, theirs, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=lambda m, precision=precision: f"{precision}: {m}")
 
