@@ -19,7 +19,7 @@ import gradio as gr
 
 from space.errors import refused
 from tiedae.constants import CHECKPOINTS, DEFAULT_SIZES, MODEL_NAMES
-from tiedae.families import FAMILIES, FIRST_FAMILY, Family
+from tiedae.families import FAMILIES, FIRST_FAMILY, REPO_PREFIX, Family
 from tiedae.recipe import Recipe
 
 log = logging.getLogger("tiedae")
@@ -88,8 +88,11 @@ def load_bundled(root: Path = CHECKPOINTS, family: Family | None = None) -> Load
     return LoadedModels(models, metrics, source=f"bundled checkpoints ({where}/)", maps=maps)
 
 
-def load_from_hub(namespace: str, *, revision: str | None, root: Path, prefix: str, family: Family) -> LoadedModels:
+def load_from_hub(
+    namespace: str, *, revision: str | None = None, root: Path = CHECKPOINTS, prefix: str = REPO_PREFIX, family: Family | None = None
+) -> LoadedModels:
     """NAMESPACE/<prefix>-tied and -untied from the Hub (or its cache); the bundled ones in root if that fails."""
+    family = family or FAMILIES[FIRST_FAMILY]
     from huggingface_hub import hf_hub_download
 
     from tiedae.latent import LatentMap

@@ -20,12 +20,26 @@ import torch
 from PIL import Image, ImageDraw
 
 import app
+from space import (
+    arithmetic,
+    inputs,
+    interpolation,
+    latent_maps,
+    models,
+    noise_sweep,
+    pictures,
+    side_by_side,
+    study_charts,
+    weights,
+)
+from space.models import load_bundled, load_from_hub
 from tiedae import TiedAutoencoder, mse
-from tiedae.demo import load_bundled, load_from_hub
 from tiedae.drawing import draw_digit
+from tiedae.families import FAMILIES
 from tiedae.preprocess import sketch_to_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
+CONV_ROOT = ROOT / "checkpoints" / "conv"
 
 
 def decode(uri: str) -> np.ndarray:
@@ -54,7 +68,7 @@ def sketch(image):
 
 
 def test_reconstruct_shapes_ranges_and_metrics():
-    shown, numbers = app.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 7)
+    shown, numbers = side_by_side.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 7)
     images = images_of(numbers)
     for image in images.values():
         assert image.shape == (28, 28) and image.dtype == np.uint8
@@ -77,18 +91,18 @@ def test_reconstructions_are_recognisable_digits():
     # each reconstruction is closer to its own digit than to any other digit
     clean = {d: sketch_to_mnist(draw_digit(d)) for d in range(10)}
     for d in range(10):
-        images = images_of(app.reconstruct(sketch(draw_digit(d)), "gaussian", 0.2, 0)[1])
+        images = images_of(side_by_side.reconstruct(sketch(draw_digit(d)), "gaussian", 0.2, 0)[1])
         for image in (images["tied"], images["untied"]):
             errors = {other: np.mean((image / 255 - clean[other]) ** 2) for other in range(10)}
             assert min(errors, key=errors.get) == d
 
 
 def test_same_seed_same_noise_and_controls_matter():
-    first = images_of(app.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 3)[1])
-    again = images_of(app.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 3)[1])
-    other = images_of(app.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 4)[1])
+    first = images_of(side_by_side.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 3)[1])
+    again = images_of(side_by_side.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 3)[1])
+    other = images_of(side_by_side.reconstruct(sketch(draw_digit(5)), "salt_pepper", 0.2, 4)[1])
     assert np.array_equal(first["noisy"], again["noisy"]) and not np.array_equal(first["noisy"], other["noisy"])
-    quiet = images_of(app.reconstruct(sketch(draw_digit(5)), "uniform", 0.0, 3)[1])
+    quiet = images_of(side_by_side.reconstruct(sketch(draw_digit(5)), "uniform", 0.0, 3)[1])
     assert np.array_equal(quiet["clean"], quiet["noisy"])  # level 0: the noisy input is the clean input
 
 
@@ -97,7 +111,7 @@ def test_same_seed_same_noise_and_controls_matter():
     [None, sketch(None), sketch(Image.new("RGBA", (800, 800), "white")), {"background": None, "layers": [], "composite": None}],
 )
 def test_blank_clears_outputs_with_a_hint(blank):
-    shown, numbers = app.reconstruct(blank, "gaussian", 0.3, 0)
+    shown, numbers = side_by_side.reconstruct(blank, "gaussian", 0.3, 0)
     assert numbers is None and "<img" not in shown
     assert "Draw a digit" in shown
 
@@ -127,7 +141,7 @@ def _dot():
     ],
 )
 def test_bad_drawings_get_a_clear_message_and_clear_outputs(bad, message):
-    shown, numbers = app.reconstruct(bad, "gaussian", 0.3, 0)
+    shown, numbers = side_by_side.reconstruct(bad, "gaussian", 0.3, 0)
     assert numbers is None and "<img" not in shown
     assert message in shown
 
@@ -144,18 +158,18 @@ def test_drawing_image_reads_every_sketchpad_form():
         "the pad's data URL": data_uri(opaque),
     }
     for name, value in forms.items():
-        image = app.drawing_image(value)
+        image = inputs.drawing_image(value)
         assert image is not None, name
         assert np.mean((sketch_to_mnist(image) - reference) ** 2) < 0.0005, name
-    assert app.drawing_image(None) is None and app.drawing_image(sketch(None)) is None
-    assert app.drawing_image("") is None  # a clear pad
+    assert inputs.drawing_image(None) is None and inputs.drawing_image(sketch(None)) is None
+    assert inputs.drawing_image("") is None  # a clear pad
 
 
 def test_upload_goes_onto_the_canvas_as_its_strokes():
-    value, _ = app.upload_to_canvas(str(ROOT / "examples" / "digit_3.png"))
+    value, _ = side_by_side.upload_to_canvas(str(ROOT / "examples" / "digit_3.png"))
     assert decode(value).shape == (app.CANVAS_SIZE, app.CANVAS_SIZE)  # what the pad shows, to be drawn over
-    on_canvas = app.reconstruct(value, "gaussian", 0.0, 0)[1]
-    direct = app.reconstruct(sketch(Image.open(ROOT / "examples" / "digit_3.png")), "gaussian", 0.0, 0)[1]
+    on_canvas = side_by_side.reconstruct(value, "gaussian", 0.0, 0)[1]
+    direct = side_by_side.reconstruct(sketch(Image.open(ROOT / "examples" / "digit_3.png")), "gaussian", 0.0, 0)[1]
     clean = decode(on_canvas["clean"]["image"]) / 255
     assert np.mean((clean - decode(direct["clean"]["image"]) / 255) ** 2) < 0.003  # the canvas holds the same digit
 
@@ -166,22 +180,22 @@ def test_a_dot_gets_the_same_message_on_every_path(tmp_path):
     path = tmp_path / "dot.png"
     dot.save(path)
     with pytest.raises(gr.Error, match="That is just a dot"):  # the upload (and an example) path: not put on the pad
-        app.upload_to_canvas(str(path))
+        side_by_side.upload_to_canvas(str(path))
     for drawing in (sketch(dot), data_uri(dot)):  # the API's Sketchpad value, the pad's data URL
-        shown, numbers = app.reconstruct(drawing, "gaussian", 0.3, 0)
+        shown, numbers = side_by_side.reconstruct(drawing, "gaussian", 0.3, 0)
         assert "That is just a dot" in shown and numbers is None
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "L", "P", "CMYK", "RGB", "1", "I", "F"])
 def test_every_image_mode_reconstructs(mode):
     image = draw_digit(8, mode="RGB").convert(mode)
-    numbers = app.reconstruct(sketch(image), "gaussian", 0.1, 0)[1]
+    numbers = side_by_side.reconstruct(sketch(image), "gaussian", 0.1, 0)[1]
     assert numbers is not None and decode(numbers["tied"]["image"]).max() > 128
 
 
 def test_huge_upload_is_downscaled_and_works():
     huge = draw_digit(2, size=(5000, 5000), box=(1000, 800, 3000, 4200))
-    assert app.reconstruct(sketch(huge), "gaussian", 0.1, 0)[1] is not None
+    assert side_by_side.reconstruct(sketch(huge), "gaussian", 0.1, 0)[1] is not None
 
 
 @pytest.mark.parametrize(
@@ -203,20 +217,20 @@ def test_huge_upload_is_downscaled_and_works():
 )
 def test_bad_controls_raise_a_clear_gradio_error(kind, level, seed, message):
     with pytest.raises(gr.Error, match=message):
-        app.reconstruct(sketch(draw_digit(1)), kind, level, seed)
+        side_by_side.reconstruct(sketch(draw_digit(1)), kind, level, seed)
 
 
 def test_upload_goes_onto_the_canvas_as_dark_ink_on_white(tmp_path):
     path = tmp_path / "digit.png"
     draw_digit(4, ink="white", background="black").save(path)  # light on dark: normalised for the canvas
-    value, _ = app.upload_to_canvas(str(path))
+    value, _ = side_by_side.upload_to_canvas(str(path))
     canvas = decode(value)
     assert canvas[0, 0] == 255 and canvas.min() == 0
-    clean = decode(app.reconstruct(value, "gaussian", 0.0, 0)[1]["clean"]["image"])
+    clean = decode(side_by_side.reconstruct(value, "gaussian", 0.0, 0)[1]["clean"]["image"])
     assert np.mean((clean / 255 - sketch_to_mnist(draw_digit(4))) ** 2) < 0.001
     (tmp_path / "notes.png").write_bytes(b"not really a png")
     with pytest.raises(gr.Error, match="not an image"):
-        app.upload_to_canvas(str(tmp_path / "notes.png"))
+        side_by_side.upload_to_canvas(str(tmp_path / "notes.png"))
 
 
 # --- the API over HTTP ------------------------------------------------------------------------
@@ -255,7 +269,7 @@ def test_api_reconstruct_returns_both_reconstructions_and_metrics(app_url, tmp_p
     for name in ("tied", "untied", "conv_tied", "conv_untied"):
         assert set(numbers[name]) == {"mse", "psnr", "parameters", "image"}
         assert numbers[name]["mse"] < numbers["noisy_input"]["mse"]
-    assert numbers == app.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 0)[1]
+    assert numbers == side_by_side.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 0)[1]
 
 
 def test_api_bad_input_gets_a_message_and_the_server_keeps_serving(app_url, tmp_path):
@@ -340,13 +354,13 @@ def test_the_conv_pair_loads_from_an_offline_hub_cache_or_falls_back_to_its_own_
     from tiedae import TiedConvAutoencoder, UntiedConvAutoencoder
 
     build_hf_cache(offline_hub, "someorg", "tiedae-mnist-conv", ROOT / "checkpoints" / "conv")
-    loaded = load_from_hub("someorg", root=app.CONV_ROOT, prefix="tiedae-mnist-conv", arch="conv")
+    loaded = load_from_hub("someorg", root=CONV_ROOT, prefix="tiedae-mnist-conv", family=FAMILIES["conv"])
     assert loaded.warning is None and "someorg/tiedae-mnist-conv-tied" in loaded.source
     assert type(loaded.models["tied"]) is TiedConvAutoencoder and type(loaded.models["untied"]) is UntiedConvAutoencoder
     assert not loaded.models["tied"].training
     x = torch.rand(2, 784)
-    assert torch.equal(loaded.models["tied"](x), load_bundled(app.CONV_ROOT, arch="conv").models["tied"](x))
-    missing = load_from_hub("nobody", root=app.CONV_ROOT, prefix="tiedae-mnist-conv", arch="conv")
+    assert torch.equal(loaded.models["tied"](x), load_bundled(CONV_ROOT, FAMILIES["conv"]).models["tied"](x))
+    missing = load_from_hub("nobody", root=CONV_ROOT, prefix="tiedae-mnist-conv", family=FAMILIES["conv"])
     assert "nobody/tiedae-mnist-conv-tied" in missing.warning and "checkpoints/conv/" in missing.source
     assert type(missing.models["untied"]) is UntiedConvAutoencoder
 
@@ -365,7 +379,7 @@ def test_app_started_with_tiedae_hub_uses_the_hub_or_falls_back_visibly(tmp_path
     if present:
         build_hf_cache(cache, "someorg")
     env = {**os.environ, "TIEDAE_HUB": "someorg", "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
-    code = "import app, json; print(json.dumps([app.shipped_models().source, app.shipped_models().warning]))"
+    code = "import app, json; from space import models; print(json.dumps([models.shipped_models().source, models.shipped_models().warning]))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     source, warning = json.loads(result.stdout.strip().splitlines()[-1])
@@ -377,7 +391,7 @@ def test_app_started_with_tiedae_hub_uses_the_hub_or_falls_back_visibly(tmp_path
 
 
 def test_outputs_are_small_inline_pngs():
-    shown, numbers = app.reconstruct(sketch(draw_digit(0)), "gaussian", 0.3, 0)
+    shown, numbers = side_by_side.reconstruct(sketch(draw_digit(0)), "gaussian", 0.3, 0)
     assert len(numbers["tied"]["image"]) < 2000  # 28×28 PNGs inline: the browser upscales them
     assert len(shown) < 10_000
 
@@ -389,30 +403,30 @@ def picture(path: str) -> np.ndarray:
 
 
 def test_noise_sweep_chart_is_drawn_from_metrics_on_first_view():
-    path = app.sweep_chart()
+    path = noise_sweep.sweep_chart()
     chart = picture(path)
     assert chart.ndim == 3 and chart.shape[2] == 3 and chart.shape[1] > 600
     assert chart.std() > 10  # not a blank canvas
-    assert app.sweep_chart() is path  # drawn once
+    assert noise_sweep.sweep_chart() is path  # drawn once
 
 
 def test_pictures_every_visitor_sees_are_whole_files_written_once(monkeypatch, tmp_path):
     """Gradio copies a file output into its cache once, atomically; an array it would rewrite in place."""
-    monkeypatch.setattr(app, "picture_dir", lambda: tmp_path)
+    monkeypatch.setattr(pictures, "picture_dir", lambda: tmp_path)
     first = np.random.default_rng(0).integers(0, 256, (40, 30, 3), dtype=np.uint8)
-    path = app.png_file(first, "noise-sweep")
+    path = pictures.png_file(first, "noise-sweep")
     np.testing.assert_array_equal(picture(path), first)  # lossless
     second = np.zeros((10, 10), dtype=np.uint8)
-    assert app.png_file(second, "noise-sweep") == path
+    assert pictures.png_file(second, "noise-sweep") == path
     np.testing.assert_array_equal(picture(path), second)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["noise-sweep.png"]  # no staging file left behind
 
 
 def test_weight_tiles_show_the_tie():
-    tied, untied_encoder, untied_decoder = map(picture, app.weight_images()[:3])
+    tied, untied_encoder, untied_decoder = map(picture, weights.weight_images()[:3])
     for image in (tied, untied_encoder, untied_decoder):
         assert image.dtype == np.uint8 and image.shape == (2 * (8 * 29 + 1),) * 2 + (3,)  # 8×8 tiles of 28 px, 1 px apart, ×2
-    layer = app.shipped_models().models["tied"].layers[0]
+    layer = models.shipped_models().models["tied"].layers[0]
     first = layer.weight[0].detach().reshape(28, 28)  # the first tile is the first row of W, scaled around 0
     expected = np.round(255 * (0.5 + 0.5 * first / first.abs().max()).numpy())
     np.testing.assert_allclose(tied[2:58:2, 2:58:2, 0], expected, atol=1)
@@ -420,8 +434,8 @@ def test_weight_tiles_show_the_tie():
 
 
 def test_the_conv_pairs_first_layer_kernels_are_shown_beside_the_weight_tiles():
-    conv_tied, conv_encoder, conv_decoder = map(picture, app.weight_images()[3:])
-    kernels = app.shipped_pairs()["conv"].models["tied"].convs[0].weight  # (C1, 1, 4, 4)
+    conv_tied, conv_encoder, conv_decoder = map(picture, weights.weight_images()[3:])
+    kernels = models.shipped_pairs()["conv"].models["tied"].convs[0].weight  # (C1, 1, 4, 4)
     rows = -(-len(kernels) // 8)
     assert conv_tied.shape == (12 * (rows * 5 + 1), 12 * (8 * 5 + 1), 3)  # 8 kernels a row, 4 px each, 1 px apart, ×12
     first = kernels[0, 0].detach()
@@ -433,8 +447,8 @@ def test_the_conv_pairs_first_layer_kernels_are_shown_beside_the_weight_tiles():
 def test_reconstruct_shows_the_conv_pair_under_the_mlp_pair_with_its_numbers():
     from tiedae import count_parameters
 
-    shown, numbers = app.reconstruct(sketch(draw_digit(2)), "gaussian", 0.4, 3)
-    conv = app.shipped_pairs()["conv"].models
+    shown, numbers = side_by_side.reconstruct(sketch(draw_digit(2)), "gaussian", 0.4, 3)
+    conv = models.shipped_pairs()["conv"].models
     clean = torch.from_numpy(decode(numbers["clean"]["image"]) / 255).reshape(1, -1)
     for name in ("conv_tied", "conv_untied"):
         image = torch.from_numpy(decode(numbers[name]["image"]) / 255).reshape(1, -1)
@@ -447,20 +461,20 @@ def test_reconstruct_shows_the_conv_pair_under_the_mlp_pair_with_its_numbers():
 
 
 def test_study_section_draws_three_charts_from_the_shipped_study():
-    caption, *charts = app.study_charts("test_mse_clean")
+    caption, *charts = study_charts.study_charts("test_mse_clean")
     assert "seeds each" in caption and len(charts) == 3
     assert all(chart.to_dict()["layer"] for chart in charts)
-    assert app.study_charts("test_mse_clean")[1] is charts[0]  # drawn once per metric
+    assert study_charts.study_charts("test_mse_clean")[1] is charts[0]  # drawn once per metric
     with pytest.raises(gr.Error, match="Unknown study metric"):
-        app.study_charts("accuracy")
+        study_charts.study_charts("accuracy")
 
 
 # --- the latent explorer and interpolation -------------------------------------------------------
 
 
 def test_the_latent_section_shows_both_maps_and_decoded_grids():
-    tied_grid, untied_grid = map(picture, app.latent_section())
-    tied_map, untied_map = map(picture, app.plain_maps())
+    tied_grid, untied_grid = map(picture, latent_maps.latent_section())
+    tied_map, untied_map = map(picture, latent_maps.plain_maps())
     assert tied_map.shape == untied_map.shape == (400, 400, 3)
     assert tied_grid.shape == untied_grid.shape == (15 * 28, 15 * 28)
     assert not np.array_equal(tied_map, untied_map)  # two models, two code spaces
@@ -468,31 +482,31 @@ def test_the_latent_section_shows_both_maps_and_decoded_grids():
 
 def test_the_drawing_is_ringed_on_both_maps_only_while_they_are_open():
     drawing = sketch(draw_digit(0))
-    *marked, shown = app.mark_drawing(drawing, "gaussian", 0.5, 0, True)
+    *marked, shown = latent_maps.mark_drawing(drawing, "gaussian", 0.5, 0, True)
     for name, ringed in zip(("tied", "untied"), map(picture, marked)):
-        plain = app.latent_pictures()[name]
+        plain = latent_maps.latent_pictures()[name]
         changed = np.argwhere((ringed != plain).any(axis=2))
         assert len(changed) > 50, f"no ring on the {name} map"
-        assert (ringed == app.MARK_NOISY).all(axis=2).any() and (ringed == app.MARK_CLEAN).all(axis=2).any()
+        assert (ringed == latent_maps.MARK_NOISY).all(axis=2).any() and (ringed == latent_maps.MARK_CLEAN).all(axis=2).any()
     skipped = (gr.skip(),) * 3
-    assert app.mark_drawing(drawing, "gaussian", 0.5, 0, False) == skipped  # closed
-    assert app.mark_drawing(drawing, "gaussian", 0.5, 0, True, shown) == skipped  # already on the page: not sent again
-    assert app.mark_drawing(drawing, "gaussian", 0.6, 0, True, shown)[2] != shown  # the noisy ring moves
-    *blank, shown = app.mark_drawing(None, "gaussian", 0.5, 0, True, shown)  # nothing drawn: the plain maps
-    assert shown == "plain" and tuple(blank) == app.plain_maps()
-    assert all(np.array_equal(picture(a), b) for a, b in zip(blank, app.latent_pictures().values()))
-    assert app.mark_drawing(None, "gaussian", 0.5, 0, True, shown) == skipped
+    assert latent_maps.mark_drawing(drawing, "gaussian", 0.5, 0, False) == skipped  # closed
+    assert latent_maps.mark_drawing(drawing, "gaussian", 0.5, 0, True, shown) == skipped  # already on the page: not sent again
+    assert latent_maps.mark_drawing(drawing, "gaussian", 0.6, 0, True, shown)[2] != shown  # the noisy ring moves
+    *blank, shown = latent_maps.mark_drawing(None, "gaussian", 0.5, 0, True, shown)  # nothing drawn: the plain maps
+    assert shown == "plain" and tuple(blank) == latent_maps.plain_maps()
+    assert all(np.array_equal(picture(a), b) for a, b in zip(blank, latent_maps.latent_pictures().values()))
+    assert latent_maps.mark_drawing(None, "gaussian", 0.5, 0, True, shown) == skipped
 
 
 def test_two_visitors_with_the_same_marks_each_get_a_whole_file_of_their_own(monkeypatch, tmp_path):
     """The same example, noise and seed in two sessions at once: the same picture, never one file rewritten in place."""
-    monkeypatch.setattr(app, "picture_dir", lambda: tmp_path)
+    monkeypatch.setattr(pictures, "picture_dir", lambda: tmp_path)
     drawing = sketch(draw_digit(7))
     start = threading.Barrier(2)
 
     def visit(_):
         start.wait()
-        return app.mark_drawing(drawing, "gaussian", 0.5, 0, True)
+        return latent_maps.mark_drawing(drawing, "gaussian", 0.5, 0, True)
 
     with ThreadPoolExecutor(2) as pool:
         (*first, shown_a), (*second, shown_b) = pool.map(visit, range(2))
@@ -504,50 +518,50 @@ def test_two_visitors_with_the_same_marks_each_get_a_whole_file_of_their_own(mon
 
 
 def test_marked_maps_are_removed_once_gradio_has_long_copied_them(monkeypatch, tmp_path):
-    monkeypatch.setattr(app, "picture_dir", lambda: tmp_path)
-    monkeypatch.setattr(app, "_pruned", [0.0])
+    monkeypatch.setattr(pictures, "picture_dir", lambda: tmp_path)
+    monkeypatch.setattr(pictures, "_pruned", [0.0])
     ringed = np.zeros((8, 8, 3), np.uint8)
-    old = Path(app.marked_file(ringed, "map-tied"))
-    recent = Path(app.marked_file(ringed, "map-tied"))
-    past = time.time() - app.MARKED_KEEP_SECONDS - 1
+    old = Path(pictures.marked_file(ringed, "map-tied"))
+    recent = Path(pictures.marked_file(ringed, "map-tied"))
+    past = time.time() - pictures.MARKED_KEEP_SECONDS - 1
     os.utime(old, (past, past))
-    app._pruned[0] = 0.0  # a minute has passed since the last clean-up
-    newest = Path(app.marked_file(ringed, "map-untied"))
+    pictures._pruned[0] = 0.0  # a minute has passed since the last clean-up
+    newest = Path(pictures.marked_file(ringed, "map-untied"))
     assert not old.exists() and recent.exists() and newest.exists()
     np.testing.assert_array_equal(picture(str(newest)), ringed)
 
 
 def test_a_click_on_a_map_decodes_the_point_under_it():
-    latent_map = app.latent_models().maps["untied"]
+    latent_map = models.latent_models().maps["untied"]
     column, row = latent_map.to_pixel(latent_map.codes[0])  # where the first test digit's code is drawn
     event = gr.SelectData(None, {"index": [int(column), int(row)], "value": None})
-    shown, marked = app.click_handler("untied")(event)
+    shown, marked = latent_maps.click_handler("untied")(event)
     x, y = latent_map.to_code(int(column), int(row))
     assert f"({x:.2f}, {y:.2f})" in shown and "decoded-untied-img" in shown
-    expected = app.decode_latent("untied", x, y)
+    expected = latent_maps.decode_latent("untied", x, y)
     assert expected["image"] in shown and expected["on_map"]
     cross = np.asarray(Image.open(marked).convert("RGB"))
-    assert (cross[int(row), int(column) - 9 : int(column) + 10] == app.MARK_CLICK).all()  # the point clicked, marked
-    assert not (np.asarray(app.latent_pictures()["untied"]) == app.MARK_CLICK).all(axis=2).any()  # and only there
+    assert (cross[int(row), int(column) - 9 : int(column) + 10] == latent_maps.MARK_CLICK).all()  # the point clicked, marked
+    assert not (np.asarray(latent_maps.latent_pictures()["untied"]) == latent_maps.MARK_CLICK).all(axis=2).any()  # and only there
     # with the drawing's rings on the map (its codes as mark_drawing keeps them), the click keeps them
     rings = tuple(float(c) for pair in ((latent_map.codes[1], latent_map.codes[2]),) * 2 for code in pair for c in code)
-    _, with_rings = app.click_handler("untied")(event, rings)
-    assert (np.asarray(Image.open(with_rings).convert("RGB")) == app.MARK_NOISY).all(axis=2).any()
+    _, with_rings = latent_maps.click_handler("untied")(event, rings)
+    assert (np.asarray(Image.open(with_rings).convert("RGB")) == latent_maps.MARK_NOISY).all(axis=2).any()
     for index in ([float("nan"), 3.0], None):  # what a click on a picture that has not loaded could send
         with pytest.raises(gr.Error, match="Could not decode that point"):
-            app.click_handler("tied")(gr.SelectData(None, {"index": index, "value": None}))
+            latent_maps.click_handler("tied")(gr.SelectData(None, {"index": index, "value": None}))
 
 
 def test_interpolation_view_changes_with_t_and_needs_a_drawing():
-    half = app.interpolate_view(None, "Example 3", "Example 8", 10, 0.5)
-    start = app.interpolate_view(None, "Example 3", "Example 8", 10, 0.0)
+    half = interpolation.interpolate_view(None, "Example 3", "Example 8", 10, 0.5)
+    start = interpolation.interpolate_view(None, "Example 3", "Example 8", 10, 0.0)
     assert half.count("<img") == start.count("<img") == 4  # two strips, two frames at t
     assert half != start
     with pytest.raises(gr.Error, match="Draw a digit first"):
-        app.interpolate_view(None, app.YOUR_DRAWING, "Example 8", 10, 0.5)
+        interpolation.interpolate_view(None, inputs.YOUR_DRAWING, "Example 8", 10, 0.5)
     with pytest.raises(gr.Error, match="Steps must be"):
-        app.interpolate_view(None, "Example 3", "Example 8", 100, 0.5)
-    mine = app.interpolate_view(sketch(draw_digit(1)), app.YOUR_DRAWING, "Example 8", 8, 0.5)
+        interpolation.interpolate_view(None, "Example 3", "Example 8", 100, 0.5)
+    mine = interpolation.interpolate_view(sketch(draw_digit(1)), inputs.YOUR_DRAWING, "Example 8", 8, 0.5)
     assert mine.count("<img") == 4
 
 
@@ -571,10 +585,10 @@ def test_api_decode_latent_and_its_bad_input(app_url):
     from gradio_client.exceptions import AppError
 
     client = Client(app_url, verbose=False)
-    centre = app.latent_models().maps["tied"].centre
+    centre = models.latent_models().maps["tied"].centre
     out = client.predict("tied", float(centre[0]), float(centre[1]), api_name="/decode_latent")
     assert decode(out["image"]).shape == (28, 28) and out["model"] == "tied" and 0 <= out["nearest_test_digit"] <= 9
-    assert out == app.decode_latent("tied", float(centre[0]), float(centre[1]))
+    assert out == latent_maps.decode_latent("tied", float(centre[0]), float(centre[1]))
     for model, x, y, message in (
         ("tied", 1e6, 0.0, "far outside the map"),
         ("both", 0.0, 0.0, "Model must be one of tied, untied"),
@@ -617,19 +631,19 @@ def test_api_interpolate_returns_both_strips_and_refuses_a_blank_drawing(app_url
 def test_latent_arithmetic_decodes_the_sum_of_codes_by_each_model():
     from tiedae.latent import decode_codes, encode_digit
 
-    digits = [app.tiedae.demo.prepared_digit(app.EXAMPLE_FILES[f"Example {d}"]) for d in (7, 1, 4)]
-    shown = app.arithmetic_view(None, "Example 7", "Example 1", "Example 4")
-    for name, model in app.shipped_models().models.items():
+    digits = [inputs.prepared_digit(inputs.EXAMPLE_FILES[f"Example {d}"]) for d in (7, 1, 4)]
+    shown = arithmetic.arithmetic_view(None, "Example 7", "Example 1", "Example 4")
+    for name, model in models.shipped_models().models.items():
         code = encode_digit(model, digits[0]) + encode_digit(model, digits[1]) - encode_digit(model, digits[2])
-        expected = app.tiedae.demo.png_data_uri(decode_codes(model, code[None])[0])
+        expected = pictures.png_data_uri(decode_codes(model, code[None])[0])
         assert f'id="arith-{name}-img" alt="{name} decoder" src="{expected}"' in shown
     assert shown.count('id="arith-in-') == 3 and "− z₃: Example 4" in shown
-    mine = app.YOUR_DRAWING
+    mine = inputs.YOUR_DRAWING
     with pytest.raises(gr.Error, match="Draw a digit first"):  # "your drawing" with nothing drawn
-        app.arithmetic_view(None, mine, "Example 1", "Example 4")
-    assert "Draw a digit first" in app.follow_drawing_arithmetic(None, mine, "Example 1", "Example 4", True)  # in the section
-    assert app.follow_drawing_arithmetic(None, mine, "Example 1", "Example 4", False) == gr.skip()  # closed: left as it is
-    drawn = app.follow_drawing_arithmetic(sketch(draw_digit(3)), mine, "Example 1", "Example 4", True)
+        arithmetic.arithmetic_view(None, mine, "Example 1", "Example 4")
+    assert "Draw a digit first" in arithmetic.follow_drawing_arithmetic(None, mine, "Example 1", "Example 4", True)  # in the section
+    assert arithmetic.follow_drawing_arithmetic(None, mine, "Example 1", "Example 4", False) == gr.skip()  # closed: left as it is
+    drawn = arithmetic.follow_drawing_arithmetic(sketch(draw_digit(3)), mine, "Example 1", "Example 4", True)
     assert drawn.count('id="arith-in-') == 3 and "z₁: Your drawing" in drawn
 
 
@@ -646,7 +660,7 @@ def test_api_arithmetic_returns_both_models_results_and_refuses_blank_and_unusab
     out = client.predict(*values, api_name="/arithmetic")
     assert set(out) == {"inputs", "tied", "untied"} and len(out["inputs"]) == 3
     assert decode(out["tied"]).shape == (28, 28) and not np.array_equal(decode(out["tied"]), decode(out["untied"]))
-    assert out == app.arithmetic_api(*(sketch(draw_digit(d)) for d in (7, 1, 4)))
+    assert out == arithmetic.arithmetic_api(*(sketch(draw_digit(d)) for d in (7, 1, 4)))
     blank, dot = tmp_path / "blank.png", tmp_path / "dot.png"
     Image.new("RGB", (280, 280), "white").save(blank)
     image = Image.new("RGB", (400, 400), "white")
@@ -661,9 +675,9 @@ def test_api_arithmetic_returns_both_models_results_and_refuses_blank_and_unusab
 
 def test_page_is_built_without_torch_and_models_load_on_first_need():
     code = (
-        "import sys, app\n"
-        "print('torch' in sys.modules, app._loading is None, app.note.value)\n"
-        "print(app.source_note())\n"
+        "import sys, app\nfrom space import models\n"
+        "print('torch' in sys.modules, models._loading is None, app.note.value)\n"
+        "print(models.source_note())\n"
         "print('torch' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -679,14 +693,14 @@ def test_models_that_fail_to_load_are_named_on_the_page_and_in_each_answer(monke
 
     failed = Future()
     failed.set_exception(FileNotFoundError("checkpoints/tied/model.safetensors: checkpoint missing (run train.py to make it)"))
-    monkeypatch.setattr(app, "_loading", failed)
-    note = app.source_note()
+    monkeypatch.setattr(models, "_loading", failed)
+    note = models.source_note()
     assert note.startswith("⚠️ The models could not be loaded") and "tied/model.safetensors" in note
     with pytest.raises(gr.Error, match=r"could not be loaded: checkpoints/tied/model\.safetensors"):
-        app.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 0)
+        side_by_side.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 0)
     with pytest.raises(gr.Error, match="could not be loaded"):
-        app.decode_latent("tied", 0.0, 0.0)
-    assert app.mark_drawing(sketch(draw_digit(3)), "gaussian", 0.3, 0) == (gr.skip(),) * 3
+        latent_maps.decode_latent("tied", 0.0, 0.0)
+    assert latent_maps.mark_drawing(sketch(draw_digit(3)), "gaussian", 0.3, 0) == (gr.skip(),) * 3
 
 
 @pytest.mark.parametrize("command", [["python", "app.py"], ["gradio", "app.py"]], ids=["python", "gradio-reload"])
@@ -742,10 +756,10 @@ def test_a_digit_drawn_small_on_the_pad_is_shown_with_a_note_on_its_thick_stroke
     """The pad's pen is fixed: a digit a quarter of the canvas high comes out with strokes wider than MNIST's p98."""
     pen = round(app.PEN_WIDTH * app.CANVAS_SIZE)
     pad = draw_digit(7, size=(app.CANVAS_SIZE, app.CANVAS_SIZE), box=(100, 40, 142, 110), width=pen)
-    shown, numbers = app.reconstruct(data_uri(pad), "gaussian", 0.3, 0)
+    shown, numbers = side_by_side.reconstruct(data_uri(pad), "gaussian", 0.3, 0)
     assert numbers is not None and 'class="note"' in shown and "Thick strokes" in shown
     large = draw_digit(7, size=(app.CANVAS_SIZE, app.CANVAS_SIZE), box=(60, 40, 200, 230), width=pen)
-    shown, numbers = app.reconstruct(data_uri(large), "gaussian", 0.3, 0)
+    shown, numbers = side_by_side.reconstruct(data_uri(large), "gaussian", 0.3, 0)
     assert numbers is not None and 'class="note"' not in shown
 
 
@@ -779,13 +793,13 @@ def test_no_error_from_the_drawing_endpoints_shows_a_server_path(app_url, tmp_pa
 def test_an_image_picked_in_the_upload_tab_goes_onto_the_canvas_as_an_upload_does(tmp_path):
     path = tmp_path / "three.png"
     draw_digit(3).save(path)
-    pad_value, tabs, cleared = app.picked_to_canvas(data_uri(draw_digit(3)))
+    pad_value, tabs, cleared = side_by_side.picked_to_canvas(data_uri(draw_digit(3)))
     assert tabs.selected == "draw"  # back to the pad, to draw over it
-    assert pad_value == app.upload_to_canvas(str(path))[0] and cleared == ""  # cleared: the same file can come again
-    assert all(value == gr.skip() for value in app.picked_to_canvas(""))
+    assert pad_value == side_by_side.upload_to_canvas(str(path))[0] and cleared == ""  # cleared: the same file can come again
+    assert all(value == gr.skip() for value in side_by_side.picked_to_canvas(""))
     for bad, message in (("/etc/passwd", "data URL"), ("data:text/plain;base64,aGVsbG8=", "data URL"), (data_uri_of(b"junk"), "not an image")):
         with pytest.raises(gr.Error, match=message):
-            app.picked_to_canvas(bad)
+            side_by_side.picked_to_canvas(bad)
 
 
 def data_uri_of(raw: bytes) -> str:

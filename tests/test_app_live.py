@@ -7,7 +7,8 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-import app
+from space import live_training, side_by_side
+from space.pictures import png_data_uri
 from tiedae.drawing import draw_digit
 
 SMALL = ("mlp", 200, 8, 1, 3, 0.4, 0)  # arch, train_size, latent, depth, epochs, noise_level, seed
@@ -15,15 +16,16 @@ SMALL = ("mlp", 200, 8, 1, 3, 0.4, 0)  # arch, train_size, latent, depth, epochs
 
 @pytest.fixture(autouse=True)
 def tiny_mnist(monkeypatch, mnist_root):
-    monkeypatch.setattr(app, "DATA_DIR", str(mnist_root))
+    monkeypatch.setattr(live_training, "DATA_DIR", str(mnist_root))
 
 
-def request(session: str) -> gr.Request:
-    return gr.Request(session_hash=session)
+def visitor(name: str) -> tuple[live_training.LiveSession, gr.Request]:
+    """A visitor's session (their gr.State's value) and the request their events carry."""
+    return live_training.LiveSession(), gr.Request(session_hash=name)
 
 
 def pad(image) -> str:
-    return app.tiedae.demo.png_data_uri(__import__("numpy").asarray(image.convert("L")))
+    return png_data_uri(__import__("numpy").asarray(image.convert("L")))
 
 
 def test_api_train_streams_one_update_per_epoch_and_ends_with_the_documented_result(app_url, mnist_root):
@@ -69,82 +71,96 @@ def test_without_mnist_the_section_says_how_to_fix_it_and_the_rest_works(app_url
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    monkeypatch.setattr(app, "DATA_DIR", str(tmp_path / "no-mnist"))
-    assert "first run downloads it" in app.live_settings_note() and "--data-dir" in app.live_settings_note()
+    monkeypatch.setattr(live_training, "DATA_DIR", str(tmp_path / "no-mnist"))
+    assert "first run downloads it" in live_training.live_settings_note() and "--data-dir" in live_training.live_settings_note()
     client = Client(app_url, verbose=False)
     with pytest.raises(AppError, match=r"Live training needs MNIST.*--data-dir DIR"):
         client.predict(*SMALL, api_name="/train")
-    assert app.reconstruct(pad(draw_digit(3)), "gaussian", 0.3, 0)[1]["tied"]["mse"] > 0
+    assert side_by_side.reconstruct(pad(draw_digit(3)), "gaussian", 0.3, 0)[1]["tied"]["mse"] > 0
 
 
 def test_stop_ends_a_page_run_at_once_and_says_so():
-    session = request("stop-test")
-    run = app.train_view("conv", 200, 8, 1, 50, 0.4, 0, "", session)
+    session, req = visitor("stop-test")
+    run = live_training.train_view("conv", 200, 8, 1, 50, 0.4, 0, "", session, req)
     assert "Starting" in next(run)[0]
     first = next(run)
     assert "epoch 1 of 50" in first[0]
-    app.stop_training(session)
+    live_training.stop_training(session)
     start = time.perf_counter()
     rest = list(run)
     assert time.perf_counter() - start < 2
     assert len(rest) == 1 and "Stopped" in rest[0][0] and "after 1 of 50 epochs" in rest[0][0]
-    assert "stop-test" not in app.TRAINED
-    app.request_run(session)  # a new click after Stop: a new switch, and the run trains to the end
-    assert "Done" in list(app.train_view(*SMALL, "", session))[-1][0]
+    assert session.trained is None and "stop-test" not in live_training._running
+    session = live_training.session_for_run(session)  # a new click after Stop: a new switch, and the run trains to the end
+    assert "Done" in list(live_training.train_view(*SMALL, "", session, req))[-1][0]
+    live_training.end_session(req)
 
 
 def test_stop_pressed_while_a_run_waits_its_turn_ends_it_before_it_starts():
-    session = request("queued")
-    app.request_run(session)  # the click, before the queue
-    app.stop_training(session)  # Stop while waiting
-    (only,) = list(app.train_view(*SMALL, "", session))
+    session, req = visitor("queued")
+    session = live_training.session_for_run(session)  # the click, before the queue
+    live_training.stop_training(session)  # Stop while waiting
+    (only,) = list(live_training.train_view(*SMALL, "", session, req))
     assert "Stopped" in only[0] and "before it started" in only[0]
-    app.request_run(session)  # the next click gets a fresh switch
-    assert "Done" in list(app.train_view(*SMALL, "", session))[-1][0]
+    session = live_training.session_for_run(session)  # the next click gets a fresh switch
+    assert "Done" in list(live_training.train_view(*SMALL, "", session, req))[-1][0]
+    live_training.end_session(req)
 
 
 def test_leaving_the_page_stops_the_run_and_drops_the_trained_pair():
-    session = request("leaver")
-    list(app.train_view(*SMALL, "", session))
-    zip_path = Path(app.TRAINED["leaver"]["zip"])
+    session, req = visitor("leaver")
+    list(live_training.train_view(*SMALL, "", session, req))
+    zip_path = session.trained.zip
     assert zip_path.is_file()
-    run = app.train_view("conv", 200, 8, 1, 50, 0.4, 0, "", session)
+    run = live_training.train_view("conv", 200, 8, 1, 50, 0.4, 0, "", session, req)
     next(run), next(run)
-    app.end_session(session)
+    live_training.end_session(req)
     rest = list(run)
     assert "Stopped" in rest[-1][0]
-    assert "leaver" not in app.TRAINED and not zip_path.exists()
+    assert session.trained is None and not zip_path.exists()
+    assert "leaver" not in live_training._kept and "leaver" not in live_training._running
+
+
+def test_a_session_that_expires_drops_its_pair():
+    session, req = visitor("expires")
+    list(live_training.train_view(*SMALL, "", session, req))
+    zip_path = session.trained.zip
+    live_training.forget_session(session)  # what gr.State's delete_callback does when the session's time to live ends
+    assert session.trained is None and not zip_path.exists() and "expires" not in live_training._kept
+    live_training.forget_session(None)  # a session that never trained: nothing to do
 
 
 def test_a_finished_run_offers_its_pair_for_the_side_by_side_and_as_a_zip():
-    session = request("mine")
+    session, req = visitor("mine")
     drawing = pad(draw_digit(3))
-    *_, last = app.train_view(*SMALL, drawing, session)
+    *_, last = live_training.train_view(*SMALL, drawing, session, req)
     status, curves, digits, result, command, caption, chart, use, download = last
     assert "Done" in status and "clean test MSE" in result and "yours" in digits
     assert curves is not None and chart is not None  # the curves, and the study chart with the run marked
     assert command["value"].startswith("python train.py") and use["interactive"] and download["visible"]
     assert Path(download["value"]).suffix == ".zip" and "nearest yours" in caption
-    shipped = app.reconstruct(drawing, "gaussian", 0.3, 0, "shipped", session)
-    mine = app.reconstruct(drawing, "gaussian", 0.3, 0, "mine", session)
+    shipped = side_by_side.reconstruct(drawing, "gaussian", 0.3, 0, "shipped", session)
+    mine = side_by_side.reconstruct(drawing, "gaussian", 0.3, 0, "mine", session)
     assert "Yours: MLP 784-400-8" in mine[0] and "Yours" not in shipped[0]
-    trained = app.TRAINED["mine"]["pair"].parameters
+    trained = session.trained.pair.parameters
     assert mine[1]["tied"]["parameters"] == trained["tied"] != shipped[1]["tied"]["parameters"]
-    assert mine[1]["conv_tied"] == shipped[1]["conv_tied"]  # the other architecture's pair stays the shipped one
-    app.end_session(session)
-    assert app.reconstruct(drawing, "gaussian", 0.3, 0, "mine", session)[1] == shipped[1]  # gone: the shipped pair
+    assert mine[1]["conv_tied"] == shipped[1]["conv_tied"]  # the other family's pair stays the shipped one
+    live_training.end_session(req)
+    assert side_by_side.reconstruct(drawing, "gaussian", 0.3, 0, "mine", session)[1] == shipped[1]  # gone: the shipped pair
 
 
 def test_trained_pairs_are_kept_for_a_bounded_number_of_sessions(monkeypatch):
-    monkeypatch.setattr(app, "MAX_TRAINED", 2)
-    zips = []
+    monkeypatch.setattr(live_training, "MAX_TRAINED", 2)
+    sessions, zips = [], []
     for name in ("a", "b", "c"):
-        list(app.train_view("mlp", 100, 4, 1, 1, 0.0, 0, "", request(f"bounded-{name}")))
-        zips.append(Path(app.TRAINED[f"bounded-{name}"]["zip"]))
-    assert "bounded-a" not in app.TRAINED and not zips[0].exists()
-    assert {"bounded-b", "bounded-c"} <= set(app.TRAINED) and zips[2].exists()
+        session, req = visitor(f"bounded-{name}")
+        list(live_training.train_view("mlp", 100, 4, 1, 1, 0.0, 0, "", session, req))
+        sessions.append(session)
+        zips.append(session.trained.zip)
+    assert sessions[0].trained is None and not zips[0].exists() and "bounded-a" not in live_training._kept
+    assert {"bounded-b", "bounded-c"} <= set(live_training._kept) and zips[2].exists()
     for name in ("b", "c"):
-        app.end_session(request(f"bounded-{name}"))
+        live_training.end_session(gr.Request(session_hash=f"bounded-{name}"))
 
 
 def test_runs_from_two_visitors_train_one_after_the_other(app_url):

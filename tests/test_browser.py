@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import app
+from space import latent_maps, live_training
 
 CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None:
@@ -269,7 +269,7 @@ def test_the_latent_maps_decode_where_clicked_and_the_interpolation_follows_t(pa
         # the picture has arrived whole (a file cut short while served would leave it broken)
         picture.evaluate("img => img.decode()", timeout=30_000)
         served = Image.open(io.BytesIO(page.request.get(picture.get_attribute("src")).body())).convert("RGB")
-        for colour in (app.MARK_CLEAN, app.MARK_NOISY):
+        for colour in (latent_maps.MARK_CLEAN, latent_maps.MARK_NOISY):
             assert (np.asarray(served) == colour).all(axis=2).any(), f"no {colour} ring on the {name} map"
         box = picture.bounding_box()
         picture.click(position={"x": 0.3 * box["width"], "y": 0.6 * box["height"]})  # scrolled into view first
@@ -433,7 +433,7 @@ def set_number(page, elem_id: str, value) -> None:
 
 
 def test_live_training_streams_every_epoch_and_stop_stops_a_run(page, monkeypatch, mnist_root):
-    monkeypatch.setattr(app, "DATA_DIR", str(mnist_root))  # tiny MNIST files: the app in this process reads them
+    monkeypatch.setattr(live_training, "DATA_DIR", str(mnist_root))  # tiny MNIST files: the app in this process reads them
     draw(page, THREE)
     page.get_by_role("button", name="Train them yourself").click()
     page.get_by_label("Conv (32/64 channels)").check()
@@ -476,7 +476,7 @@ def test_live_training_streams_every_epoch_and_stop_stops_a_run(page, monkeypatc
 
 
 def test_a_second_visitor_waits_in_the_queue_and_can_stop_before_their_turn(browser, app_url, monkeypatch, mnist_root):
-    monkeypatch.setattr(app, "DATA_DIR", str(mnist_root))
+    monkeypatch.setattr(live_training, "DATA_DIR", str(mnist_root))
     first, second = open_app(browser, app_url), open_app(browser, app_url)
     try:
         for page in (first, second):
