@@ -32,7 +32,6 @@ from _common import ROOT, free_port, mnist_root, start_server, wait_http_200
 from PIL import Image, ImageDraw
 
 from tiedae.drawing import draw_digit, photograph
-from space import models
 
 RESULTS: list[tuple[str, bool, str]] = []
 
@@ -300,7 +299,7 @@ def hub_unreachable() -> None:
         "HF_HUB_ETAG_TIMEOUT": "2",
         "HF_HUB_DOWNLOAD_TIMEOUT": "2",
     }
-    code = "import app, json; print(json.dumps([models.shipped_models().source, models.shipped_models().warning]))"
+    code = "import app, json; from space import models; print(json.dumps([models.shipped_models().source, models.shipped_models().warning]))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         report("Hub unreachable", False, result.stderr.strip().splitlines()[-1] if result.stderr else "app failed to start")
