@@ -116,7 +116,7 @@ def write_checkpoints(
                 "recipe": dataclasses.asdict(recipe),
                 "command": recipe.command(),
                 "training": {"seconds": round(seconds, 1), "device": device, "torch": torch.__version__},
-                "eval_seed_note": "test-set noise is fixed (EVAL_SEED in train.py), the same for every model",
+                "eval_seed_note": "test-set noise is fixed (EVAL_SEED in tiedae/training.py), the same for every model",
                 "test": results[name],
                 "pca": results["pca"],
                 "noisy_input": results["noisy_input"],
