@@ -1,6 +1,7 @@
 """App latency, server CPU and load against the Gradio floor, plus cold start, measured side by side.
 
     python benchmarks/app_load.py [--calls 200] [--clients 8] [--duration 30] [--quick]
+    python benchmarks/app_load.py --baseline ../before   # and another checkout's app, in turn with this one
 
 Starts `python app.py` and, beside it, the *floor*: a trivial Gradio app served the same way
 whose endpoint returns one small image (what any Gradio call costs here). Both get the same
@@ -16,6 +17,10 @@ gradio_client traffic:
 3. cold start: seconds from `python app.py` to the first HTTP 200, median of 3; and to the
    first stroke answered (torch and the models load in the background once the page is up);
    the floor app is started in turn with it, to show what Gradio alone costs here.
+
+With --baseline DIR (another checkout of the project, e.g. `git worktree add ../before <commit>`), that
+checkout's app.py is served too and gets the same single-client strokes and cold starts, in turn with this
+one's, so a change is judged against the code before it on the same machine at the same moment.
 """
 
 from __future__ import annotations
@@ -145,8 +150,10 @@ class Caller:
 
 
 def single_client(servers: dict, drawings: list[str], calls: int) -> dict:
-    """Alternate app (new drawing), app (same drawing) and floor calls; latency and server CPU per call."""
-    callers = {name: Caller(s["url"], name, drawings, seed=1) for name, s in servers.items()}
+    """Alternate app (new drawing), app (same drawing), floor (and baseline: a new drawing) calls; latency and server CPU per call."""
+    callers = {
+        name: Caller(s["url"], name, drawings, seed=1) for name, s in servers.items()
+    }  # app and baseline: the same drawings
     servers = {**servers, "app-same": servers["app"], "app-click": servers["app"]}
     callers["app-same"] = Caller(servers["app"]["url"], "app-same", drawings, seed=2)
     callers["app-click"] = Caller(servers["app"]["url"], "app-click", drawings, seed=3)
@@ -213,7 +220,9 @@ def load(server: dict, drawings: list[str], clients: int, duration: float, warmu
     }
 
 
-def cold_start(runs: int, drawing: str, floor_script: Path) -> tuple[list[float], list[float], list[float]]:
+def cold_start(
+    runs: int, drawing: str, floor_script: Path, baseline: Path | None = None
+) -> tuple[list[float], list[float], list[float], list[float]]:
     """Seconds from `python app.py` to the page (first HTTP 200) and to the first stroke answered; the floor's to its page.
 
     The page does not wait for torch and the models (they load behind it); the second figure is
@@ -221,16 +230,16 @@ def cold_start(runs: int, drawing: str, floor_script: Path) -> tuple[list[float]
     floor app starts in turn with the app, so the third figure is what importing and launching
     Gradio alone costs on this machine that moment.
     """
-    pages, strokes, floors = [], [], []
+    pages, strokes, floors, baselines = [], [], [], []
     for _ in range(runs):
-        for script in (ROOT / "app.py", floor_script):
+        for script in (ROOT / "app.py", floor_script, *([baseline / "app.py"] if baseline else [])):
             port = free_port()
             start = time.perf_counter()
             proc = start_server(script, port)
             try:
                 wait_http_200(port)
-                if script == floor_script:
-                    floors.append(time.perf_counter() - start)
+                if script != ROOT / "app.py":
+                    (floors if script == floor_script else baselines).append(time.perf_counter() - start)
                     continue
                 pages.append(time.perf_counter() - start)
                 Caller(f"http://127.0.0.1:{port}/", "app-same", [drawing], seed=0).call()
@@ -238,7 +247,7 @@ def cold_start(runs: int, drawing: str, floor_script: Path) -> tuple[list[float]
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
-    return pages, strokes, floors
+    return pages, strokes, floors, baselines
 
 
 QUICK = {"calls": 10, "clients": 2, "duration": 3, "warmup": 1, "cold_starts": 1}
@@ -251,6 +260,9 @@ def main() -> int:
     p.add_argument("--duration", type=float, default=30, help="seconds of measured load")
     p.add_argument("--warmup", type=float, default=10, help="seconds of load before measuring (RSS baseline after it)")
     p.add_argument("--cold-starts", type=int, default=3, help="cold starts to time")
+    p.add_argument(
+        "--baseline", type=Path, default=None, help="another checkout's folder: its app.py measured in turn with this one"
+    )
     args = parse_with_quick(p, QUICK, "10 calls, 2 clients for 3 s, 1 cold start")
     print(machine())
 
@@ -259,7 +271,12 @@ def main() -> int:
     floor_script.write_text(FLOOR_APP)
     servers = {}
     try:
-        for name, script in (("app", ROOT / "app.py"), ("floor", floor_script)):
+        scripts = [
+            ("app", ROOT / "app.py"),
+            ("floor", floor_script),
+            *([("baseline", args.baseline / "app.py")] if args.baseline else []),
+        ]
+        for name, script in scripts:
             port = free_port()
             servers[name] = {"proc": start_server(script, port), "url": f"http://127.0.0.1:{port}/"}
             wait_http_200(port)
@@ -285,6 +302,16 @@ def main() -> int:
                 f"{label:<10}{s['p50'] / f['p50']:>10.2f}{s['p95'] / f['p95']:>10.2f}{s['cpu_per_call'] / f['cpu_per_call']:>20.2f}"
             )
         click_ratio = single["app-click"]["p50"] / f["p50"]
+        if args.baseline:
+            b = single["baseline"]
+            baseline_ratios = (b["p50"] / f["p50"], b["cpu_per_call"] / f["cpu_per_call"])
+            print(
+                f"{'baseline':<10}{1000 * b['p50']:>10.1f}{1000 * b['p95']:>10.1f}{1000 * b['cpu_per_call']:>20.1f}   ({args.baseline})"
+            )
+            print(f"{'base/floor':<10}{baseline_ratios[0]:>10.2f}{b['p95'] / f['p95']:>10.2f}{baseline_ratios[1]:>20.2f}")
+            print(
+                f"{'app/base':<10}{a['p50'] / b['p50']:>10.2f}{a['p95'] / b['p95']:>10.2f}{a['cpu_per_call'] / b['cpu_per_call']:>20.2f}"
+            )
 
         result = load(servers["app"], drawings, args.clients, args.duration, args.warmup)
         growth = result["rss_end"] / result["rss_start"] - 1
@@ -305,7 +332,7 @@ def main() -> int:
             server["proc"].terminate()
             server["proc"].wait(timeout=30)
 
-    starts, first_strokes, floor_starts = cold_start(args.cold_starts, drawings[0], floor_script)
+    starts, first_strokes, floor_starts, baseline_starts = cold_start(args.cold_starts, drawings[0], floor_script, args.baseline)
     print(
         f"\ncold start (python app.py to first HTTP 200): {', '.join(f'{s:.2f}s' for s in starts)}; median {statistics.median(starts):.2f}s"
     )
@@ -317,6 +344,11 @@ def main() -> int:
         f"first stroke answered (a client connecting at the first 200; torch and the models load behind the page): "
         f"{', '.join(f'{s:.2f}s' for s in first_strokes)}; median {statistics.median(first_strokes):.2f}s"
     )
+
+    if args.baseline:
+        print(
+            f"the baseline app's, in turn with them: {', '.join(f'{s:.2f}s' for s in baseline_starts)}; median {statistics.median(baseline_starts):.2f}s"
+        )
 
     met = {
         "latency": latency_ratio <= GOALS["latency"],
@@ -331,6 +363,12 @@ def main() -> int:
         f"{result['calls']} calls, {len(result['errors'])} errors, RSS {100 * growth:+.1f}%; cold start {statistics.median(starts):.2f}s "
         f"(the floor app's {statistics.median(floor_starts):.2f}s; first stroke answered at {statistics.median(first_strokes):.2f}s) ({verdict(args.quick, met)})"
     )
+    if args.baseline:
+        print(
+            f"SUMMARY app against the baseline ({args.baseline}), in turn in this run: stroke p50 {latency_ratio:.2f}x vs "
+            f"{baseline_ratios[0]:.2f}x the floor, CPU {cpu_ratio:.2f}x vs {baseline_ratios[1]:.2f}x, cold start "
+            f"{statistics.median(starts):.2f}s vs {statistics.median(baseline_starts):.2f}s"
+        )
     return 0 if args.quick or not result["errors"] else 1
 
 
