@@ -1,8 +1,8 @@
 """Live training in the Space: a visitor's settings become a Recipe, and the run reports after every epoch.
 
 The loop is tiedae.training's, the one train.py runs, so a live run and the `train.py` command it prints
-train the same two models and give the same test numbers. This module knows nothing of Gradio: app.py
-wires `train_live` (a generator of `LiveUpdate`s) to the page and to the `/train` endpoint.
+train the same two models and give the same test numbers. This module knows nothing of Gradio: the Space's
+space/live_training.py wires `train_live` (a generator of `LiveUpdate`s) to the page and to the `/train` endpoint.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def data_ready(data_dir: str) -> bool:
 @contextlib.contextmanager
 def training_kernels() -> Iterator[None]:
     """oneDNN on while a run trains: the app turns it off for one-image inference, and without it a training step is
-    8× (MLP, bf16) to 17× (conv) slower here. The switch is process-wide; strokes answered meanwhile are as right."""
+    several times slower (benchmarks/RESULTS.md). The switch is process-wide; strokes answered meanwhile are as right."""
     before = torch.backends.mkldnn.enabled
     torch.backends.mkldnn.enabled = True
     try:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from tiedae.constants import MODEL_NAMES
-from tiedae.metrics import mse, psnr
+from tiedae.metrics import mse, psnr_from_mse
 from tiedae.model import HubAutoencoder
 from tiedae.noise import NOISE_KINDS, add_noise
 from tiedae.recipe import DISTORT_ROTATION_DEGREES, DISTORT_SCALE, DISTORT_SHEAR, Recipe
@@ -130,10 +130,10 @@ def load_test_labels(data_dir: str) -> torch.Tensor:
 
 
 def distort(images: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
-    """Each image (B, 784) in [0, 1] through its own random small affine map: more digits from the same 10,000.
+    """Each image (B, 784) in [0, 1] through its own random small affine map: more digits from the same images.
 
-    The training set is small enough that both models learn it better than the test set (train MSE about
-    0.7× test), so slightly rotated, scaled and sheared digits are new examples of the same handwriting.
+    On a small training set both models learn it better than the test set, so slightly rotated, scaled and
+    sheared digits are new examples of the same handwriting.
     """
     n = len(images)
     u = torch.rand(n, 3, generator=generator, device=generator.device).to(images) * 2 - 1  # (B, 3) in [-1, 1]
@@ -281,16 +281,16 @@ def noisy_test_sets(x_test: torch.Tensor) -> dict[tuple[str, float], torch.Tenso
     }
 
 
-def summarize(outputs: torch.Tensor, x_test: torch.Tensor) -> dict[str, float]:
-    """Test-set MSE (mean over pixels and images) and PSNR (mean of per-image dB)."""
-    return {"mse": mse(outputs, x_test).mean().item(), "psnr": psnr(outputs, x_test).mean().item()}
+def summarize(errors: torch.Tensor) -> dict[str, float]:
+    """Test-set MSE (mean over pixels and images) and PSNR (mean of per-image dB) from each image's MSE (N,)."""
+    return {"mse": errors.mean().item(), "psnr": psnr_from_mse(errors).mean().item()}
 
 
-def evaluate(reconstruct_fn, x_test: torch.Tensor, test_sets: dict) -> dict[str, list[dict]]:
-    """{kind: [{level, mse, psnr}, ...]} for reconstruct_fn over every corrupted test set."""
+def evaluate(image_errors, test_sets: dict) -> dict[str, list[dict]]:
+    """{kind: [{level, mse, psnr}, ...]} over every corrupted test set; image_errors(noisy) gives each image's MSE (N,)."""
     results: dict[str, list[dict]] = {kind: [] for kind in NOISE_KINDS}
     for (kind, level), noisy in test_sets.items():
-        results[kind].append({"level": level, **summarize(reconstruct_fn(noisy), x_test)})
+        results[kind].append({"level": level, **summarize(image_errors(noisy))})
     clean = results[NOISE_KINDS[0]][0]
     for kind in NOISE_KINDS[1:]:
         results[kind].insert(0, dict(clean))  # level 0 is the clean input for every kind
@@ -407,12 +407,13 @@ def evaluate_all(models: dict[str, HubAutoencoder], x_train: torch.Tensor, x_tes
     x_test_float = x_test.float().div(255)
     test_sets = noisy_test_sets(x_test_float)
     latent = next(iter(models.values())).latent_size
-    tasks = {
-        name: lambda m=model: evaluate(lambda x: reconstruct(m, x), x_test_float, test_sets) for name, model in models.items()
+    tasks = {  # image_mse: the path test_mse, the study and live training take too
+        name: lambda m=model: evaluate(lambda x: image_mse(m, x, x_test_float), test_sets) for name, model in models.items()
     }
     results = side_by_side(tasks)
-    results["pca"] = evaluate(fit_pca(x_train.float().div(255), latent), x_test_float, test_sets)
-    results["noisy_input"] = evaluate(lambda x: x, x_test_float, test_sets)
+    pca = fit_pca(x_train.float().div(255), latent)
+    results["pca"] = evaluate(lambda x: mse(pca(x), x_test_float), test_sets)
+    results["noisy_input"] = evaluate(lambda x: mse(x, x_test_float), test_sets)
     return results
 
 
