@@ -162,8 +162,12 @@ def single_client(servers: dict, drawings: list[str], calls: int) -> dict:
             caller.call()
     latencies = {name: [] for name in servers}
     cpu = dict.fromkeys(servers, 0.0)
+    order = list(callers)
+    shuffle = random.Random(0).shuffle
     for _ in range(calls):
-        for name, caller in callers.items():
+        shuffle(order)  # a new order each round: no server always follows the same one (latency here comes in ~40 ms steps)
+        for name in order:
+            caller = callers[name]
             before = cpu_seconds(servers[name]["proc"].pid)
             latencies[name].append(caller.call())
             cpu[name] += cpu_seconds(servers[name]["proc"].pid) - before

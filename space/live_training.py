@@ -31,7 +31,6 @@ from tiedae.recipe import Recipe
 from tiedae.study import STUDY_FILE, StudyError, describe, load_study, summarize
 
 log = logging.getLogger("tiedae")
-EPOCH_EVAL_SIZE = 1000  # as tiedae.training's (read here without torch): the test digits the per-epoch curve uses
 
 TRAIN_QUEUE = "live-training"  # one run at a time, from the page and from /train alike
 
@@ -69,7 +68,7 @@ def live_status(update) -> str:
     if update.final is not None:
         return (
             f"**Done:** {recipe.epochs} epochs in {clock(update.seconds)}. "
-            f"Test MSE (first {EPOCH_EVAL_SIZE:,} test digits): {latest}."
+            f"Test MSE (first {tiedae.training.EPOCH_EVAL_SIZE:,} test digits): {latest}."
         )
     return (
         f"**Training:** epoch {update.epoch} of {recipe.epochs} · {clock(update.seconds)} so far, about {clock(update.eta)} left · "

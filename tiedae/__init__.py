@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 _EXPORTS = {  # name -> the module that defines it
     "DEFAULT_SIZES": "tiedae.constants",
+    "FAMILIES": "tiedae.families",
     "MNIST_PIXELS": "tiedae.constants",
     "NOISE_KINDS": "tiedae.noise",
     "Autoencoder": "tiedae.model",
@@ -38,6 +39,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from tiedae.constants import DEFAULT_SIZES, MNIST_PIXELS  # noqa: F401
+    from tiedae.families import FAMILIES  # noqa: F401
     from tiedae.metrics import mse, psnr, psnr_from_mse  # noqa: F401
     from tiedae.model import (  # noqa: F401
         Autoencoder,

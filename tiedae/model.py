@@ -1,4 +1,9 @@
-"""Tied and untied autoencoders, MLP and convolutional, in one file.
+"""Tied and untied autoencoders, MLP and convolutional, in one file: one block per family.
+
+Each family's row in tiedae/families.py names its two classes here. Every model shares
+`HubAutoencoder`: `model(x)` reconstructs, and `model(x, target)` returns (reconstruction,
+loss), as nanoGPT's `model(idx, targets)` does, so the training loop needs no branch per
+family.
 
 The MLP models share one architecture: a stack of `LayerPair`s mirrored around the latent
 code. Encoding runs the pairs forwards, decoding runs them backwards:
@@ -23,8 +28,8 @@ adjoint of the strided convolution, so no flip or permute is needed (see
 and a kernel divisible by its stride overlaps evenly (no checkerboard).
 
 Save and load go through `huggingface_hub.PyTorchModelHubMixin`: `save_pretrained` writes
-`model.safetensors` + `config.json` (+ a model card), `from_pretrained` rebuilds the model
-strictly and returns it in eval mode.
+`model.safetensors` + `config.json` (the shape, `tied` and the family as `arch`) + a model card;
+`from_pretrained` rebuilds the model strictly and returns it in eval mode.
 """
 
 from __future__ import annotations
