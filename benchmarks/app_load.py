@@ -126,7 +126,7 @@ class Caller:
         self.next = start  # clients start far apart in the list, so none repeats another's recent drawing
 
     def drawing(self) -> str:
-        if self.kind == "app-same":
+        if self.kind.endswith("-same"):
             return self.drawings[0]
         self.next += 1
         return self.drawings[self.next % len(self.drawings)]
@@ -135,7 +135,7 @@ class Caller:
         start = time.perf_counter()
         if self.kind == "floor":
             self.client.predict(self.rng.random(), api_name="/floor")
-        elif self.kind == "app-click":
+        elif self.kind.endswith("-click"):
             name = self.rng.choice(list(LATENT_MAPS))
             low, span = LATENT_MAPS[name].low, LATENT_MAPS[name].span
             x, y = (float(low[i] + self.rng.random() * span) for i in (0, 1))
@@ -150,13 +150,15 @@ class Caller:
 
 
 def single_client(servers: dict, drawings: list[str], calls: int) -> dict:
-    """Alternate app (new drawing), app (same drawing), floor (and baseline: a new drawing) calls; latency and server CPU per call."""
+    """Alternate stroke (a new drawing), slider (the same drawing) and map-click calls to the app (and the same to the
+    baseline, so both carry the same clients) with floor calls; latency and server CPU per call."""
     callers = {
         name: Caller(s["url"], name, drawings, seed=1) for name, s in servers.items()
     }  # app and baseline: the same drawings
-    servers = {**servers, "app-same": servers["app"], "app-click": servers["app"]}
-    callers["app-same"] = Caller(servers["app"]["url"], "app-same", drawings, seed=2)
-    callers["app-click"] = Caller(servers["app"]["url"], "app-click", drawings, seed=3)
+    for app in [name for name in servers if name != "floor"]:
+        for kind, seed in (("same", 2), ("click", 3)):
+            servers = {**servers, f"{app}-{kind}": servers[app]}
+            callers[f"{app}-{kind}"] = Caller(servers[app]["url"], f"{app}-{kind}", drawings, seed=seed)
     for caller in callers.values():  # warm-up
         for _ in range(5):
             caller.call()
@@ -235,15 +237,17 @@ def cold_start(
     Gradio alone costs on this machine that moment.
     """
     pages, strokes, floors, baselines = [], [], [], []
-    for _ in range(runs):
-        for script in (ROOT / "app.py", floor_script, *([baseline / "app.py"] if baseline else [])):
+    roles = [("app", ROOT / "app.py"), ("floor", floor_script), *([("baseline", baseline / "app.py")] if baseline else [])]
+    for run in range(runs):
+        # each run in another order: the first start after a pause is slower (files leave the page cache), whichever it is
+        for role, script in roles[run % len(roles) :] + roles[: run % len(roles)]:
             port = free_port()
             start = time.perf_counter()
             proc = start_server(script, port)
             try:
                 wait_http_200(port)
-                if script != ROOT / "app.py":
-                    (floors if script == floor_script else baselines).append(time.perf_counter() - start)
+                if role != "app":
+                    (floors if role == "floor" else baselines).append(time.perf_counter() - start)
                     continue
                 pages.append(time.perf_counter() - start)
                 Caller(f"http://127.0.0.1:{port}/", "app-same", [drawing], seed=0).call()

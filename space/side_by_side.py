@@ -109,11 +109,11 @@ def reconstruct_digit(clean: np.ndarray, models: dict[str, HubAutoencoder], kind
     """Noise the (28, 28) clean digit, run every model; images as uint8 (28, 28), metrics vs clean."""
     import torch
 
-    x = torch.from_numpy(clean).reshape(1, MNIST_PIXELS)  # (28, 28) -> (1, 784)
-    noisy = tiedae.noise.add_noise(x, kind, level, seed=seed)
-    images = {"clean": x, "noisy": noisy}
-    metrics = {"noisy_input": _metrics(noisy, x)}
-    with torch.inference_mode():
+    with torch.inference_mode():  # no autograd bookkeeping anywhere on a stroke's path
+        x = torch.from_numpy(clean).reshape(1, MNIST_PIXELS)  # (28, 28) -> (1, 784)
+        noisy = tiedae.noise.add_noise(x, kind, level, seed=seed)
+        images = {"clean": x, "noisy": noisy}
+        metrics = {"noisy_input": _metrics(noisy, x)}
         for name, model in models.items():
             images[name] = model(noisy)
             metrics[name] = _metrics(images[name], x)
