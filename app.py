@@ -290,10 +290,10 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         api_train_button = gr.Button(visible=False)
     with gr.Accordion("First-layer weights as 28×28 images", open=False) as tiles_section:
         tiles = []
-        for arch, family in FAMILIES.items():
+        for family in FAMILIES.values():
             gr.Markdown(family.weights_caption)
             with gr.Row():
-                for label in weights.tile_labels(arch):
+                for label in family.tile_labels:
                     with gr.Column(min_width=160):
                         tiles.append(captioned_image(label, elem_classes=["pixelated"], **TILE_KW))
     with gr.Accordion("How tying works", open=False):

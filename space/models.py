@@ -89,7 +89,12 @@ def load_bundled(root: Path = CHECKPOINTS, family: Family | None = None) -> Load
 
 
 def load_from_hub(
-    namespace: str, *, revision: str | None = None, root: Path = CHECKPOINTS, prefix: str = REPO_PREFIX, family: Family | None = None
+    namespace: str,
+    *,
+    revision: str | None = None,
+    root: Path = CHECKPOINTS,
+    prefix: str = REPO_PREFIX,
+    family: Family | None = None,
 ) -> LoadedModels:
     """NAMESPACE/<prefix>-tied and -untied from the Hub (or its cache); the bundled ones in root if that fails."""
     family = family or FAMILIES[FIRST_FAMILY]

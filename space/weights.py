@@ -10,17 +10,10 @@ import tiedae  # torch-free until first use
 from space.models import shipped_pairs
 from space.pictures import png_file
 from space.side_by_side import COUNTS
-from tiedae.families import FAMILIES, FIRST_FAMILY
+from tiedae.families import FAMILIES
 
-TILE_LABELS = ("Tied: encoder filters = decoder basis", "Untied: encoder filters", "Untied: decoder basis")
 MODEL_SOURCE = Path(importlib.util.find_spec("tiedae.model").origin)  # read, not imported: it imports torch
 TIE_LINES = [line.strip() for line in MODEL_SOURCE.read_text().splitlines() if "THE TIE" in line]  # one per family
-
-
-def tile_labels(arch: str) -> tuple[str, ...]:
-    """The three tiles' captions of a family: 'Tied conv: encoder filters = decoder basis', …"""
-    first = "" if arch == FIRST_FAMILY else f" {FAMILIES[arch].label}"
-    return tuple(label.replace(":", f"{first}:", 1) for label in TILE_LABELS)
 
 
 @functools.cache
@@ -31,7 +24,7 @@ def weight_images() -> tuple[str | None, ...]:
     files = []
     for arch, family in FAMILIES.items():
         if arch not in pairs:
-            files += [None] * len(TILE_LABELS)
+            files += [None] * len(family.tile_labels)
             continue
         tied, untied = (pairs[arch].models[name] for name in ("tied", "untied"))
         weights = {

@@ -28,7 +28,9 @@ LIVE_SETTING_NAMES = {  # the page's labels, and the names bad-setting messages 
     "seed": "Seed",
     "noise_level": "Training noise",
 }
-LIVE_TIME_CAP = 300.0  # seconds: a Space's 2 vCPUs are shared; about the largest conv run the limits allow (benchmarks/RESULTS.md)
+LIVE_TIME_CAP = (
+    300.0  # seconds: a Space's 2 vCPUs are shared; about the largest conv run the limits allow (benchmarks/RESULTS.md)
+)
 CANVAS_SIZE = 280  # the drawing pad's pixels per side, 10 per MNIST pixel; a stroke sends them as a PNG data URL of a few KB
 # matplotlib's tab10, one colour per digit 0–9 (the latent maps and their legend)
 DIGIT_COLORS = np.array(

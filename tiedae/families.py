@@ -38,6 +38,11 @@ class Family:
     title: Callable[[dict], str]  # hparams -> the pair's title on the page: "MLP 784-400-20"
     first_layer: Callable[[Any], tuple]  # model -> its first layer's (encoder, decoder) weights, as weight_tiles draws them
     tile_options: dict = field(default_factory=dict)  # weight_tiles' keyword arguments for them
+    tile_labels: tuple[str, str, str] = (  # the tied model's tiles, the untied encoder's and decoder's
+        "Tied: encoder filters = decoder basis",
+        "Untied: encoder filters",
+        "Untied: decoder basis",
+    )
     weights_caption: str = ""  # the weights section's words over this family's tiles
     intro: str = ""  # the page's first lines: this pair in words and shapes
     how_it_ties: str = ""  # the page's "How tying works", for this family (markdown)
@@ -155,6 +160,11 @@ FAMILIES: dict[str, Family] = {
         title=lambda hparams: f"Conv {'-'.join(map(str, hparams['channels']))} channels",  # short: on a phone it shares a row
         first_layer=lambda model: (model.convs[0].weight, model.convs[0].decoder_weight),  # (C1, 1, 4, 4) kernels
         tile_options={"count": None, "scale": 12},  # every kernel, 4×4 each: shown large
+        tile_labels=(
+            "Tied conv: encoder kernels = decoder kernels",
+            "Untied conv: encoder kernels",
+            "Untied conv: decoder kernels",
+        ),
         weights_caption=(
             f"The conv pair's first layer: {CONV_CHANNELS[0]} kernels of 4×4. For the **tied** conv model each kernel is "
             "at once an encoder filter (`F.conv2d`) and a stamp of the decoder's last layer (`F.conv_transpose2d` with the "

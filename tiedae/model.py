@@ -189,7 +189,9 @@ class HubAutoencoder(
                 raise ValueError(f"{config_file}: {e}") from None
             if family.name != cls.arch:
                 right = family.classes()["tied" if config.get("tied", True) else "untied"]
-                raise ValueError(f"{config_file}: this is a checkpoint of the {family.label} family; load it with {right.__name__}")
+                raise ValueError(
+                    f"{config_file}: this is a checkpoint of the {family.label} family; load it with {right.__name__}"
+                )
         try:
             model = cls(**model_kwargs)
         except (TypeError, ValueError) as e:
