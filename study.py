@@ -4,6 +4,8 @@
     python study.py --data-dir ../shared/data --axis latent   # one axis
     python study.py --data-dir ../shared/data --arch conv     # only the conv pairs (along training-set size)
     python study.py --quick                         # a tiny grid, one seed, in seconds (what CI runs)
+    python study.py --list                          # one line per cell: its id, done or not
+    python study.py --data-dir ../shared/data --cell mlp-latent-2-seed0   # one cell, into cells/<id>.json
 
 MLP pairs are studied along all three axes, conv pairs (tiedae's TiedConvAutoencoder and its untied
 twin) along training-set size. Every pair is trained by tiedae.training.run, the loop train.py runs, from one Recipe: both models see the same data,
@@ -14,12 +16,21 @@ finishes, so an interrupted run resumes where it stopped; each row carries the t
 command that reproduces its model and numbers on its own. The summary (mean ± std per model
 and the paired difference untied − tied, per seed), the figure and the README section are
 made from study.json.
+
+A cell is one pair (family, axis, value, seed). `--cell ID` trains only that cell and writes its rows to
+cells/ID.json beside study.json, then merges every cell file into study.json (under a lock, so cells
+can run at once: on one machine with GNU parallel or xargs -P, on a cluster as a job array). A cell
+already in study.json or in its file is not trained again; a cell killed halfway leaves nothing, and
+its rerun trains it from the start (same seed, same numbers). A plain run (no --cell) takes in every
+cell file, trains what is left, and rewrites study.png and the README section.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import fcntl
 import json
 import sys
 import tempfile
@@ -76,6 +87,63 @@ def cell_recipe(axis: str, value, seed: int, *, steps: int = STEPS, base: Recipe
         raise ValueError(f"unknown axis {axis!r}; choose one of {', '.join(AXES)}")
     epochs = max(1, round(steps / base.batches_per_epoch(train_size)))
     return dataclasses.replace(base, sizes=sizes, train_size=train_size, epochs=epochs, seed=seed)
+
+
+CELLS_DIR = "cells"  # beside study.json: one file per cell run with --cell
+
+
+def cell_id(arch: str, axis: str, value, seed: int) -> str:
+    """A cell's name on the command line and in cells/: 'mlp-latent-2-seed0'."""
+    return f"{arch}-{axis}-{value}-seed{seed}"
+
+
+def study_cells(grid: dict, archs: list[str], axes: list[str], seeds: list[int]) -> list[tuple]:
+    """Every (family, axis, value, seed) of the study, in the order a plain run trains them."""
+    return [
+        (arch, axis, value, seed)
+        for arch in archs
+        for axis in axes
+        if axis in FAMILIES[arch].study_axes
+        for value in grid[axis]
+        for seed in seeds
+    ]
+
+
+def finished_cells(rows: list[dict]) -> set[tuple]:
+    """The cells with both models' rows."""
+    keys = {name: {(row_arch(r), r["axis"], r["value"], r["seed"]) for r in rows if r["model"] == name} for name in MODEL_NAMES}
+    return set.intersection(*keys.values())
+
+
+@contextlib.contextmanager
+def study_lock(path: Path):
+    """Held while study.json is read, merged and written: cells finishing at once each add their rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def merge_cells(path: Path, meta: dict) -> list[dict]:
+    """study.json's rows with every cells/*.json file's added (once), written back; the merged rows."""
+    with study_lock(path):
+        previous = load_previous(path)
+        rows = previous["rows"]
+        have = {(row_arch(r), r["axis"], r["value"], r["seed"], r["model"]) for r in rows}
+        added = False
+        for cell_file in sorted((path.parent / CELLS_DIR).glob("*.json")):
+            for row in json.loads(cell_file.read_text())["rows"]:
+                key = (row_arch(row), row["axis"], row["value"], row["seed"], row["model"])
+                if key not in have:
+                    rows.append(row)
+                    have.add(key)
+                    added = True
+        if added or not path.exists():
+            save_rows(path, rows, {**meta, "wall_seconds": previous.get("wall_seconds", meta.get("wall_seconds"))})
+    return rows
 
 
 def load_previous(path: Path) -> dict:
@@ -208,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", help="cpu, cuda, mps, … or auto")
     p.add_argument("--quick", action="store_true", help="a tiny grid, one seed, 1,000 test images, in seconds (CI)")
     p.add_argument("--readme", default="README.md", help="README whose study section is rewritten from the results ('' to skip)")
+    p.add_argument("--list", action="store_true", help="print one line per cell (its id, done or to do) and stop")
+    p.add_argument("--cell", metavar="ID", default=None, help="train only this cell (an id from --list) into cells/ID.json")
     args = p.parse_args(argv)
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="tiedae-study-") if args.quick else "checkpoints")
@@ -216,6 +286,18 @@ def main(argv: list[str] | None = None) -> int:
     archs = args.arch or list(FAMILIES)
     seeds = args.seeds[:1] if args.quick else args.seeds
     steps = QUICK_STEPS if args.quick else STEPS
+    path = out / STUDY_FILE
+    cells = study_cells(grid, archs, axes, seeds)
+    ids = {cell_id(*cell): cell for cell in cells}
+    if args.list:
+        rows = load_previous(path)["rows"]
+        cell_files = {f.stem for f in (out / CELLS_DIR).glob("*.json")}
+        done = finished_cells(rows)
+        for name, cell in ids.items():
+            print(f"{name}\t{'done' if cell in done or name in cell_files else 'to do'}")
+        return 0
+    if args.cell is not None and args.cell not in ids:
+        p.error(f"--cell {args.cell!r} is not a cell of this study; `study.py --list` names them")
     try:
         x_train, x_test = training.load_mnist(args.data_dir)
     except training.TrainError as e:
@@ -233,10 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     clean = x_test.reshape(len(x_test), -1).float().div(255)  # (N, 28, 28) -> (N, 784)
     test_sets = {"clean": clean, "noisy": training.noisy_test_set(clean, *NOISY)}
 
-    path = out / STUDY_FILE
     previous = load_previous(path)
-    rows = previous["rows"]
-    previous_seconds = previous.get("wall_seconds") if rows else 0.0  # None: a file from before it was kept
+    previous_seconds = previous.get("wall_seconds") if previous["rows"] else 0.0  # None: a file from before it was kept
     meta = {
         "about": "tied vs untied autoencoders across training-set size, latent size and depth; one row per (axis, value, model, seed)",
         "steps": steps,
@@ -246,18 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         else "quick run",
         "wall_seconds": previous_seconds,  # training and evaluating every pair so far, over all resumed runs
     }
-    done = {(row_arch(r), r["axis"], r["value"], r["seed"]) for r in rows if r["model"] == "tied"} & {
-        (row_arch(r), r["axis"], r["value"], r["seed"]) for r in rows if r["model"] == "untied"
-    }
-    todo = [
-        (arch, axis, value, seed)
-        for arch in archs
-        for axis in axes
-        if axis in FAMILIES[arch].study_axes
-        for value in grid[axis]
-        for seed in seeds
-        if (arch, axis, value, seed) not in done
-    ]
+    rows = merge_cells(path, meta)  # cells run on their own (--cell), here or elsewhere, count as done
+    done = finished_cells(rows)
+    todo = [cell for cell in ([ids[args.cell]] if args.cell else cells) if cell not in done]
     print(f"{len(done)} pairs already in {path}; {len(todo)} to train ({steps} steps each, {precision}, {device})")
     for arch, axis, value, seed in tqdm(todo, desc="study", unit="pair", disable=None):
         cell_start = time.perf_counter()
@@ -284,10 +355,21 @@ def main(argv: list[str] | None = None) -> int:
                 f"{arch} {axis}={value} seed {seed}: tied {new[0]['test_mse_clean']:.5f}, untied {new[1]['test_mse_clean']:.5f} "
                 f"({time.perf_counter() - cell_start:.0f}s)"
             )
+        if args.cell:  # its own file first (the cell is done even if the merge is interrupted), then study.json
+            save_rows(
+                out / CELLS_DIR / f"{args.cell}.json",
+                new,
+                {"cell": args.cell, "seconds": round(time.perf_counter() - cell_start, 1)},
+            )
+            rows = merge_cells(path, meta)
+            continue
         rows += new
         if meta["wall_seconds"] is not None:
             meta["wall_seconds"] = round(meta["wall_seconds"] + time.perf_counter() - cell_start, 1)
         save_rows(path, rows, meta)
+    if args.cell:
+        print(f"cell {args.cell}: {'trained' if todo else 'already done'}; rows in {path}")
+        return 0
     save_rows(path, rows, meta)
 
     fig = study_figure(rows, shipped=SHIPPED)

@@ -299,3 +299,46 @@ def test_the_charts_declare_the_vega_lite_version_the_page_renders():
     shipped = Path(__file__).resolve().parent.parent / "checkpoints" / study.STUDY_FILE
     for chart in study_view(shipped, {name: None for name in ("tied", "untied")})[1]:
         assert chart.to_dict()["$schema"].endswith("/vega-lite/v5.json")  # Gradio's bundled renderer: no version warning
+
+
+def numbers(rows: list[dict]) -> dict:
+    """Each row's numbers by (family, axis, value, seed, model): what a rerun must give again."""
+    return {
+        (r["arch"], r["axis"], r["value"], r["seed"], r["model"]): (r["test_mse_clean"], r[study.NOISY_METRIC], r["command"])
+        for r in rows
+    }
+
+
+def test_the_study_runs_cell_by_cell_and_a_killed_cell_reruns_to_the_same_rows(quick_study, mnist_root, tmp_path, capsys, monkeypatch):
+    _, whole = quick_study
+    out = tmp_path / "by-cell"
+    base = ["--quick", "--data-dir", str(mnist_root), "--out", str(out)]
+    assert study.main([*base, "--list"]) == 0
+    listed = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+    ids = [name for name, _ in listed]
+    assert {f"{r['arch']}-{r['axis']}-{r['value']}-seed{r['seed']}" for r in whole} <= set(ids) and len(ids) == len(set(ids))
+    assert {done for _, done in listed} == {"to do"}  # (cells of 400 images too: this MNIST has 200, a run skips them)
+    first, second = "mlp-train_size-200-seed0", "conv-train_size-200-seed0"
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the job was killed while the cell trained
+
+    with monkeypatch.context() as m:
+        m.setattr(study, "run_cell", killed)
+        with pytest.raises(KeyboardInterrupt):
+            study.main([*base, "--cell", first])
+    assert not (out / study.CELLS_DIR / f"{first}.json").exists()
+
+    assert study.main([*base, "--cell", first]) == 0 and study.main([*base, "--cell", second]) == 0
+    assert {f.stem for f in (out / study.CELLS_DIR).glob("*.json")} == {first, second}
+    rows = json.loads((out / study.STUDY_FILE).read_text())["rows"]
+    assert numbers(rows) == {k: v for k, v in numbers(whole).items() if f"{k[0]}-{k[1]}-{k[2]}-seed{k[3]}" in (first, second)}
+    capsys.readouterr()
+    assert study.main([*base, "--cell", first]) == 0 and "already done" in capsys.readouterr().out  # not trained again
+    assert study.main([*base, "--list"]) == 0
+    status = dict(line.split("\t") for line in capsys.readouterr().out.strip().splitlines())
+    assert status[first] == status[second] == "done" and list(status.values()).count("to do") == len(status) - 2
+    assert study.main(base) == 0  # a plain run takes the cells in and trains the rest
+    assert numbers(json.loads((out / study.STUDY_FILE).read_text())["rows"]) == numbers(whole)
+    with pytest.raises(SystemExit):
+        study.main([*base, "--cell", "mlp-latent-7-seed0"])
