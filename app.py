@@ -300,7 +300,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         gr.Markdown(weights.how_tying_works())
 
     controls = [noise_kind, noise_level, seed]
-    side = gr.State("shipped")  # which pair of its family the side by side shows: shipped, or the visitor's own
+    side = gr.State("shipped")  # what the side by side shows: the shipped pairs, or with the visitor's session (their own pair)
     # the visitor's live training (their Stop switch and trained pair): dropped, and forgotten, when the session ends
     session = gr.State(None, time_to_live=live_training.TRAINED_SECONDS, delete_callback=live_training.forget_session)
     outputs = [result, numbers]
@@ -317,7 +317,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     # Its event is callable by clients as /stroke (not in the API docs), so benchmarks send exactly what the page sends.
     sketch.change(
         side_by_side.reconstruct,
-        [sketch, *controls, side, session],
+        [sketch, *controls, side],
         outputs,
         api_name="stroke",
         api_visibility="undocumented",
@@ -330,9 +330,9 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     # control ourselves (check_controls), so a bad file or value gets our message and never a server path.
     api_reconstruct.click(side_by_side.reconstruct, [api_drawing, *controls], outputs, api_name="reconstruct", preprocess=False)
     for control in controls:
-        control.change(
-            side_by_side.reconstruct, [sketch, *controls, side, session], outputs, **quiet, trigger_mode="always_last"
-        ).then(latent_maps.mark_drawing, marking, maps_out, **quiet)
+        control.change(side_by_side.reconstruct, [sketch, *controls, side], outputs, **quiet, trigger_mode="always_last").then(
+            latent_maps.mark_drawing, marking, maps_out, **quiet
+        )
     # An upload or example goes onto the pad (its change event then reconstructs it), so drawing over it works.
     # The upload step is callable by clients (not in the API docs), so bad files can be tested down the path people use.
     upload.change(side_by_side.picked_to_canvas, upload, [sketch, tabs, upload], api_name=False)
@@ -413,8 +413,8 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         concurrency_limit=1,
         concurrency_id=live_training.TRAIN_QUEUE,
     )
-    use_trained.change(lambda choice: choice, use_trained, side, api_name=False).then(
-        side_by_side.reconstruct, [sketch, *controls, side, session], outputs, **quiet
+    use_trained.change(live_training.side_shown, [use_trained, session], side, api_name=False).then(
+        side_by_side.reconstruct, [sketch, *controls, side], outputs, **quiet
     )
     demo.unload(live_training.end_session)
 

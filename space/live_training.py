@@ -327,6 +327,12 @@ def train_api(
                 }
 
 
+def side_shown(choice: str, session: LiveSession | None) -> object:
+    """What the side by side shows (its gr.State): "shipped", or for "mine" the visitor's session, whose trained pair
+    stands in for the shipped one of its family while they have it. Strokes then carry one state, not two."""
+    return session if choice == "mine" and session is not None else "shipped"
+
+
 def stop_training(session: LiveSession | None) -> None:
     """Stop this session's run before its next batch."""
     if session is not None:

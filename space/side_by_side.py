@@ -70,13 +70,11 @@ def model_label(key: str) -> str:
     return key.replace("_", " ")  # noisy_input
 
 
-def reconstruct(
-    drawing, noise_kind: str, noise_level: float, seed: int, side: str = "shipped", session=None
-) -> tuple[str, dict | None]:
+def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int, side: object = "shipped") -> tuple[str, dict | None]:
     """Drawing -> MNIST 28×28 -> noise -> every family's tied and untied models -> (display HTML, numbers).
 
-    `side` "mine": the pair this visitor trained live (their session's, see space.live_training.LiveSession) stands in
-    for the shipped pair of its family.
+    `side` is "shipped", or a visitor's live-training session (space.live_training.side_shown): the pair they
+    trained, while they have one, stands in for the shipped pair of its family.
     """
     try:
         kind, level, seed = check_controls(noise_kind, noise_level, seed)
@@ -90,7 +88,7 @@ def reconstruct(
     if clean is None:
         return BLANK_HINT, None
     pairs = shipped_pairs()
-    trained = session.trained if side == "mine" and session is not None else None
+    trained = getattr(side, "trained", None)
     if trained is not None:
         pairs = {**pairs, trained.arch: trained.pair}
     models, parameters = pair_models(pairs)

@@ -641,7 +641,9 @@ def test_latent_arithmetic_decodes_the_sum_of_codes_by_each_model():
     mine = inputs.YOUR_DRAWING
     with pytest.raises(gr.Error, match="Draw a digit first"):  # "your drawing" with nothing drawn
         arithmetic.arithmetic_view(None, mine, "Example 1", "Example 4")
-    assert "Draw a digit first" in arithmetic.follow_drawing_arithmetic(None, mine, "Example 1", "Example 4", True)  # in the section
+    assert "Draw a digit first" in arithmetic.follow_drawing_arithmetic(
+        None, mine, "Example 1", "Example 4", True
+    )  # in the section
     assert arithmetic.follow_drawing_arithmetic(None, mine, "Example 1", "Example 4", False) == gr.skip()  # closed: left as it is
     drawn = arithmetic.follow_drawing_arithmetic(sketch(draw_digit(3)), mine, "Example 1", "Example 4", True)
     assert drawn.count('id="arith-in-') == 3 and "z₁: Your drawing" in drawn
@@ -797,7 +799,11 @@ def test_an_image_picked_in_the_upload_tab_goes_onto_the_canvas_as_an_upload_doe
     assert tabs.selected == "draw"  # back to the pad, to draw over it
     assert pad_value == side_by_side.upload_to_canvas(str(path))[0] and cleared == ""  # cleared: the same file can come again
     assert all(value == gr.skip() for value in side_by_side.picked_to_canvas(""))
-    for bad, message in (("/etc/passwd", "data URL"), ("data:text/plain;base64,aGVsbG8=", "data URL"), (data_uri_of(b"junk"), "not an image")):
+    for bad, message in (
+        ("/etc/passwd", "data URL"),
+        ("data:text/plain;base64,aGVsbG8=", "data URL"),
+        (data_uri_of(b"junk"), "not an image"),
+    ):
         with pytest.raises(gr.Error, match=message):
             side_by_side.picked_to_canvas(bad)
 

@@ -139,14 +139,15 @@ def test_a_finished_run_offers_its_pair_for_the_side_by_side_and_as_a_zip():
     assert curves is not None and chart is not None  # the curves, and the study chart with the run marked
     assert command["value"].startswith("python train.py") and use["interactive"] and download["visible"]
     assert Path(download["value"]).suffix == ".zip" and "nearest yours" in caption
-    shipped = side_by_side.reconstruct(drawing, "gaussian", 0.3, 0, "shipped", session)
-    mine = side_by_side.reconstruct(drawing, "gaussian", 0.3, 0, "mine", session)
+    shipped = side_by_side.reconstruct(drawing, "gaussian", 0.3, 0, live_training.side_shown("shipped", session))
+    mine = side_by_side.reconstruct(drawing, "gaussian", 0.3, 0, live_training.side_shown("mine", session))
     assert "Yours: MLP 784-400-8" in mine[0] and "Yours" not in shipped[0]
     trained = session.trained.pair.parameters
     assert mine[1]["tied"]["parameters"] == trained["tied"] != shipped[1]["tied"]["parameters"]
     assert mine[1]["conv_tied"] == shipped[1]["conv_tied"]  # the other family's pair stays the shipped one
     live_training.end_session(req)
-    assert side_by_side.reconstruct(drawing, "gaussian", 0.3, 0, "mine", session)[1] == shipped[1]  # gone: the shipped pair
+    mine_again = side_by_side.reconstruct(drawing, "gaussian", 0.3, 0, live_training.side_shown("mine", session))
+    assert mine_again[1] == shipped[1]  # their pair is gone: the shipped one again
 
 
 def test_trained_pairs_are_kept_for_a_bounded_number_of_sessions(monkeypatch):

@@ -245,7 +245,9 @@ def test_wrong_class_and_shape_loads_fail_clearly(tmp_path):
         TiedConvAutoencoder.from_pretrained(tied_dir, channels=[3, 7])
     with pytest.raises(ValueError, match=r"config\.json: this is a checkpoint of the MLP family; load it with TiedAutoencoder"):
         TiedConvAutoencoder.from_pretrained(mlp_dir)
-    with pytest.raises(ValueError, match=r"config\.json: this is a checkpoint of the conv family; load it with UntiedConvAutoencoder"):
+    with pytest.raises(
+        ValueError, match=r"config\.json: this is a checkpoint of the conv family; load it with UntiedConvAutoencoder"
+    ):
         TiedAutoencoder.from_pretrained(untied_dir)
     with pytest.raises(ValueError, match="channels must be two positive widths"):
         TiedConvAutoencoder(channels=[8])

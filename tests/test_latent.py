@@ -150,5 +150,7 @@ def test_a_clicked_point_is_marked_with_a_cross(latent_map):
     picture = latent_map.picture()
     marked = mark_point(picture, latent_map, latent_map.centre, (0, 150, 0))
     column, row = (int(v) for v in latent_map.to_pixel(latent_map.centre))
-    assert (marked[row, column - 9 : column + 10] == (0, 150, 0)).all() and (marked[row - 9 : row + 10, column] == (0, 150, 0)).all()
+    assert (marked[row, column - 9 : column + 10] == (0, 150, 0)).all() and (
+        marked[row - 9 : row + 10, column] == (0, 150, 0)
+    ).all()
     assert (picture == latent_map.picture()).all()  # a copy: the shared picture is not drawn on

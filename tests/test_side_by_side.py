@@ -132,4 +132,9 @@ def test_the_side_by_side_shows_a_row_per_loaded_pair_with_its_numbers():
     mlp_only = {key: uris[key] for key in keys[:4]}
     shown = side_by_side.result_html(mlp_only, numbers, {"tied": 11, "untied": 22})
     assert "pair-conv" not in shown and "pair-spacer" not in shown and "conv" not in shown
-    assert set(side_by_side.result_numbers(mlp_only, numbers, {"tied": 11, "untied": 22})) == {"clean", "noisy_input", "tied", "untied"}
+    assert set(side_by_side.result_numbers(mlp_only, numbers, {"tied": 11, "untied": 22})) == {
+        "clean",
+        "noisy_input",
+        "tied",
+        "untied",
+    }

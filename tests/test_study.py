@@ -276,7 +276,13 @@ def test_conv_rows_are_their_own_dashed_lines_on_the_training_size_chart(tmp_pat
     from space.study_charts import study_view
 
     rows = [
-        {**row, "axis": "train_size", "value": 500, "arch": arch, "test_mse_clean": row["test_mse_clean"] / (2 if arch == "conv" else 1)}
+        {
+            **row,
+            "axis": "train_size",
+            "value": 500,
+            "arch": arch,
+            "test_mse_clean": row["test_mse_clean"] / (2 if arch == "conv" else 1),
+        }
         for row in fake_rows()
         for arch in ("mlp", "conv")
     ]
@@ -309,7 +315,9 @@ def numbers(rows: list[dict]) -> dict:
     }
 
 
-def test_the_study_runs_cell_by_cell_and_a_killed_cell_reruns_to_the_same_rows(quick_study, mnist_root, tmp_path, capsys, monkeypatch):
+def test_the_study_runs_cell_by_cell_and_a_killed_cell_reruns_to_the_same_rows(
+    quick_study, mnist_root, tmp_path, capsys, monkeypatch
+):
     _, whole = quick_study
     out = tmp_path / "by-cell"
     base = ["--quick", "--data-dir", str(mnist_root), "--out", str(out)]
