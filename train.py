@@ -33,11 +33,9 @@ from tiedae.training import (
     load_mnist,
     load_test_labels,
     mean_and_std,
-    noisy_test_set,
     pick_device,
     pick_precision,
     run,
-    test_mse,
 )
 
 STUDY_PATH = Path(__file__).resolve().parent / "checkpoints" / STUDY_FILE  # quoted and linked by the model cards
@@ -167,13 +165,13 @@ def print_table(results: dict[str, dict], spread: dict[str, dict] | None = None)
     print()
 
 
-def print_headline(models: dict, x_test) -> None:
-    """Each model's clean and σ = 0.5 test MSE, the two numbers the study and live training report for a pair."""
-    clean = x_test.float().div(255)
-    noisy = noisy_test_set(clean, *NOISY)
-    for name, model in models.items():
-        scores = test_mse(model, clean, noisy)
-        print(f"{name}: clean test MSE {scores['clean']:.5f}, at Gaussian σ = {NOISY[1]} {scores['noisy']:.5f}")
+def print_headline(results: dict[str, dict], names: list[str]) -> None:
+    """Each model's clean and σ = 0.5 test MSE, the two numbers the study and live training report for a pair
+    (read from evaluate_all's results: the same image_mse path as tiedae.training.test_mse, not a second pass)."""
+    kind, level = NOISY
+    for name in names:
+        mse_at = {row["level"]: row["mse"] for row in results[name][kind]}
+        print(f"{name}: clean test MSE {mse_at[0.0]:.5f}, at Gaussian σ = {level} {mse_at[level]:.5f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             models = {name: model.cpu() for name, model in models.items()}
             results = evaluate_all(models, x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1))
             print_table(results)
-            print_headline(models, x_test.reshape(len(x_test), -1))
+            print_headline(results, list(models))
             per_seed.append(results)
             first = first or (models, results, seconds, seed_recipe)
         summary = None

@@ -152,30 +152,29 @@ class Caller:
 def single_client(servers: dict, drawings: list[str], calls: int) -> dict:
     """Alternate stroke (a new drawing), slider (the same drawing) and map-click calls to the app (and the same to the
     baseline, so both carry the same clients) with floor calls; latency and server CPU per call."""
-    callers = {
-        name: Caller(s["url"], name, drawings, seed=1) for name, s in servers.items()
-    }  # app and baseline: the same drawings
-    for app in [name for name in servers if name != "floor"]:
-        for kind, seed in (("same", 2), ("click", 3)):
-            servers = {**servers, f"{app}-{kind}": servers[app]}
-            callers[f"{app}-{kind}"] = Caller(servers[app]["url"], f"{app}-{kind}", drawings, seed=seed)
+    callers, targets = {}, {}  # each caller, and the server it calls
+    for name, server in servers.items():
+        kinds = [("", 1)] if name == "floor" else [("", 1), ("-same", 2), ("-click", 3)]  # app and baseline: the same traffic
+        for suffix, seed in kinds:
+            targets[name + suffix] = server
+            callers[name + suffix] = Caller(server["url"], name + suffix, drawings, seed=seed)
     for caller in callers.values():  # warm-up
         for _ in range(5):
             caller.call()
-    latencies = {name: [] for name in servers}
-    cpu = dict.fromkeys(servers, 0.0)
+    latencies = {name: [] for name in targets}
+    cpu = dict.fromkeys(targets, 0.0)
     order = list(callers)
     shuffle = random.Random(0).shuffle
     for _ in range(calls):
         shuffle(order)  # a new order each round: no server always follows the same one (latency here comes in ~40 ms steps)
         for name in order:
             caller = callers[name]
-            before = cpu_seconds(servers[name]["proc"].pid)
+            before = cpu_seconds(targets[name]["proc"].pid)
             latencies[name].append(caller.call())
-            cpu[name] += cpu_seconds(servers[name]["proc"].pid) - before
+            cpu[name] += cpu_seconds(targets[name]["proc"].pid) - before
     return {
         name: {"p50": median(latencies[name]), "p95": percentile(latencies[name], 95), "cpu_per_call": cpu[name] / calls}
-        for name in servers
+        for name in targets
     }
 
 

@@ -100,9 +100,8 @@ def load_data(data_dir: str) -> LiveData:
     """MNIST from data_dir (downloaded there by torchvision if missing); a TrainError saying how to fix it if it cannot be had."""
     train, test = load_mnist(data_dir)
     labels = load_test_labels(data_dir)
-    x_train = (
-        train[: LIMITS["train_size"][1]].reshape(-1, MNIST_PIXELS).clone()
-    )  # (N, 28, 28) -> (N, 784); the rest is never used
+    # (N, 28, 28) -> (N, 784); images past the live limit are never used
+    x_train = train[: LIMITS["train_size"][1]].reshape(-1, MNIST_PIXELS).clone()
     x_test = test.reshape(len(test), MNIST_PIXELS)
     clean = x_test.float().div(255)
     row = torch.stack([x_test[int((labels == digit).nonzero()[0])] for digit in range(10)])
