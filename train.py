@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +28,7 @@ from tiedae.families import FAMILIES
 from tiedae.model import REPO_PREFIX, config_repo_prefix
 from tiedae.recipe import LOSS_NAMES, Recipe
 from tiedae.study import NOISY, STUDY_FILE
+from tiedae.ties import TIE_HELP
 from tiedae.training import (
     TrainError,
     configure_threads,
@@ -39,6 +42,7 @@ from tiedae.training import (
 )
 
 STUDY_PATH = Path(__file__).resolve().parent / "checkpoints" / STUDY_FILE  # quoted and linked by the model cards
+SEEDS_DIR = "seeds"  # under --out: each finished seed's models and numbers, so an interrupted run of several seeds resumes
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -73,6 +77,7 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--channels", type=int, nargs=2, default=list(d.channels), help="the conv layers' channels, for families that have them"
     )
+    p.add_argument("--tie", default=d.tie, help=f"which layer pairs the tied model ties: {TIE_HELP} (its untied twin ties none)")
     p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="training batch size")
     p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (Adam, one-cycle schedule)")
@@ -150,6 +155,52 @@ def recipe_from_args(args: argparse.Namespace, **changes) -> Recipe:
     return Recipe(**{**values, **changes})
 
 
+def finished_seed(folder: Path, recipe: Recipe, data: list[int]) -> dict | None:
+    """What a seed saved when it finished, if it trained exactly this recipe on this data; else None (train it)."""
+    try:
+        saved = json.loads((folder / "results.json").read_text())
+    except (OSError, ValueError):
+        return None
+    same = saved.get("recipe") == json.loads(json.dumps(dataclasses.asdict(recipe))) and saved.get("data") == data
+    return saved if same and all((folder / name / "model.safetensors").exists() for name in saved["results"]["models"]) else None
+
+
+def save_seed(folder: Path, recipe: Recipe, data: list[int], models: dict, results: dict, seconds: float) -> None:
+    """A finished seed's models and numbers, written whole (a temp folder renamed into place) or not at all."""
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for name, model in models.items():
+        model.save_pretrained(partial / name)
+    saved = {
+        "recipe": dataclasses.asdict(recipe),
+        "data": data,
+        "seconds": seconds,
+        "results": {"models": list(models), **results},
+    }
+    (partial / "results.json").write_text(json.dumps(saved, indent=1))
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(partial, folder)
+
+
+def train_seed(recipe: Recipe, x_train, x_test, device, out: Path, *, dry_run: bool) -> tuple[dict, dict, float]:
+    """One seed's models, evaluate_all results and training seconds: trained, or read back if this seed finished before."""
+    from tiedae.model import load_checkpoint
+
+    folder, data = out / SEEDS_DIR / f"seed{recipe.seed}", [len(x_train), len(x_test)]
+    saved = None if dry_run else finished_seed(folder, recipe, data)
+    if saved is not None:
+        print(f"seed {recipe.seed}: finished before, read back from {folder}")
+        names = saved["results"].pop("models")
+        return {name: load_checkpoint(folder / name, name) for name in names}, saved["results"], saved["seconds"]
+    models, seconds = run(recipe, x_train.to(device), x_test.to(device), device, dry_run=dry_run)
+    models = {name: model.cpu() for name, model in models.items()}
+    results = evaluate_all(models, x_train, x_test)
+    if not dry_run:
+        save_seed(folder, recipe, data, models, results, seconds)
+    return models, results, seconds
+
+
 def print_table(results: dict[str, dict], spread: dict[str, dict] | None = None) -> None:
     """MSE per noise kind and level for every model and reference (± std over seeds if given)."""
     names = list(results)
@@ -194,25 +245,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         seeds = args.seeds or [recipe.seed]
         print(f"training on {len(x_train)} images, testing on {len(x_test)}, device {device} ({recipe.precision}), seeds {seeds}")
-        x_train_dev = x_train.reshape(len(x_train), -1).to(device)  # (N, 28, 28) -> (N, 784), uint8 on device
-        per_seed, first = [], None
+        flat_train, flat_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)  # (N, 28, 28) -> (N, 784)
+        per_seed, times, first = [], [], None
         for seed in seeds:
             seed_recipe = dataclasses.replace(recipe, seed=seed)
-            models, seconds = run(
-                seed_recipe, x_train_dev, x_test.reshape(len(x_test), -1).to(device), device, dry_run=args.dry_run
-            )
-            models = {name: model.cpu() for name, model in models.items()}
-            results = evaluate_all(models, x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1))
+            models, results, seconds = train_seed(seed_recipe, flat_train, flat_test, device, out, dry_run=args.dry_run)
             print_table(results)
             print_headline(results, list(models))
             per_seed.append(results)
+            times.append(round(seconds, 1))
             first = first or (models, results, seconds, seed_recipe)
         summary = None
         if len(seeds) > 1:
             mean, std = mean_and_std(per_seed)
             print(f"mean ± std over seeds {seeds}:")
             print_table(mean, std)
-            summary = {"seeds": seeds, "mean": mean, "std": std}
+            summary = {"seeds": seeds, "mean": mean, "std": std, "seconds": times}
         models, results, seconds, recipe = first
         from tiedae.publish import write_checkpoints
 
@@ -226,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             summary=summary,
             device=str(device),
             namespace=args.push_to_hub,
-            prefix=args.repo_prefix or recipe.family.repo_prefix(recipe.model_kwargs()),
+            prefix=args.repo_prefix or recipe.repo_prefix(),
             train_size=len(x_train),
             test_size=len(x_test),
             seconds=seconds,

@@ -117,8 +117,12 @@ def main() -> int:
         start = time.perf_counter()
         subprocess.run([sys.executable, *command[1:]], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         cli_seconds = time.perf_counter() - start
-        print(f"\n1. first curve point after Train: {cold['first']:.2f} s (the app's first run: MNIST read), {live['first']:.2f} s later")
-        print(f"2. {args.train_size:,} images, {args.epochs} epochs, seed 0: live {live['total']:.1f} s, `{' '.join(command[:2])} …` {cli_seconds:.1f} s")
+        print(
+            f"\n1. first curve point after Train: {cold['first']:.2f} s (the app's first run: MNIST read), {live['first']:.2f} s later"
+        )
+        print(
+            f"2. {args.train_size:,} images, {args.epochs} epochs, seed 0: live {live['total']:.1f} s, `{' '.join(command[:2])} …` {cli_seconds:.1f} s"
+        )
         cli_training = json.loads((out / "tied" / "metrics.json").read_text())["training"]["seconds"]
         print(
             f"   (ratio {live['total'] / cli_seconds:.2f}; train.py also starts Python, evaluates 16 noise settings and PCA and "
@@ -130,7 +134,9 @@ def main() -> int:
             metrics = json.loads((out / name / "metrics.json").read_text())
             cli_mse = metrics["test"]["gaussian"][0]["mse"]
             gaps[name] = abs(live["result"][name]["test_mse_clean"] - cli_mse)
-            print(f"   {name}: live clean test MSE {live['result'][name]['test_mse_clean']:.6f}, train.py {cli_mse:.6f}, |diff| {gaps[name]:.1e}")
+            print(
+                f"   {name}: live clean test MSE {live['result'][name]['test_mse_clean']:.6f}, train.py {cli_mse:.6f}, |diff| {gaps[name]:.1e}"
+            )
         met["live = CLI"] = max(gaps.values()) <= GOALS["agreement"]
 
         # 3 and 4: strokes while another visitor trains, then that visitor leaves
@@ -146,8 +152,12 @@ def main() -> int:
             pass
         to_idle = time.perf_counter() - left
         ratio = busy_p50 / idle_p50
-        print(f"\n3. /stroke p50: idle {1000 * idle_p50:.1f} ms ({idle_calls} calls), while a run trains {1000 * busy_p50:.1f} ms ({busy_calls} calls): {ratio:.2f}x")
-        print(f"4. server CPU while that run trained: {training_cpu:.2f} cores; after its visitor left, idle (< {IDLE_CPU:.2f} cores) in {to_idle:.2f} s")
+        print(
+            f"\n3. /stroke p50: idle {1000 * idle_p50:.1f} ms ({idle_calls} calls), while a run trains {1000 * busy_p50:.1f} ms ({busy_calls} calls): {ratio:.2f}x"
+        )
+        print(
+            f"4. server CPU while that run trained: {training_cpu:.2f} cores; after its visitor left, idle (< {IDLE_CPU:.2f} cores) in {to_idle:.2f} s"
+        )
         met["strokes while training"] = ratio <= GOALS["stroke_ratio"]
         met["idle after leaving"] = to_idle <= GOALS["idle_seconds"]
 
@@ -162,7 +172,9 @@ def main() -> int:
                 except Exception as e:  # counted, not raised: the figure is how many failed
                     errors.append(f"{type(e).__name__}: {e}")
         firsts = ", ".join(f"{r['first']:.1f}" for r in sorted(runs, key=lambda r: r["first"]))
-        print(f"\n5. three visitors press Train at once: {len(runs)} finished, {len(errors)} errors; first points after {firsts} s (queued)")
+        print(
+            f"\n5. three visitors press Train at once: {len(runs)} finished, {len(errors)} errors; first points after {firsts} s (queued)"
+        )
         met["three at once"] = len(runs) == 3 and not errors
 
         # 6: memory after many runs, each from a new visitor
@@ -173,7 +185,9 @@ def main() -> int:
             timed_run(url, tiny)
         rss_last = rss_mb(server.pid)
         growth = rss_last / rss_first - 1
-        print(f"6. server RSS after 1 run {rss_first:.0f} MB, after {args.trainings} runs {rss_last:.0f} MB ({100 * growth:+.1f}%)")
+        print(
+            f"6. server RSS after 1 run {rss_first:.0f} MB, after {args.trainings} runs {rss_last:.0f} MB ({100 * growth:+.1f}%)"
+        )
         met["RSS"] = growth < GOALS["rss_growth"]
     finally:
         server.terminate()

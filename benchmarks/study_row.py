@@ -63,7 +63,8 @@ def main() -> int:
     }
     if set(chosen) != {"tied", "untied"}:
         print(
-            f"error: no tied/untied {args.arch} pair for {args.axis}={args.value} seed {args.seed} in {args.study}", file=sys.stderr
+            f"error: no tied/untied {args.arch} pair for {args.axis}={args.value} seed {args.seed} in {args.study}",
+            file=sys.stderr,
         )
         return 1
     command = chosen["tied"]["command"]

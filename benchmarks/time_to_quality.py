@@ -56,7 +56,9 @@ def main() -> int:
     def check(epoch: int, models: dict) -> bool:
         paused_at = time.perf_counter()
         scores = {
-            name: {level: mse(training.reconstruct(model, noisy), x_test_float).mean().item() for level, noisy in test_sets.items()}
+            name: {
+                level: mse(training.reconstruct(model, noisy), x_test_float).mean().item() for level, noisy in test_sets.items()
+            }
             for name, model in models.items()
         }
         ok = all(scores[name][level] <= bar for name in scores for level, bar in BARS.items())

@@ -128,7 +128,7 @@ def load_pair(root: Path, recipe: Recipe) -> LoadedModels:
     fails), else from root."""
     if not HUB:
         return load_bundled(root, recipe.family)
-    prefix = recipe.family.repo_prefix(recipe.model_kwargs())
+    prefix = recipe.repo_prefix()
     return load_from_hub(HUB, revision=REVISION, root=root, prefix=prefix, family=recipe.family)
 
 

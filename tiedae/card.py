@@ -18,6 +18,10 @@ seed, optimizer, schedule and epochs.{% endif %}
 
 {% if tie -%}
 {{ tie }}
+{%- if partly %}
+
+{{ partly }}
+{%- endif %}
 {%- else -%}
 Every decoder layer has its own weight (the same shapes as the tied twin's decoder, but independent
 parameters). It is the control for the tied model.

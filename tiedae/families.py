@@ -48,6 +48,7 @@ class Family:
     how_it_ties: str = ""  # the page's "How tying works", for this family (markdown)
     checkpoints: str = ""  # the shipped pair's folder under checkpoints/ ("" : checkpoints/tied and /untied)
     result_prefix: str = ""  # the side by side's result keys: f"{result_prefix}tied" (the /reconstruct API's names)
+    layer_pairs: Callable[[dict], int] | None = None  # hparams -> the digits of a tie mask (tiedae.ties); None: all or none
     study_axes: tuple[str, ...] = ()  # the study axes this family's pairs are measured along
     study_shape: dict = field(default_factory=dict)  # the study's Recipe fields for this family beyond the shipped ones
     live_label: str = ""  # the live-training choice
@@ -118,6 +119,7 @@ FAMILIES: dict[str, Family] = {
         hparams=("sizes",),
         default_sizes=DEFAULT_SIZES,
         model_kwargs=lambda recipe: {"sizes": recipe.sizes},
+        layer_pairs=lambda hparams: len(hparams["sizes"]) - 1,
         repo_prefix=mlp_repo_prefix,
         title=lambda hparams: "MLP " + "-".join(map(str, hparams["sizes"])),
         # the decoder's basis images are the columns of its (784, hidden) weight: transposed, one per row as the encoder's
@@ -156,6 +158,7 @@ FAMILIES: dict[str, Family] = {
         hparams=("channels", "latent"),
         default_sizes=(MNIST_PIXELS, CONV_LATENT),
         model_kwargs=conv_model_kwargs,
+        layer_pairs=lambda hparams: len(hparams["channels"]) + 1,  # the convolutions, then the code layer
         repo_prefix=conv_repo_prefix,
         title=lambda hparams: f"Conv {'-'.join(map(str, hparams['channels']))} channels",  # short: on a phone it shares a row
         first_layer=lambda model: (model.convs[0].weight, model.convs[0].decoder_weight),  # (C1, 1, 4, 4) kernels
@@ -223,7 +226,7 @@ def family_of_config(config: dict) -> Family:
         if config["arch"] not in FAMILIES:
             raise ValueError(f"unknown model family arch={config['arch']!r}; this tiedae knows {', '.join(FAMILIES)}")
         return FAMILIES[config["arch"]]
-    keys = set(config) - {"tied"}
+    keys = set(config) - {"tied", "tie"}
     for family in FAMILIES.values():
         if keys == set(family.hparams):
             return family

@@ -51,6 +51,7 @@ from tiedae.card import MODEL_CARD_TEMPLATE
 from tiedae.constants import CONV_CHANNELS, CONV_LATENT, DEFAULT_SIZES, MODEL_NAMES
 from tiedae.families import FAMILIES, REPO_PREFIX, family_of_config
 from tiedae.losses import reconstruction_loss
+from tiedae.ties import describe_tie, repo_suffix, tie_mask
 
 
 class LayerPair(nn.Module):
@@ -101,6 +102,9 @@ class HubAutoencoder(
     """What every tiedae model shares: the model card and a strict, eval-mode `from_pretrained`."""
 
     arch = ""  # the family's name in tiedae.families.FAMILIES: config.json records it
+    tie: str | None = (
+        None  # which layer pairs are tied, one 0/1 each from the pixels inwards (None: a family that ties all or none)
+    )
 
     @property
     def hparams(self) -> dict:
@@ -117,6 +121,31 @@ class HubAutoencoder(
         """This model's row of the family table."""
         return FAMILIES[self.arch]
 
+    @property
+    def ties(self) -> str:
+        """Which layer pairs are tied, in words: 'the inner layer pair only'."""
+        if self.tie is None:
+            return "every layer pair" if self.tied else "no layer pair"
+        return describe_tie(self.tie)
+
+    @staticmethod
+    def checked_mask(cls_name: str, tied: bool, tie: str | None, pairs: int) -> str:
+        """The tie mask a tied or untied class is built with; a ValueError when config.json's `tied` or `tie` says
+        the checkpoint is the other class's."""
+        if pairs < 1:
+            return "all" if tied else "none"  # no layer pairs: the shape check names the problem
+        if tied:
+            mask = tie_mask("all" if tie is None else tie, pairs)
+            if "1" not in mask:
+                raise ValueError(
+                    f"tie={tie!r} ties no layer pair: that is the untied twin; load it with {cls_name.replace('Tied', 'Untied', 1)}"
+                )
+            return mask
+        mask = tie_mask("none" if tie is None else tie, pairs)
+        if "1" in mask:
+            raise ValueError(f"this model ties layer pairs (tie={tie!r}); load it with {cls_name.replace('Untied', 'Tied', 1)}")
+        return mask
+
     def forward(self, x: torch.Tensor, target: torch.Tensor | None = None, *, loss: str = "bce"):
         """Reconstruct x (the output has x's shape). With a target, (reconstruction, loss), as nanoGPT's
         `model(idx, targets)`: the training loop asks the model for its objective and needs no branch per family."""
@@ -128,7 +157,7 @@ class HubAutoencoder(
     def save_pretrained(self, save_directory: str | Path, *, config: dict | None = None, **kwargs):
         """The mixin's save_pretrained; config.json also records the family (`arch`), so loading needs no guess."""
         if config is None:
-            config = {**self.hparams, "tied": self.tied, "arch": self.arch}
+            config = {**self.hparams, "tied": self.tied, **({"tie": self.tie} if self.tie else {}), "arch": self.arch}
         return super().save_pretrained(save_directory, config=config, **kwargs)
 
     def generate_model_card(self, *args, card_data: ModelCardData | None = None, **kwargs) -> ModelCard:
@@ -136,6 +165,12 @@ class HubAutoencoder(
         kwargs.setdefault("parameters", count_parameters(self))
         kwargs.setdefault("about", self.family.card_about.format(layout=self.layout, latent=self.latent_size))
         kwargs.setdefault("tie", self.family.card_tie if self.tied else "")
+        kwargs.setdefault(
+            "partly",
+            self.tied
+            and "0" in (self.tie or "")
+            and f"Here only some do: this model ties {self.ties} (mask `{self.tie}`, from the pixels inwards); its other layer pairs have decoder weights of their own.",
+        )
         card = super().generate_model_card(*args, class_name=type(self).__name__, model=self, **kwargs)
         if card_data is not None:
             card.data = card_data
@@ -213,14 +248,17 @@ class Autoencoder(HubAutoencoder):
 
     arch = "mlp"
 
-    def __init__(self, *, sizes: Sequence[int] = DEFAULT_SIZES, tied: bool = True) -> None:
+    def __init__(self, *, sizes: Sequence[int] = DEFAULT_SIZES, tie: str = "all") -> None:
         super().__init__()
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or any(s < 1 for s in sizes):
             raise ValueError(f"sizes must list at least two positive layer widths, got {sizes}")
         self.sizes = sizes
-        self.tied = bool(tied)
-        self.layers = nn.ModuleList(LayerPair(n_in, n_out, tied=self.tied) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+        self.tie = tie_mask(tie, len(sizes) - 1)  # one 0/1 per layer pair, from the pixels inwards
+        self.tied = "1" in self.tie
+        self.layers = nn.ModuleList(
+            LayerPair(n_in, n_out, tied=bit == "1") for n_in, n_out, bit in zip(sizes[:-1], sizes[1:], self.tie)
+        )
 
     @property
     def latent_size(self) -> int:
@@ -228,7 +266,7 @@ class Autoencoder(HubAutoencoder):
 
     @property
     def hparams(self) -> dict:
-        return {"sizes": self.sizes}
+        return {"sizes": self.sizes}  # the tie is saved beside it (save_pretrained)
 
     @property
     def layout(self) -> str:
@@ -257,21 +295,21 @@ class Autoencoder(HubAutoencoder):
 
 
 class TiedAutoencoder(Autoencoder):
-    """Autoencoder whose decoder layers reuse the transpose of the encoder weights."""
+    """Autoencoder whose decoder layers reuse the transpose of the encoder weights (`tie`: which of them; default all)."""
 
-    def __init__(self, *, sizes: Sequence[int] = DEFAULT_SIZES, tied: bool = True) -> None:
+    def __init__(self, *, sizes: Sequence[int] = DEFAULT_SIZES, tied: bool = True, tie: str = "all") -> None:
         if not tied:
             raise ValueError("this is an untied checkpoint (tied=false); load it with UntiedAutoencoder")
-        super().__init__(sizes=sizes, tied=True)
+        super().__init__(sizes=sizes, tie=self.checked_mask("TiedAutoencoder", True, tie, len(list(sizes)) - 1))
 
 
 class UntiedAutoencoder(Autoencoder):
     """The same autoencoder with an independent weight in every decoder layer."""
 
-    def __init__(self, *, sizes: Sequence[int] = DEFAULT_SIZES, tied: bool = False) -> None:
+    def __init__(self, *, sizes: Sequence[int] = DEFAULT_SIZES, tied: bool = False, tie: str = "none") -> None:
         if tied:
             raise ValueError("this is a tied checkpoint (tied=true); load it with TiedAutoencoder")
-        super().__init__(sizes=sizes, tied=False)
+        super().__init__(sizes=sizes, tie=self.checked_mask("UntiedAutoencoder", False, tie, len(list(sizes)) - 1))
 
 
 class ConvLayerPair(nn.Module):
@@ -324,7 +362,7 @@ class ConvAutoencoder(HubAutoencoder):
     arch = "conv"
     side, bottom = 28, 7  # MNIST's side, and what the two stride-2 conv pairs make of it
 
-    def __init__(self, *, channels: Sequence[int] = CONV_CHANNELS, latent: int = CONV_LATENT, tied: bool = True) -> None:
+    def __init__(self, *, channels: Sequence[int] = CONV_CHANNELS, latent: int = CONV_LATENT, tie: str = "all") -> None:
         super().__init__()
         channels = [int(c) for c in channels]
         if len(channels) != 2 or any(c < 1 for c in channels):
@@ -332,11 +370,12 @@ class ConvAutoencoder(HubAutoencoder):
         if int(latent) < 1:
             raise ValueError(f"latent must be a positive code size, got {latent}")
         self.channels = channels
-        self.tied = bool(tied)
+        self.tie = tie_mask(tie, len(channels) + 1)  # one 0/1 per layer pair from the pixels inwards: the convs, then the code
+        self.tied = "1" in self.tie
         self.convs = nn.ModuleList(
-            ConvLayerPair(c_in, c_out, tied=self.tied) for c_in, c_out in zip([1, *channels[:-1]], channels)
+            ConvLayerPair(c_in, c_out, tied=bit == "1") for c_in, c_out, bit in zip([1, *channels[:-1]], channels, self.tie)
         )
-        self.code = LayerPair(channels[-1] * self.bottom**2, int(latent), tied=self.tied)  # C2x7x7 <-> latent
+        self.code = LayerPair(channels[-1] * self.bottom**2, int(latent), tied=self.tie[-1] == "1")  # C2x7x7 <-> latent
 
     @property
     def latent_size(self) -> int:
@@ -375,19 +414,25 @@ class ConvAutoencoder(HubAutoencoder):
 class TiedConvAutoencoder(ConvAutoencoder):
     """Conv autoencoder whose transposed convolutions (and code layer) reuse the encoder's own weights."""
 
-    def __init__(self, *, channels: Sequence[int] = CONV_CHANNELS, latent: int = CONV_LATENT, tied: bool = True) -> None:
+    def __init__(
+        self, *, channels: Sequence[int] = CONV_CHANNELS, latent: int = CONV_LATENT, tied: bool = True, tie: str = "all"
+    ) -> None:
         if not tied:
             raise ValueError("this is an untied checkpoint (tied=false); load it with UntiedConvAutoencoder")
-        super().__init__(channels=channels, latent=latent, tied=True)
+        mask = self.checked_mask("TiedConvAutoencoder", True, tie, len(list(channels)) + 1)
+        super().__init__(channels=channels, latent=latent, tie=mask)
 
 
 class UntiedConvAutoencoder(ConvAutoencoder):
     """The same conv autoencoder with independent decoder kernels and code weight."""
 
-    def __init__(self, *, channels: Sequence[int] = CONV_CHANNELS, latent: int = CONV_LATENT, tied: bool = False) -> None:
+    def __init__(
+        self, *, channels: Sequence[int] = CONV_CHANNELS, latent: int = CONV_LATENT, tied: bool = False, tie: str = "none"
+    ) -> None:
         if tied:
             raise ValueError("this is a tied checkpoint (tied=true); load it with TiedConvAutoencoder")
-        super().__init__(channels=channels, latent=latent, tied=False)
+        mask = self.checked_mask("UntiedConvAutoencoder", False, tie, len(list(channels)) + 1)
+        super().__init__(channels=channels, latent=latent, tie=mask)
 
 
 METRICS_FILE = "metrics.json"  # beside the weights: the recipe and every test number
@@ -396,7 +441,7 @@ LATENT_MAP_FILE = "latent_map.npz"  # beside a 2-D model: its codes of the MNIST
 
 def config_repo_prefix(config: dict) -> str:
     """The Hub repo prefix for a checkpoint's config.json (its family names it from the shape)."""
-    return family_of_config(config).repo_prefix(config)
+    return family_of_config(config).repo_prefix(config) + repo_suffix(config.get("tie"))
 
 
 def repo_ids(namespace: str, prefix: str = REPO_PREFIX) -> dict[str, str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 
 from tiedae.constants import CONV_CHANNELS, DEFAULT_SIZES, MNIST_PIXELS
 from tiedae.families import FAMILIES, FIRST_FAMILY, Family
+from tiedae.ties import describe_tie, repo_suffix, tie_mask
 
 # tiedae.training.distort at strength 1, about the image's centre; a strength scales all three
 DISTORT_ROTATION_DEGREES, DISTORT_SCALE, DISTORT_SHEAR = 12.0, 0.10, 0.15
@@ -22,6 +23,7 @@ class Recipe:
     sizes: tuple[int, ...] = DEFAULT_SIZES  # layer widths, input first (a family may read them its own way: see model_kwargs)
     arch: str = FIRST_FAMILY  # the model family, a name in tiedae.families.FAMILIES
     channels: tuple[int, ...] = CONV_CHANNELS  # the conv layers' channels, for families that have them
+    tie: str = "all"  # which layer pairs the tied model ties (tiedae.ties); its twin ties none
     epochs: int = 60
     batch_size: int = 128
     lr: float = 3e-3  # peak learning rate: Adam with a one-cycle schedule
@@ -55,6 +57,36 @@ class Recipe:
         if not 0 <= self.distort <= DISTORT_MAX:
             raise ValueError(f"distort must be between 0 and {DISTORT_MAX:g}, got {self.distort}")
         self.model_kwargs()  # the family's own checks of the shape
+        self.tie_mask()
+
+    def tie_mask(self) -> str | None:
+        """The tied model's tie mask (None for a family that ties all or none); a ValueError if the choice cannot be."""
+        if self.family.layer_pairs is None:
+            if self.tie != "all":
+                raise ValueError(
+                    f"the {self.family.label} family ties every layer pair or none; tie must be 'all', got {self.tie!r}"
+                )
+            return None
+        mask = tie_mask(self.tie, self.family.layer_pairs(self.model_kwargs()))
+        if "1" not in mask:
+            raise ValueError(
+                f"tie={self.tie!r} ties no layer pair: that is the untied twin, which every run trains beside the tied model"
+            )
+        return mask
+
+    def tied_kwargs(self) -> dict:
+        """The keyword arguments that build this recipe's tied model: the shape and which layer pairs it ties."""
+        mask = self.tie_mask()
+        return {**self.model_kwargs(), **({} if mask is None else {"tie": mask})}
+
+    def repo_prefix(self) -> str:
+        """The pair's Hub repo prefix: the family's for the shape, and '-tie01' for a partly tied pair."""
+        return self.family.repo_prefix(self.model_kwargs()) + repo_suffix(self.tie_mask())
+
+    def ties(self) -> str:
+        """Which layer pairs the tied model ties, in words."""
+        mask = self.tie_mask()
+        return "every layer pair" if mask is None else describe_tie(mask)
 
     @property
     def family(self) -> Family:

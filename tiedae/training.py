@@ -99,7 +99,7 @@ def make_pair(
     models, optimizers, schedulers = {}, {}, {}
     for name, cls in recipe.family.classes().items():
         torch.manual_seed(recipe.seed)
-        models[name] = cls(**recipe.model_kwargs()).to(device)
+        models[name] = cls(**(recipe.tied_kwargs() if name == "tied" else recipe.model_kwargs())).to(device)
         optimizers[name] = make_optimizer(models[name], recipe.lr)
         schedulers[name] = torch.optim.lr_scheduler.OneCycleLR(optimizers[name], max_lr=recipe.lr, total_steps=total_steps)
     return models, optimizers, schedulers
