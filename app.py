@@ -175,6 +175,13 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             train_size = live_slider("train_size", step=100)
             train_latent = live_slider("latent")
             train_depth = live_slider("depth", note=f" ({', '.join(f.label for f in FAMILIES.values() if f.live_depth)})")
+            train_tie = gr.Dropdown(
+                live_training.TIE_CHOICES,
+                value=LIVE_DEFAULTS["tie"],
+                allow_custom_value=True,  # a mask: one 0/1 per layer pair, from the pixels inwards
+                label=f"{LIVE_SETTING_NAMES['tie']} of the tied model (or a mask like 01)",
+                elem_id="train-tie",
+            )
         with gr.Row():
             train_epochs = live_slider("epochs")
             train_noise = gr.Slider(
@@ -285,6 +292,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             ],
             gr.Number(value=LIVE_DEFAULTS["noise_level"], visible=False),
             gr.Number(value=LIVE_DEFAULTS["seed"], precision=0, visible=False),
+            gr.Textbox(value=LIVE_DEFAULTS["tie"], visible=False),
         ]
         api_train = gr.JSON(visible=False)
         api_train_button = gr.Button(visible=False)
@@ -381,7 +389,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         trigger_mode="always_last",
     )
     api_arith_button.click(arithmetic.arithmetic_api, api_arith_drawings, api_arith, api_name="arithmetic", preprocess=False)
-    train_settings = [train_arch, train_size, train_latent, train_depth, train_epochs, train_noise, train_seed]
+    train_settings = [train_arch, train_size, train_latent, train_depth, train_epochs, train_noise, train_seed, train_tie]
     train_outputs = [
         train_status,
         train_curves,

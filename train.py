@@ -36,6 +36,7 @@ from tiedae.training import (
     load_mnist,
     load_test_labels,
     mean_and_std,
+    pca_references,
     pick_device,
     pick_precision,
     run,
@@ -265,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         from tiedae.publish import write_checkpoints
 
         test_labels = load_test_labels(args.data_dir)[: len(x_test)] if recipe.sizes[-1] == 2 else None
+        references = pca_references(flat_train, flat_test)
 
         write_checkpoints(
             out,
@@ -278,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             train_size=len(x_train),
             test_size=len(x_test),
             seconds=seconds,
+            references=references,
             study_path=STUDY_PATH if STUDY_PATH.exists() else None,
             latent_map=None if test_labels is None else (x_test.reshape(len(x_test), -1), test_labels),
         )

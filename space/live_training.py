@@ -29,6 +29,7 @@ from tiedae.families import FAMILIES
 from tiedae.preprocess import SketchError
 from tiedae.recipe import Recipe
 from tiedae.study import STUDY_FILE, StudyError, describe, load_study, summarize
+from tiedae.ties import describe_tie
 
 log = logging.getLogger("tiedae")
 
@@ -79,7 +80,7 @@ def live_status(update) -> str:
 def live_result_html(final: dict) -> str:
     """The numbers at the end of a live run: both models' clean and noisy test MSE and parameter counts."""
     rows = "".join(
-        f"<tr><td><b>{name}</b></td><td>{final[name]['test_mse_clean']:.5f}</td>"
+        f"<tr><td><b>{name}</b>{tie_note(final[name].get('tie'))}</td><td>{final[name]['test_mse_clean']:.5f}</td>"
         f"<td>{final[name]['test_mse_noisy']:.5f}</td><td>{final[name]['parameters']:,}</td></tr>"
         for name in MODEL_NAMES
     )
@@ -88,6 +89,13 @@ def live_result_html(final: dict) -> str:
         f"<th>parameters</th></tr></thead><tbody>{rows}</tbody></table>"
         '<p class="note">On all 10,000 MNIST test digits, with the fixed test noise train.py evaluates with.</p>'
     )
+
+
+def tie_note(mask: str | None) -> str:
+    """' (ties the inner layer pair only)' after a partly tied model's name; nothing for an all-or-nothing one."""
+    if not mask or "0" not in mask or "1" not in mask:
+        return ""
+    return f" <small>(ties {describe_tie(mask)})</small>"
 
 
 def live_study_view(path: Path, recipe: Recipe, final: dict) -> tuple[str, object]:
@@ -203,10 +211,15 @@ def live_data():
         ) from None
 
 
+TIE_CHOICES = [  # the page's choices; a mask typed in (or sent to /train) works too
+    ("every layer pair", "all"),
+    ("the inner pair only (next to the code)", "inner"),
+    ("the outer pair only (next to the pixels)", "outer"),
+]
 DATA_DIR = "./data"  # MNIST for live runs: python app.py --data-dir (or TIEDAE_DATA) sets it
 
 
-def live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, drawing, stop: threading.Event):
+def live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, tie, drawing, stop: threading.Event):
     """A live run's updates (tiedae.live.train_live), stoppable by this session's Stop button or by leaving."""
     try:
         loading().result()  # torch imported and set to one thread per call (load_models), so strokes keep a core
@@ -224,6 +237,7 @@ def live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, dra
             epochs=epochs,
             noise_level=noise_level,
             seed=seed,
+            tie=tie,
             precision=precision,
         )
     except ValueError as e:
@@ -262,7 +276,7 @@ def running(session: LiveSession, request: gr.Request | None):
                 del _running[key]
 
 
-def train_view(arch, train_size, latent, depth, epochs, noise_level, seed, drawing, session, request: gr.Request):
+def train_view(arch, train_size, latent, depth, epochs, noise_level, seed, tie, drawing, session, request: gr.Request):
     """The page's live run: status, curves and reconstructions after every epoch; numbers, study and download at the end."""
     try:
         digit = drawing_digit(drawing)
@@ -275,7 +289,7 @@ def train_view(arch, train_size, latent, depth, epochs, noise_level, seed, drawi
         return
     yield "**Starting…**", None, "", "", hidden, "", None, hidden, hidden
     with running(session, request):
-        for update in live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, digit, session.stop):
+        for update in live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, tie, digit, session.stop):
             status = live_status(update)
             curves = tiedae.plots.training_curves(update.curve, update.recipe.epochs, arch=update.recipe.arch)
             digits = live_digits_html(update.images)
@@ -308,13 +322,14 @@ def train_api(
     epochs: int,
     noise_level: float,
     seed: int,
+    tie: str = "all",
     session=None,
     request: gr.Request = None,
 ):
     """Train a tied and an untied pair live: one JSON update per epoch, the last one the run's result."""
     session = session_for_run(session)
     with running(session, request):
-        for update in live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, None, session.stop):
+        for update in live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, tie, None, session.stop):
             if update.final is not None:
                 yield update.final
             else:

@@ -141,7 +141,12 @@ def pair_models(pairs: dict[str, LoadedModels]) -> tuple[dict[str, HubAutoencode
 
 def pair_titles(pairs: dict[str, LoadedModels]) -> dict[str, str]:
     """Each pair's title over its reconstructions, from its models: 'MLP 784-400-20', 'Conv 64-128 channels'."""
-    return {arch: FAMILIES[arch].title(loaded.models["tied"].hparams) for arch, loaded in pairs.items()}
+    titles = {}
+    for arch, loaded in pairs.items():
+        tied = loaded.models["tied"]
+        partly = tied.tie is not None and "0" in tied.tie
+        titles[arch] = FAMILIES[arch].title(tied.hparams) + (f" · tied: {tied.ties}" if partly else "")
+    return titles
 
 
 def stroke_note(clean: np.ndarray) -> str:

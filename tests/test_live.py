@@ -24,12 +24,14 @@ def data(mnist_root):
     return live.load_data(str(mnist_root))
 
 
-def test_a_live_run_gives_the_numbers_of_the_train_py_command_it_prints(data, mnist_root, tmp_path):
-    recipe = live.live_recipe(**SMALL)
+@pytest.mark.parametrize("tie", ["all", "inner"])
+def test_a_live_run_gives_the_numbers_of_the_train_py_command_it_prints(data, mnist_root, tmp_path, tie):
+    recipe = live.live_recipe(**SMALL, tie=tie)
     updates = run_to_end(recipe, data, data_dir=str(mnist_root))
     final = updates[-1].final
     argv = shlex.split(final["command"])
     assert argv[:2] == ["python", "train.py"] and argv[argv.index("--out") + 1] == live.RUN_OUT
+    assert ("--tie" in argv) == (tie != "all") and final["tied"]["tie"] == {"all": "11", "inner": "01"}[tie]
     argv[argv.index("--out") + 1] = str(tmp_path)  # the same command, written to a temp dir
     assert train.main(argv[2:]) == 0
     for name in ("tied", "untied"):
@@ -39,6 +41,7 @@ def test_a_live_run_gives_the_numbers_of_the_train_py_command_it_prints(data, mn
         assert final[name]["test_mse_clean"] == pytest.approx(clean["mse"], abs=1e-6)
         assert final[name]["test_mse_noisy"] == pytest.approx(noisy["mse"], abs=1e-6)
         assert final[name]["parameters"] == count_parameters(load_checkpoint(tmp_path / name))
+        assert load_checkpoint(tmp_path / name).tie == final[name]["tie"]
 
 
 def test_a_run_reports_every_epoch_and_ends_with_the_documented_result(data):
@@ -49,7 +52,7 @@ def test_a_run_reports_every_epoch_and_ends_with_the_documented_result(data):
     final = json.loads(json.dumps(updates[-1].final))  # plain JSON
     assert set(final) == {"tied", "untied", "seconds", "command"}
     for name in ("tied", "untied"):
-        assert set(final[name]) == {"curve", "test_mse_clean", "test_mse_noisy", "parameters"}
+        assert set(final[name]) == {"curve", "test_mse_clean", "test_mse_noisy", "parameters", "tie"}
         assert len(final[name]["curve"]) == 4 and all(0 < v < 1 for v in final[name]["curve"])
         assert 0 < final[name]["test_mse_clean"] < 1 and 0 < final[name]["test_mse_noisy"] < 1
     assert final["tied"]["parameters"] < final["untied"]["parameters"]
@@ -134,8 +137,8 @@ def test_hidden_layers_follow_the_study_s_depth_axis():
     "setting, value, words",
     [
         ("arch", "rnn", "Architecture must be one of mlp, conv"),
-        ("train_size", 50, "Training images must be a whole number from 100 to 10,000"),
-        ("train_size", 20_000, "Training images"),
+        ("train_size", 50, "Training images must be a whole number from 100 to 60,000"),
+        ("train_size", 70_000, "Training images"),
         ("train_size", "lots", "Training images"),
         ("train_size", 150.5, "Training images"),
         ("latent", 1, "Code size must be a whole number from 2 to 64"),
@@ -147,6 +150,9 @@ def test_hidden_layers_follow_the_study_s_depth_axis():
         ("noise_level", 1.5, "Training noise must be a number from 0 to 1"),
         ("noise_level", "high", "Training noise"),
         ("noise_level", float("nan"), "Training noise"),
+        ("tie", "011", "Tied layers: tie mask '011' has 3 digits, but this model has 2 layer pairs"),
+        ("tie", "none", "Tied layers: tie='none' ties no layer pair"),
+        ("tie", 5, "Tied layers must be all, inner, outer or a mask"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_setting(setting, value, words):

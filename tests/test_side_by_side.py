@@ -138,3 +138,15 @@ def test_the_side_by_side_shows_a_row_per_loaded_pair_with_its_numbers():
         "tied",
         "untied",
     }
+
+
+def test_a_partly_tied_pair_says_on_the_page_which_layers_it_ties():
+    from space.models import LoadedModels
+    from tiedae import TiedAutoencoder, UntiedAutoencoder
+
+    def pair(tie):
+        models = {"tied": TiedAutoencoder(sizes=[784, 16, 4], tie=tie), "untied": UntiedAutoencoder(sizes=[784, 16, 4])}
+        return {"mlp": LoadedModels(models, {"tied": None, "untied": None}, source="test")}
+
+    assert side_by_side.pair_titles(pair("inner"))["mlp"] == "MLP 784-16-4 · tied: the inner layer pair only"
+    assert side_by_side.pair_titles(pair("all"))["mlp"] == "MLP 784-16-4"

@@ -62,6 +62,7 @@ def live_recipe(
     epochs: object,
     noise_level: object,
     seed: object,
+    tie: object = "all",
     precision: str = "fp32",
 ) -> Recipe:
     """The Recipe a live run trains; a ValueError naming the setting when one is out of range or of the wrong type."""
@@ -72,9 +73,17 @@ def live_recipe(
     if isinstance(noise_level, bool) or not isinstance(noise_level, (int, float)) or not 0 <= noise_level <= NOISE_LIMIT:
         raise ValueError(f"{LIVE_SETTING_NAMES['noise_level']} must be a number from 0 to {NOISE_LIMIT:g}; got {noise_level!r}.")
     noise_level = float(noise_level)
+    if not isinstance(tie, str):
+        raise ValueError(f"{LIVE_SETTING_NAMES['tie']} must be all, inner, outer or a mask of zeros and ones; got {tie!r}.")
+    shape = FAMILIES[arch].live_kwargs(values["latent"], values["depth"])
+    try:
+        Recipe.for_arch(arch, **shape, tie=tie.strip().lower())
+    except ValueError as e:
+        raise ValueError(f"{LIVE_SETTING_NAMES['tie']}: {e}.") from None
     return Recipe.for_arch(
         arch,
-        **FAMILIES[arch].live_kwargs(values["latent"], values["depth"]),
+        **shape,
+        tie=tie.strip().lower(),
         epochs=values["epochs"],
         train_size=values["train_size"],
         denoise=noise_level > 0,
@@ -150,7 +159,10 @@ def command(recipe: Recipe, data_dir: str) -> str:
 
 def final_result(update: LiveUpdate, scores: dict[str, dict[str, float]], data_dir: str) -> dict:
     """What /train returns last: per model its curve, clean and noisy test MSE and parameters; seconds; the command."""
-    result = {name: {"curve": update.curve[name], **scores[name], "parameters": update.parameters[name]} for name in MODEL_NAMES}
+    result = {
+        name: {"curve": update.curve[name], **scores[name], "parameters": update.parameters[name], "tie": update.models[name].tie}
+        for name in MODEL_NAMES
+    }
     return {**result, "seconds": round(update.seconds, 2), "command": command(update.recipe, data_dir)}
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from huggingface_hub import EvalResult, HfApi, ModelCardData
 
-from tiedae.constants import MODEL_NAMES
+from tiedae.constants import HINTON_2006_PER_IMAGE, MNIST_PIXELS, MNIST_TRAIN_IMAGES, MODEL_NAMES
 from tiedae.model import (
     LATENT_MAP_FILE,
     METRICS_FILE,
@@ -62,12 +62,14 @@ def write_checkpoints(
     train_size: int,
     test_size: int,
     seconds: float,
+    references: dict[str, float] | None = None,
     study_path: Path | None = None,
     latent_map: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> None:
     """Write out/tied and out/untied completely in a temp dir, then move them into place.
 
-    `summary` is train.py's mean ± std over seeds (or None); `study_path` a study.json whose
+    `summary` is train.py's mean ± std over seeds (or None); `references` the clean test MSE of PCA-20 and PCA-30
+    (tiedae.training.pca_references), quoted with Hinton & Salakhutdinov's figures; `study_path` a study.json whose
     finding and shipped-setting cell the cards quote and link. `latent_map` (test images uint8
     (N, 784), labels (N,)) makes each model's 2-D codes of them, saved as LATENT_MAP_FILE.
     """
@@ -89,6 +91,9 @@ def write_checkpoints(
                 "precision_name": PRECISION_NAMES.get(recipe.precision, recipe.precision),
                 "device": device,
                 "seconds": seconds,
+                "seed_seconds": summary.get("seconds") if summary else None,
+                "all_of_mnist": train_size == MNIST_TRAIN_IMAGES,
+                "references": reference_rows(references),
                 "command": recipe.command(),
                 "train_size": train_size,
                 "test_size": test_size,
@@ -115,7 +120,13 @@ def write_checkpoints(
                 "test_size": test_size,
                 "recipe": dataclasses.asdict(recipe),
                 "command": recipe.command(),
-                "training": {"seconds": round(seconds, 1), "device": device, "torch": torch.__version__},
+                "training": {
+                    "seconds": round(seconds, 1),
+                    "steps": recipe.epochs * recipe.batches_per_epoch(train_size),
+                    "device": device,
+                    "torch": torch.__version__,
+                },
+                "references": references,
                 "eval_seed_note": "test-set noise is fixed (EVAL_SEED in tiedae/training.py), the same for every model",
                 "test": results[name],
                 "pca": results["pca"],
@@ -148,6 +159,18 @@ def save_latent_map(model: HubAutoencoder, images: torch.Tensor, labels: torch.T
     assert model.latent_size == 2, f"a latent map needs a 2-D code, this model's is {model.latent_size}-D"
     codes = model.eval().encode(images.float().div(255))  # (N, 2)
     np.savez_compressed(path, codes=codes.numpy().astype(np.float32), labels=labels.numpy().astype(np.uint8))
+
+
+def reference_rows(references: dict[str, float] | None) -> list[dict] | None:
+    """The card's references: PCA computed here, and Hinton & Salakhutdinov 2006's figures per pixel."""
+    if not references:
+        return None
+    rows = [{"label": f"{name}, computed here on the same test set", "mse": mse} for name, mse in references.items()]
+    for name, per_image in HINTON_2006_PER_IMAGE.items():
+        rows.append(
+            {"label": f"Hinton & Salakhutdinov 2006: {name} ({per_image:.2f} per image)", "mse": per_image / MNIST_PIXELS}
+        )
+    return rows
 
 
 def seeds_table(summary: dict | None) -> list[dict] | None:

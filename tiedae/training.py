@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from tiedae.constants import MODEL_NAMES
+from tiedae.constants import MODEL_NAMES, REFERENCE_PCA
 from tiedae.metrics import mse, psnr_from_mse
 from tiedae.model import HubAutoencoder
 from tiedae.noise import NOISE_KINDS, add_noise
@@ -309,6 +309,12 @@ def fit_pca(x_train: torch.Tensor, k: int):
         return (centred @ basis @ basis.T + mean).clamp(0, 1).to(noisy.dtype)
 
     return pca_reconstruct
+
+
+def pca_references(x_train: torch.Tensor, x_test: torch.Tensor) -> dict[str, float]:
+    """Clean test MSE of PCA-20 and PCA-30 fit on these training images (uint8 (N, 784)): the linear references."""
+    train, clean = x_train.float().div(255), x_test.float().div(255)
+    return {f"PCA-{k}": mse(fit_pca(train, k)(clean), clean).mean().item() for k in REFERENCE_PCA}
 
 
 @dataclass
