@@ -1,4 +1,4 @@
-"""What does tying cost? Tied/untied pairs across training-set size, latent size and depth, over seeds.
+"""What does tying cost? Tied/untied pairs across training-set size, latent size, depth and tied layers, over seeds.
 
     python study.py --data-dir ../shared/data       # the whole study: checkpoints/study.json and study.png
     python study.py --data-dir ../shared/data --axis latent   # one axis
@@ -7,8 +7,10 @@
     python study.py --list                          # one line per cell: its id, done or not
     python study.py --data-dir ../shared/data --cell mlp-latent-2-seed0   # one cell, into cells/<id>.json
 
-MLP pairs are studied along all three axes, conv pairs (tiedae's TiedConvAutoencoder and its untied
-twin) along training-set size. Every pair is trained by tiedae.training.run, the loop train.py runs, from one Recipe: both models see the same data,
+MLP pairs are studied along every axis, conv pairs (tiedae's TiedConvAutoencoder and its untied
+twin) along training-set size. The tied-layers axis ties one layer pair at a time, then all, for 784-400-20 and
+784-1000-500-250-20 on all 60,000 images ('784-400-20:01' ties the inner pair: the untied twin beside it is
+'none'); the classic axis is Hinton & Salakhutdinov's 784-1000-500-250-30, plain reconstruction, 60,000 images. Every pair is trained by tiedae.training.run, the loop train.py runs, from one Recipe: both models see the same data,
 order, noise, optimizer, schedule and number of optimizer steps (STEPS in every cell, so small
 training sets get more epochs). Both are evaluated on the full test set, clean and with
 Gaussian noise σ = 0.5 (train.py's fixed test noise). Rows go to study.json as each pair
@@ -51,11 +53,13 @@ from tiedae.study import (
     NOISY,
     NOISY_METRIC,
     SHIPPED,
-    SHIPPED_TRAIN_SIZE,
     STUDY_FILE,
+    STUDY_TRAIN_SIZE,
     StudyError,
+    classic_comparison,
     load_study,
     row_arch,
+    setting_of,
     study_archs,
     study_finding,
     summarize,
@@ -64,29 +68,47 @@ from tiedae.study import (
 
 FIGURE_FILE = "study.png"
 SEEDS = (0, 1, 2)
-BASES = {  # each family's base recipe: its shipped pair's shape (with the study's own changes) on the shipped data
-    arch: Recipe.for_arch(arch, train_size=SHIPPED_TRAIN_SIZE, **family.study_shape) for arch, family in FAMILIES.items()
+BASES = {  # each family's base recipe: its shipped pair's shape (with the study's own changes) on the study's data
+    arch: Recipe.for_arch(arch, train_size=STUDY_TRAIN_SIZE, **family.study_shape) for arch, family in FAMILIES.items()
 }
-BASE = BASES[FIRST_FAMILY]  # the shipped setting: 784-400-20 on 10,000 images
+BASE = BASES[FIRST_FAMILY]  # the setting the first three axes share: 784-400-20 on 10,000 images
 STEPS = 4_740  # optimizer steps per model in every cell: 60 epochs of 10,000 images at batch size 128
-QUICK_AXES = {"train_size": [200, 400], "latent": [2, 20], "depth": ["784-400-20", "784-64-32-20"]}
+ALL_IMAGES = 60_000  # the tied-layers and classic axes' training images: all of MNIST
+CLASSIC_EPOCHS = 20  # the classic deep autoencoder: 20 epochs of all 60,000 images (9,380 steps), plain reconstruction
+QUICK_AXES = {
+    "train_size": [200, 400],
+    "latent": [2, 20],
+    "depth": ["784-400-20", "784-64-32-20"],
+    "tie": ["784-64-32-20:010", "784-64-32-20:111"],
+    "classic": ["784-64-32-8"],
+}
 QUICK_STEPS = 8
 README_START, README_END = "<!-- study:start -->", "<!-- study:end -->"
 
 
-def cell_recipe(axis: str, value, seed: int, *, steps: int = STEPS, base: Recipe = BASE) -> Recipe:
-    """The recipe of one cell: the base with this axis set to `value`, as many epochs as `steps` takes."""
-    sizes, train_size = base.sizes, base.train_size
+def cell_recipe(axis: str, value, seed: int, *, steps: int = STEPS, base: Recipe = BASE, all_images: int = ALL_IMAGES) -> Recipe:
+    """The recipe of one cell: the base with this axis set to `value`, as many epochs as `steps` takes.
+
+    The tied-layers axis ('784-400-20:01': the shape, then the tie mask) and the classic autoencoder train on
+    `all_images`; the classic one reconstructs clean digits (no noise), for CLASSIC_EPOCHS epochs."""
+    sizes, train_size, changes = base.sizes, base.train_size, {}
     if axis == "train_size":
         train_size = int(value)
     elif axis == "latent":
         sizes = (*base.sizes[:-1], int(value))
     elif axis == "depth":
         sizes = tuple(int(s) for s in str(value).split("-"))
+    elif axis == "tie":
+        shape, mask = str(value).split(":")
+        sizes, train_size = tuple(int(s) for s in shape.split("-")), all_images
+        changes["tie"] = "all" if set(mask) == {"1"} else mask  # fully tied: the same command as every other axis's
+    elif axis == "classic":
+        sizes, train_size = tuple(int(s) for s in str(value).split("-")), all_images
+        changes = {"denoise": False, "epochs": CLASSIC_EPOCHS if steps == STEPS else 1}
     else:
         raise ValueError(f"unknown axis {axis!r}; choose one of {', '.join(AXES)}")
-    epochs = max(1, round(steps / base.batches_per_epoch(train_size)))
-    return dataclasses.replace(base, sizes=sizes, train_size=train_size, epochs=epochs, seed=seed)
+    epochs = changes.pop("epochs", max(1, round(steps / base.batches_per_epoch(train_size))))
+    return dataclasses.replace(base, sizes=sizes, train_size=train_size, epochs=epochs, seed=seed, **changes)
 
 
 CELLS_DIR = "cells"  # beside study.json: one file per cell run with --cell
@@ -178,6 +200,7 @@ def run_cell(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, test_s
                 **({"channels": list(recipe.channels)} if "channels" in recipe.model_kwargs() else {}),
                 "sizes": list(recipe.sizes),
                 "train_size": recipe.train_size,
+                **({"tie": model.tie} if model.tie else {}),
                 "model": name,
                 "seed": recipe.seed,
                 "parameters": count_parameters(model),
@@ -208,6 +231,8 @@ def readme_section(rows: list[dict]) -> str:
                     row.append(f"{cell[metric]['diff'][0]:+.5f} ± {cell[metric]['diff'][1]:.5f}")
                 lines.append("| " + " | ".join(row) + " |")
             lines.append("")
+            if axis == "classic":
+                lines += [classic_comparison(cells[0]), ""]
     lines.append(README_END)
     return "\n".join(lines)
 
@@ -281,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="tiedae-study-") if args.quick else "checkpoints")
-    grid = {axis: QUICK_AXES[axis] if args.quick else values for axis, (_, values) in AXES.items()}
+    grid = {axis: QUICK_AXES.get(axis, []) if args.quick else values for axis, (_, values) in AXES.items()}
     axes = args.axis or list(AXES)
     archs = args.arch or list(FAMILIES)
     seeds = args.seeds[:1] if args.quick else args.seeds
@@ -318,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     previous = load_previous(path)
     previous_seconds = previous.get("wall_seconds") if previous["rows"] else 0.0  # None: a file from before it was kept
     meta = {
-        "about": "tied vs untied autoencoders across training-set size, latent size and depth; one row per (axis, value, model, seed)",
+        "about": "tied vs untied autoencoders across training-set size, latent size, depth and which layers are tied, and the "
+        "classic deep autoencoder; one row per (axis, value, model, seed)",
         "steps": steps,
         "test_size": len(x_test),
         "data": f"MNIST training images from {args.data_dir} ({len(x_train):,} available), full test set"
@@ -330,26 +356,23 @@ def main(argv: list[str] | None = None) -> int:
     done = finished_cells(rows)
     todo = [cell for cell in ([ids[args.cell]] if args.cell else cells) if cell not in done]
     print(f"{len(done)} pairs already in {path}; {len(todo)} to train ({steps} steps each, {precision}, {device})")
+    all_images = min(ALL_IMAGES, len(x_train)) if args.quick else ALL_IMAGES
     for arch, axis, value, seed in tqdm(todo, desc="study", unit="pair", disable=None):
         cell_start = time.perf_counter()
-        recipe = cell_recipe(axis, value, seed, steps=steps, base=bases[arch])
+        recipe = cell_recipe(axis, value, seed, steps=steps, base=bases[arch], all_images=all_images)
         if recipe.train_size > len(x_train):
             print(f"skipping {arch} {axis}={value}: only {len(x_train):,} training images here", file=sys.stderr)
             continue
-        same = {  # the same setting on another axis (the shipped one is on all three): one row per model
+        tag = f"{FAMILIES[arch].result_prefix.replace('_', '-')}{axis}-{value.replace(':', '-tie') if isinstance(value, str) else value}-seed{seed}"
+        command = f"{recipe.command(args.data_dir)} --out runs/{tag}"  # not over the shipped checkpoints
+        same = {  # the same training on another axis (784-400-20 at 10,000 images is on three): one row per model
             r["model"]: r
             for r in rows
-            if row_arch(r) == arch
-            and r["sizes"] == list(recipe.sizes)
-            and r.get("channels", list(recipe.channels)) == list(recipe.channels)
-            and r["train_size"] == recipe.train_size
-            and r["seed"] == seed
+            if row_arch(r) == arch and r["seed"] == seed and setting_of(r["command"]) == setting_of(command)
         }
         if set(same) == set(MODEL_NAMES):
             new = [{**same[name], "axis": axis, "value": value} for name in MODEL_NAMES]
         else:
-            tag = f"{FAMILIES[arch].result_prefix.replace('_', '-')}{axis}-{value}-seed{seed}"
-            command = f"{recipe.command(args.data_dir)} --out runs/{tag}"  # not over the shipped checkpoints
             new = [{"axis": axis, "value": value, **r} for r in run_cell(recipe, x_train, x_test, test_sets, device, command)]
             tqdm.write(
                 f"{arch} {axis}={value} seed {seed}: tied {new[0]['test_mse_clean']:.5f}, untied {new[1]['test_mse_clean']:.5f} "

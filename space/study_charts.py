@@ -11,7 +11,7 @@ from space.models import shipped_models
 from tiedae.constants import CHECKPOINTS, MODEL_NAMES
 from tiedae.families import FAMILIES, FIRST_FAMILY
 from tiedae.recipe import Recipe
-from tiedae.study import AXES, METRICS, NOISY, SHIPPED_TRAIN_SIZE, STUDY_FILE, StudyError, load_study, study_finding, summarize
+from tiedae.study import AXES, METRICS, NOISY, STUDY_FILE, STUDY_TRAIN_SIZE, StudyError, load_study, study_finding, summarize
 
 
 def shipped_point(metrics: dict[str, dict | None], metric: str) -> dict | None:
@@ -40,10 +40,10 @@ def study_view(path: Path, metrics: dict[str, dict | None], metric: str = "test_
     shipped = shipped_point(metrics, metric)
     caption = study_finding(study["rows"], metric)
     if "steps" in study:
-        epochs = study["steps"] / Recipe().batches_per_epoch(SHIPPED_TRAIN_SIZE)
+        epochs = study["steps"] / Recipe().batches_per_epoch(STUDY_TRAIN_SIZE)
         caption += (
             f" Every pair trains {study['steps']:,} optimizer steps per model ({epochs:.0f} epochs at "
-            f"{SHIPPED_TRAIN_SIZE:,} images)."
+            f"{STUDY_TRAIN_SIZE:,} images), except the classic deep autoencoder's (longer: see the README)."
         )
     points = [cell[metric][name] for s in summaries.values() for cells in s.values() for cell in cells for name in MODEL_NAMES]
     hidden = sum(std < BAR_HIDDEN * mean for mean, std in points)

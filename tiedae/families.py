@@ -135,7 +135,7 @@ FAMILIES: dict[str, Family] = {
             "the decoder applies `F.linear(h, W.t(), b_dec)`. `W.t()` is a view of the same `nn.Parameter`, so "
             "backpropagation adds the gradients of both uses into W, and the model has half the weights."
         ),
-        study_axes=("train_size", "latent", "depth"),
+        study_axes=("train_size", "latent", "depth", "tie", "classic"),
         live_label="MLP",
         live_kwargs=lambda latent, depth: {"sizes": (MNIST_PIXELS, *LIVE_HIDDEN[depth], latent)},
         live_depth=True,

@@ -29,7 +29,7 @@ from tiedae.families import FAMILIES
 from tiedae.images import to_uint8
 from tiedae.model import HubAutoencoder, count_parameters
 from tiedae.recipe import Recipe
-from tiedae.study import AXES, NOISY, SHIPPED
+from tiedae.study import AXES, BASE_SETTING, NOISY
 from tiedae.training import IDX_FILES, load_mnist, load_test_labels, noisy_test_set, test_mse, train_pair
 
 LIMITS, DEFAULTS, TIME_CAP = LIVE_LIMITS, LIVE_DEFAULTS, LIVE_TIME_CAP
@@ -248,13 +248,17 @@ def save_pair(models: dict[str, HubAutoencoder], result: dict, folder: Path) -> 
 
 def nearest_study_cell(recipe: Recipe) -> tuple[str, object]:
     """The study axis and value nearest to a live run's setting (on that axis the other settings are the study's)."""
-    if set(recipe.family.study_axes) != set(AXES):  # a family studied along training-set size alone
+    if "latent" not in recipe.family.study_axes:  # a family studied along training-set size alone
         return "train_size", nearest(AXES["train_size"][1], recipe.train_size)
     depth = len(recipe.sizes) - 2
     latent = recipe.sizes[-1]
-    if latent != SHIPPED["latent"] and depth == 1:
+    mask = recipe.tie_mask()
+    tie_value = f"{'-'.join(map(str, recipe.sizes))}:{mask}"
+    if "0" in mask and tie_value in AXES["tie"][1]:  # a partly tied run of a shape the tied-layers axis has
+        return "tie", tie_value
+    if latent != BASE_SETTING["latent"] and depth == 1:
         return "latent", nearest(AXES["latent"][1], latent)
-    if depth != 1 and latent == SHIPPED["latent"]:
+    if depth != 1 and latent == BASE_SETTING["latent"]:
         return "depth", AXES["depth"][1][depth - 1]
     return "train_size", nearest(AXES["train_size"][1], recipe.train_size)
 

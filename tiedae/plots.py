@@ -196,7 +196,7 @@ def study_chart(
     colors = alt.Scale(domain=shown_models, range=shown_colors)
     x = alt.X("setting:O", sort=order, title=AXES[axis][0], axis=alt.Axis(labelAngle=-20))
     marks = []
-    if shipped is not None and SHIPPED[axis] in name_of:
+    if shipped is not None and SHIPPED.get(axis) in name_of:
         marks = [
             {"setting": name_of[SHIPPED[axis]], "model": LABELS[name], "mse": shipped[name], "shipped": shipped["label"]}
             for name in MODEL_NAMES

@@ -21,6 +21,7 @@ import torch
 from huggingface_hub import EvalResult, HfApi, ModelCardData
 
 from tiedae.constants import HINTON_2006_PER_IMAGE, MNIST_PIXELS, MNIST_TRAIN_IMAGES, MODEL_NAMES
+from tiedae.families import FIRST_FAMILY
 from tiedae.model import (
     LATENT_MAP_FILE,
     METRICS_FILE,
@@ -106,7 +107,8 @@ def write_checkpoints(
                 "steps": recipe.epochs * recipe.batches_per_epoch(train_size),  # optimizer steps per model
                 "study": study_for_card(study_path, namespace or HUB_NAMESPACE),
                 "note": model.family.card_note,
-                "at_study_setting": recipe.model_kwargs() == Recipe.for_arch(recipe.arch).model_kwargs()
+                "at_study_setting": recipe.arch == FIRST_FAMILY  # the study's cell quoted is the first family's
+                and recipe.model_kwargs() == Recipe.for_arch(recipe.arch).model_kwargs()
                 and train_size == SHIPPED_TRAIN_SIZE,
             }
             model.save_pretrained(folder, model_card_kwargs=card)  # weights, config.json and the one model card
