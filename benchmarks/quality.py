@@ -2,8 +2,9 @@
 
     python benchmarks/quality.py [--data-dir ../shared/data] [--quick]
 
-For the MLP pair (checkpoints/) and the conv pair (checkpoints/conv/) every number (tied, untied,
-PCA, noisy input; every noise kind and level) must agree with the shipped metrics.json to 1e-4. --quick checks the first 1,000 test images against a fresh
+For the MLP pair (checkpoints/), the conv pair (checkpoints/conv/) and the 2-D pair (checkpoints/2d/) every
+number (tied, untied, PCA, noisy input; every noise kind and level; the PCA-20 and PCA-30 references) must
+agree with the shipped metrics.json to 1e-4. --quick checks the first 1,000 test images against a fresh
 evaluation only (no comparison with the file, whose numbers are for all 10,000).
 """
 
@@ -41,7 +42,8 @@ def main() -> int:
         x_test = x_test[:1000]
     worst, evaluated = 0.0, 0
     print(f"{'pair':<6}{'model':<12}{'noise':<12}{'level':>6}{'MSE now':>12}{'metrics.json':>14}{'|diff|':>10}{'PSNR now':>10}")
-    for pair, folder in (("mlp", Path(args.checkpoints)), ("conv", Path(args.checkpoints) / "conv")):
+    root = Path(args.checkpoints)
+    for pair, folder in (("mlp", root), ("conv", root / "conv"), ("2d", root / "2d")):
         if not (folder / "tied" / "metrics.json").is_file():
             print(f"{pair:<6}no checkpoints in {folder}: skipped")
             continue
@@ -63,6 +65,12 @@ def main() -> int:
                     shown = f"{ref['mse']:>14.6f}{diff:>10.2g}" if not args.quick else f"{'(all 10k)':>14}{'':>10}"
                     print(f"{pair:<6}{name:<12}{kind:<12}{row['level']:>6.2f}{row['mse']:>12.6f}{shown}{row['psnr']:>10.2f}")
         evaluated += len(results)
+        if "references" in shipped["tied"]:  # PCA-20 and PCA-30, clean, fit on the same training images
+            for name, mse in training.pca_references(x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)).items():
+                ref = shipped["tied"]["references"][name]
+                diff = 0.0 if args.quick else abs(mse - ref)
+                worst = max(worst, diff)
+                print(f"{pair:<6}{name:<12}{'clean':<12}{0:>6.2f}{mse:>12.6f}{ref:>14.6f}{diff:>10.2g}")
     seconds = time.perf_counter() - start
     if args.quick:
         print(

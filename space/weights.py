@@ -44,6 +44,9 @@ def how_tying_works() -> str:
         + f"\n\nThe {COUNTS.get(len(TIE_LINES), len(TIE_LINES)).lower()} lines in `tiedae/model.py` that do it:\n\n```python\n"
         + "\n".join(TIE_LINES)
         + "\n```\n\n"
+        "Tying is chosen per layer pair: a model may tie only some of them (in live training, *Tied layers*; in code, "
+        '`TiedAutoencoder(sizes=[784, 400, 20], tie="inner")` ties 400 ↔ 20 and gives 784 ↔ 400 a decoder weight of its '
+        "own). The shipped pairs tie every layer pair or none.\n\n"
         "Common mistakes: assigning `decoder.weight = encoder.weight` (wrong shape), wrapping "
         "`nn.Parameter(encoder.weight.t())` (a second, independent parameter), or copying the transpose "
         "after each step (two parameters, the decoder's gradient thrown away); for conv layers, a copied, "
