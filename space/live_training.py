@@ -23,6 +23,7 @@ import tiedae  # torch-free until first use
 from space.errors import refused
 from space.inputs import drawing_digit
 from space.models import LoadedModels, loading
+from space.page_first import PAGE_FIRST
 from space.pictures import png_data_uri
 from tiedae.constants import CHECKPOINTS, MODEL_NAMES
 from tiedae.families import FAMILIES
@@ -246,7 +247,12 @@ def live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, tie
     if recipe.train_size > len(data.x_train):
         raise refused(f"Only {len(data.x_train):,} MNIST training images are available here; choose at most that many.")
     log.info("live training: %s", tiedae.live.command(recipe, DATA_DIR))
-    yield from tiedae.live.train_live(recipe, data, drawing=drawing, should_stop=stop.is_set, data_dir=DATA_DIR)
+
+    def stop_or_give_way() -> bool:  # asked before each batch
+        PAGE_FIRST.wait_turn()  # strokes being answered go first
+        return stop.is_set()
+
+    yield from tiedae.live.train_live(recipe, data, drawing=drawing, should_stop=stop_or_give_way, data_dir=DATA_DIR)
 
 
 def live_settings_note() -> str:

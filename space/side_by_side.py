@@ -18,6 +18,7 @@ import tiedae  # torch-free until first use: the page is served first, torch and
 from space.errors import refused
 from space.inputs import EXAMPLE_FILES, drawing_digit
 from space.models import LoadedModels, shipped_pairs
+from space.page_first import PAGE_FIRST
 from space.pictures import png_data_uri
 from tiedae.constants import CANVAS_SIZE, MAX_SEED, MNIST_PIXELS
 from tiedae.controls import check_controls
@@ -74,8 +75,13 @@ def reconstruct(drawing, noise_kind: str, noise_level: float, seed: int, side: o
     """Drawing -> MNIST 28×28 -> noise -> every family's tied and untied models -> (display HTML, numbers).
 
     `side` is "shipped", or a visitor's live-training session (space.live_training.side_shown): the pair they
-    trained, while they have one, stands in for the shipped pair of its family.
+    trained, while they have one, stands in for the shipped pair of its family. A live run waits for it (page_first).
     """
+    with PAGE_FIRST.answering():
+        return _reconstruct(drawing, noise_kind, noise_level, seed, side)
+
+
+def _reconstruct(drawing, noise_kind: str, noise_level: float, seed: int, side: object) -> tuple[str, dict | None]:
     try:
         kind, level, seed = check_controls(noise_kind, noise_level, seed)
     except ValueError as e:
