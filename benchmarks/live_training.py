@@ -7,9 +7,10 @@
    app's first run (MNIST read from disk) and for a later one.
 2. live vs CLI: a run of --train-size images, --epochs epochs, seed 0 through /train, and the
    `train.py` command it prints, run as printed (--out a temp dir): wall times, their ratio, and
-   both models' final clean test MSE, live vs metrics.json (they must agree within 1e-4).
+   both models' final clean test MSE, live vs metrics.json (they must agree within 1e-4); then the
+   same with only the inner layer pair tied.
 3. strokes while training: p50 of /stroke (the page's own event) from a second client, idle and
-   while another visitor's run trains, and their ratio (goal <= 1.3x): the run started through /train by a
+   while another visitor's 784-1000-500-250-20 run trains, and their ratio (goal <= 1.3x): the run started through /train by a
    client process, and (with Chromium and playwright here) started by a visitor's page, which draws the
    curves and digits after every epoch on this machine too.
 4. a visitor leaves mid-run (their client process killed, as a closed tab drops its connections):
@@ -45,13 +46,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 IDLE_CPU = 0.05  # a server using under 5% of one core is idle (the heartbeat and Gradio's own timers)
+# The run other visitors' strokes are measured against: the heaviest MLP the page offers (784-1000-500-250-20). With
+# 784-400-20 strokes slowed 1.1-1.3x; with this one 1.6x, before live runs gave way to strokes (RESULTS.md).
+BUSY_DEPTH = 3
 QUICK = {"train_size": 500, "epochs": 2, "stroke_seconds": 3, "trainings": 3}
 # A visitor who starts a long run and leaves once it is under way: a process of its own, killed from outside.
 LEAVER = textwrap.dedent(
     """
     import sys
     from gradio_client import Client
-    job = Client(sys.argv[1], verbose=False).submit("mlp", int(sys.argv[2]), 20, 1, 50, 0.5, 0, api_name="/train")
+    job = Client(sys.argv[1], verbose=False).submit("mlp", int(sys.argv[2]), 20, int(sys.argv[3]), 50, 0.5, 0, api_name="/train")
     for update in job:
         print("training", flush=True)
         break
@@ -97,6 +101,24 @@ def stroke_p50(url: str, drawings: list[str], seconds: float) -> tuple[float, in
     return median(times), len(times)
 
 
+def live_against_cli(url: str, settings: tuple) -> tuple[dict, float, float, dict[str, tuple[float, float]]]:
+    """A /train run and the train.py command it prints, run as printed (--out a temp dir): the live run, the command's
+    wall and training seconds, and each model's clean test MSE (live, train.py)."""
+    live = timed_run(url, settings)
+    command = shlex.split(live["result"]["command"])
+    out = Path(tempfile.mkdtemp(prefix="tiedae-bench-cli-"))
+    command[command.index("--out") + 1] = str(out)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *command[1:]], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    cli_seconds = time.perf_counter() - start
+    cli_training = json.loads((out / "tied" / "metrics.json").read_text())["training"]["seconds"]
+    mse = {}
+    for name in ("tied", "untied"):
+        metrics = json.loads((out / name / "metrics.json").read_text())
+        mse[name] = (live["result"][name]["test_mse_clean"], metrics["test"]["gaussian"][0]["mse"])
+    return live, cli_seconds, cli_training, mse
+
+
 def strokes_while_a_page_trains(url: str, drawings: list[str], seconds: float, train_size: int) -> tuple[float, int] | None:
     """/stroke p50 from a client while a visitor's page (Chromium, on this machine) trains a run; None without Chromium."""
     try:
@@ -111,7 +133,7 @@ def strokes_while_a_page_trains(url: str, drawings: list[str], seconds: float, t
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
             page.get_by_role("button", name="Train them yourself").click()
-            for elem, value in (("train-size", train_size), ("train-epochs", 50)):
+            for elem, value in (("train-size", train_size), ("train-depth", BUSY_DEPTH), ("train-epochs", 50)):
                 box = page.locator(f"#{elem} input[type='number']").first
                 box.fill(str(value))
                 box.press("Enter")
@@ -147,42 +169,38 @@ def main() -> int:
         drawings = make_drawings(40, pad_size(url))
         client(url).predict(drawings[0], "gaussian", 0.3, 0, api_name="/stroke")  # the models are in
 
-        # 1 and 2: the first point, and the live run against its train.py command
+        # 1 and 2: the first point, and live runs against their train.py commands (all layers tied, then the inner pair only)
         settings = ("mlp", args.train_size, 20, 1, args.epochs, 0.5, 0)
         cold = timed_run(url, settings)
-        live = timed_run(url, settings)
-        command = shlex.split(live["result"]["command"])
-        out = Path(tempfile.mkdtemp(prefix="tiedae-bench-cli-"))
-        command[command.index("--out") + 1] = str(out)
-        start = time.perf_counter()
-        subprocess.run([sys.executable, *command[1:]], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        cli_seconds = time.perf_counter() - start
-        print(
-            f"\n1. first curve point after Train: {cold['first']:.2f} s (the app's first run: MNIST read), {live['first']:.2f} s later"
-        )
-        print(
-            f"2. {args.train_size:,} images, {args.epochs} epochs, seed 0: live {live['total']:.1f} s, `{' '.join(command[:2])} …` {cli_seconds:.1f} s"
-        )
-        cli_training = json.loads((out / "tied" / "metrics.json").read_text())["training"]["seconds"]
-        print(
-            f"   (ratio {live['total'] / cli_seconds:.2f}; train.py also starts Python, evaluates 16 noise settings and PCA and "
-            f"writes cards and figures; its training alone took {cli_training:.1f} s, the models side by side on all cores, "
-            "where a live run trains on one)"
-        )
+        print(f"\n1. first curve point after Train: {cold['first']:.2f} s (the app's first run: MNIST read)", end="")
         gaps = {}
-        for name in ("tied", "untied"):
-            metrics = json.loads((out / name / "metrics.json").read_text())
-            cli_mse = metrics["test"]["gaussian"][0]["mse"]
-            gaps[name] = abs(live["result"][name]["test_mse_clean"] - cli_mse)
+        for i, tie in enumerate(("all", "inner")):
+            live, cli_seconds, cli_training, gap = live_against_cli(url, (*settings, tie))
+            if i == 0:
+                print(f", {live['first']:.2f} s later")
+                first_live, first_cli = live, cli_seconds
             print(
-                f"   {name}: live clean test MSE {live['result'][name]['test_mse_clean']:.6f}, train.py {cli_mse:.6f}, |diff| {gaps[name]:.1e}"
+                f"{'2.' if i == 0 else '  '} {args.train_size:,} images, {args.epochs} epochs, seed 0, tie {tie}: live {live['total']:.1f} s, "
+                f"train.py {cli_seconds:.1f} s (ratio {live['total'] / cli_seconds:.2f}; its training alone {cli_training:.1f} s)"
             )
+            for name, (live_mse, cli_mse) in gap.items():
+                print(
+                    f"   {name}: live clean test MSE {live_mse:.6f}, train.py {cli_mse:.6f}, |diff| {abs(live_mse - cli_mse):.1e}"
+                )
+                gaps[(tie, name)] = abs(live_mse - cli_mse)
+        print(
+            "   (train.py also starts Python, evaluates 16 noise settings and PCA and writes cards and figures; its models train "
+            "side by side on all cores, where a live run trains on one)"
+        )
+        live, cli_seconds = first_live, first_cli
         met["live = CLI"] = max(gaps.values()) <= GOALS["agreement"]
 
         # 3 and 4: strokes while another visitor trains, then that visitor leaves
         idle_p50, idle_calls = stroke_p50(url, drawings, args.stroke_seconds)
         available = 10_000 if "synthetic" not in about else max(2000, args.train_size)
-        leaver = subprocess.Popen([sys.executable, "-c", LEAVER, url, str(available)], stdout=subprocess.PIPE, text=True)
+        leaver = subprocess.Popen(
+            [sys.executable, "-c", LEAVER, url, str(available), str(BUSY_DEPTH)], stdout=subprocess.PIPE, text=True
+        )
         assert leaver.stdout.readline().strip() == "training", "the leaving visitor's run did not start"
         busy_p50, busy_calls = stroke_p50(url, drawings, args.stroke_seconds)
         training_cpu = cpu_rate(server.pid, 1.0)

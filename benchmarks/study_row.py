@@ -1,6 +1,7 @@
 """One real row of the shipped study, reproduced by running its own `python train.py …` command.
 
     python benchmarks/study_row.py [--data-dir ../shared/data] [--arch mlp --axis train_size --value 500 --seed 0] [--quick]
+    python benchmarks/study_row.py --axis tie --value 784-400-20:01       # a tied-layers row
 
 The row's command is run as written, in a subprocess, except that --data-dir points at the
 MNIST here and --out at a temp dir. The tied and the untied model's clean and σ = 0.5 test MSE
@@ -23,6 +24,7 @@ from _common import DEFAULT_DATA, ROOT, machine
 
 import train
 from tiedae.study import NOISY_METRIC, STUDY_FILE, load_study, row_arch
+from tiedae.ties import tie_mask
 
 TOLERANCE = 1e-4
 
@@ -50,6 +52,8 @@ def main() -> int:
             if flags.arch == "conv":
                 assert flags.channels == row["channels"], row["command"]
             assert (flags.train_size or 60_000) == row["train_size"], row["command"]
+            if row["model"] == "tied" and "tie" in row:  # the tied-layers axis: the command ties what the row says
+                assert tie_mask(flags.tie, len(row["tie"])) == row["tie"], row["command"]
         print(f"SUMMARY study row (quick): all {len(rows)} commands parse and name their rows' settings; nothing trained")
         return 0
 
