@@ -23,7 +23,7 @@ import tiedae  # torch-free until first use
 from space.errors import refused
 from space.inputs import drawing_digit
 from space.models import LoadedModels, loading
-from space.page_first import PAGE_FIRST
+from space.page_first import PAGE_FIRST, behind_the_page
 from space.pictures import png_data_uri
 from tiedae.constants import CHECKPOINTS, MODEL_NAMES
 from tiedae.families import FAMILIES
@@ -252,7 +252,8 @@ def live_updates(arch, train_size, latent, depth, epochs, noise_level, seed, tie
         PAGE_FIRST.wait_turn()  # strokes being answered go first
         return stop.is_set()
 
-    yield from tiedae.live.train_live(recipe, data, drawing=drawing, should_stop=stop_or_give_way, data_dir=DATA_DIR)
+    run = tiedae.live.train_live(recipe, data, drawing=drawing, should_stop=stop_or_give_way, data_dir=DATA_DIR)
+    yield from behind_the_page(run, stop)
 
 
 def live_settings_note() -> str:

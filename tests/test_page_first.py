@@ -1,5 +1,6 @@
 """The page before live training: strokes being answered hold a live run's next batch."""
 
+import os
 import threading
 import time
 
@@ -80,3 +81,42 @@ def test_a_stroke_is_answered_inside_the_gate(monkeypatch):
     drawing = png_data_uri(np.asarray(draw_digit(3).convert("L")))  # as the pad sends it
     _, numbers = side_by_side.reconstruct(drawing, "gaussian", 0.3, 0)
     assert seen == [1] and numbers["tied"]["mse"] > 0 and gate._answering == 0
+
+
+def test_a_run_trains_on_a_thread_of_its_own_at_the_lowest_priority_and_hands_back_its_updates():
+    from space.page_first import LOWEST_PRIORITY, behind_the_page
+
+    def run():
+        for epoch in range(3):
+            yield (epoch, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    updates = list(behind_the_page(run(), threading.Event()))
+    assert [epoch for epoch, _, _ in updates] == [0, 1, 2]
+    assert {tid for _, tid, _ in updates} != {threading.get_native_id()}
+    assert {nice for _, _, nice in updates} == {LOWEST_PRIORITY}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < LOWEST_PRIORITY  # this thread is untouched
+
+
+def test_a_runs_error_reaches_the_caller_and_a_caller_who_leaves_stops_the_run():
+    import pytest
+
+    from space.page_first import behind_the_page
+
+    def failing():
+        yield 1
+        raise ValueError("Only 200 training images are available here")
+
+    with pytest.raises(ValueError, match="Only 200"):
+        list(behind_the_page(failing(), threading.Event()))
+
+    stop = threading.Event()
+
+    def endless():
+        while not stop.is_set():
+            yield 1
+            time.sleep(0.01)
+
+    updates = behind_the_page(endless(), stop)
+    next(updates)
+    updates.close()  # the page was closed
+    assert stop.is_set()

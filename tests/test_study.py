@@ -396,3 +396,12 @@ def test_the_study_runs_cell_by_cell_and_a_killed_cell_reruns_to_the_same_rows(
     assert numbers(json.loads((out / study.STUDY_FILE).read_text())["rows"]) == numbers(whole)
     with pytest.raises(SystemExit):
         study.main([*base, "--cell", "mlp-latent-7-seed0"])
+
+
+def test_cells_come_in_their_axis_order_whatever_order_they_finished_in():
+    rows = [
+        {**row, "axis": "train_size", "value": size}
+        for size in (60_000, 500, 20_000)  # a cell run on its own finishes when it finishes
+        for row in fake_rows()
+    ]
+    assert [cell["value"] for cell in summarize(rows)["train_size"]] == [500, 20_000, 60_000]

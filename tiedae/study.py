@@ -84,6 +84,8 @@ def summarize(rows: list[dict], arch: str = FIRST_FAMILY) -> dict[str, list[dict
         for row in rows:
             if row["axis"] == axis and row["value"] not in values:
                 values.append(row["value"])
+        order = AXES[axis][1]  # the axis's own order, whatever order the cells finished in (values not in it last)
+        values.sort(key=lambda v: order.index(v) if v in order else len(order))
         cells = []
         for value in values:
             by_seed: dict[int, dict[str, dict]] = {}
