@@ -178,7 +178,7 @@ def test_the_tied_layers_axis_trains_each_mask_and_reuses_the_fully_tied_cell(mn
     untied = {row["value"]: row["test_mse_clean"] for row in rows if row["model"] == "untied"}
     assert untied["784-400-20:01"] == untied[200]  # the same untied twin, whatever its tied model ties
     summary = summarize(rows)["tie"]
-    assert [cell["value"] for cell in summary] == ["784-400-20:11", "784-400-20:01"]
+    assert [cell["value"] for cell in summary] == ["784-400-20:01", "784-400-20:11"]  # the axis's order
 
 
 def test_the_classic_cell_is_plain_reconstruction_on_all_images_and_quotes_hinton_and_salakhutdinov():
