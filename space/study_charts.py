@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import gradio as gr
+
 import tiedae  # torch-free until first use
 from space.errors import refused
 from space.models import shipped_models
@@ -54,7 +56,12 @@ def study_view(path: Path, metrics: dict[str, dict | None], metric: str = "test_
         caption += f" Dashed: the {' and '.join(dashed)} pairs."
     if shipped is not None:
         caption += f" Diamonds mark the {FAMILIES[FIRST_FAMILY].label} models above ({shipped['label']})."
-    charts = [tiedae.plots.study_chart(summaries, axis, metric=metric, shipped=shipped) for axis in AXES]
+    charts = [  # None for an axis with no cells yet: nothing to draw
+        tiedae.plots.study_chart(summaries, axis, metric=metric, shipped=shipped)
+        if any(axis in summary for summary in summaries.values())
+        else None
+        for axis in AXES
+    ]
     return caption, charts
 
 
@@ -67,4 +74,4 @@ def study_charts(metric: str) -> tuple:
         caption, charts = study_view(CHECKPOINTS / STUDY_FILE, shipped_models().metrics, metric)
     except StudyError as e:
         raise refused(str(e)) from None
-    return caption, *charts
+    return caption, *(gr.update(value=chart, visible=chart is not None) for chart in charts)

@@ -257,6 +257,8 @@ def test_every_study_chart_labels_a_handful_of_ticks_across_its_data():
     for metric in METRICS:
         drawn = 0
         for chart in study_view(shipped, load_bundled().metrics, metric)[1]:
+            if chart is None:
+                continue  # an axis with no cells yet: not drawn
             y = next(layer["encoding"]["y"] for layer in chart.to_dict()["layer"] if layer["mark"]["type"] == "line")
             if "domain" not in y["scale"]:
                 continue  # an axis with no cells yet: nothing to label
@@ -337,7 +339,7 @@ def test_conv_rows_are_their_own_dashed_lines_on_the_training_size_chart(tmp_pat
     caption, charts = study_view(path, {name: None for name in ("tied", "untied")})
     points = chart_points(charts[0])
     assert points[("500", "tied AE")] == pytest.approx(0.011) and points[("500", "tied conv AE")] == pytest.approx(0.0055)
-    assert set(chart_points(charts[1])) == set()  # no latent rows of either kind
+    assert charts[1] is None  # no latent rows of either kind: nothing drawn
     spec = charts[0].to_dict()
     assert any("strokeDash" in layer.get("encoding", {}) for layer in spec["layer"])
     assert caption.startswith("MLP pairs: ") and " conv pairs: " in caption and "Dashed: the conv pairs." in caption
@@ -349,7 +351,9 @@ def test_the_charts_declare_the_vega_lite_version_the_page_renders():
     from space.study_charts import study_view
 
     shipped = Path(__file__).resolve().parent.parent / "checkpoints" / study.STUDY_FILE
-    for chart in study_view(shipped, {name: None for name in ("tied", "untied")})[1]:
+    charts = [chart for chart in study_view(shipped, {name: None for name in ("tied", "untied")})[1] if chart is not None]
+    assert len(charts) >= 4
+    for chart in charts:
         assert chart.to_dict()["$schema"].endswith("/vega-lite/v5.json")  # Gradio's bundled renderer: no version warning
 
 
