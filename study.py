@@ -44,7 +44,7 @@ from tqdm import tqdm
 
 import train
 from tiedae import training
-from tiedae.constants import MODEL_NAMES
+from tiedae.constants import MNIST_TRAIN_IMAGES, MODEL_NAMES
 from tiedae.families import FAMILIES, FIRST_FAMILY
 from tiedae.model import count_parameters
 from tiedae.recipe import Recipe
@@ -73,7 +73,7 @@ BASES = {  # each family's base recipe: its shipped pair's shape (with the study
 }
 BASE = BASES[FIRST_FAMILY]  # the setting the first three axes share: 784-400-20 on 10,000 images
 STEPS = 4_740  # optimizer steps per model in every cell: 60 epochs of 10,000 images at batch size 128
-ALL_IMAGES = 60_000  # the tied-layers and classic axes' training images: all of MNIST
+ALL_IMAGES = MNIST_TRAIN_IMAGES  # the tied-layers and classic axes' training images: all of MNIST
 CLASSIC_EPOCHS = 20  # the classic deep autoencoder: 20 epochs of all 60,000 images (9,380 steps), plain reconstruction
 QUICK_AXES = {
     "train_size": [200, 400],

@@ -30,7 +30,7 @@ from tiedae.families import FAMILIES
 from tiedae.preprocess import SketchError
 from tiedae.recipe import Recipe
 from tiedae.study import STUDY_FILE, StudyError, describe, load_study, summarize
-from tiedae.ties import describe_tie
+from tiedae.ties import describe_tie, partly_tied
 
 log = logging.getLogger("tiedae")
 
@@ -94,7 +94,7 @@ def live_result_html(final: dict) -> str:
 
 def tie_note(mask: str | None) -> str:
     """' (ties the inner layer pair only)' after a partly tied model's name; nothing for an all-or-nothing one."""
-    if not mask or "0" not in mask or "1" not in mask:
+    if not partly_tied(mask):
         return ""
     return f" <small>(ties {describe_tie(mask)})</small>"
 

@@ -34,6 +34,7 @@ from tiedae.preprocess import (
     ink_box,
     stroke_width,
 )
+from tiedae.ties import partly_tied
 
 if TYPE_CHECKING:
     import torch
@@ -150,8 +151,7 @@ def pair_titles(pairs: dict[str, LoadedModels]) -> dict[str, str]:
     titles = {}
     for arch, loaded in pairs.items():
         tied = loaded.models["tied"]
-        partly = tied.tie is not None and "0" in tied.tie
-        titles[arch] = FAMILIES[arch].title(tied.hparams) + (f" · tied: {tied.ties}" if partly else "")
+        titles[arch] = FAMILIES[arch].title(tied.hparams) + (f" · tied: {tied.ties}" if partly_tied(tied.tie) else "")
     return titles
 
 

@@ -51,7 +51,7 @@ from tiedae.card import MODEL_CARD_TEMPLATE
 from tiedae.constants import CONV_CHANNELS, CONV_LATENT, DEFAULT_SIZES, MODEL_NAMES
 from tiedae.families import FAMILIES, REPO_PREFIX, family_of_config
 from tiedae.losses import reconstruction_loss
-from tiedae.ties import describe_tie, repo_suffix, tie_mask
+from tiedae.ties import describe_tie, partly_tied, repo_suffix, tie_mask
 
 
 class LayerPair(nn.Module):
@@ -167,8 +167,7 @@ class HubAutoencoder(
         kwargs.setdefault("tie", self.family.card_tie if self.tied else "")
         kwargs.setdefault(
             "partly",
-            self.tied
-            and "0" in (self.tie or "")
+            partly_tied(self.tie)
             and f"Here only some do: this model ties {self.ties} (mask `{self.tie}`, from the pixels inwards); its other layer pairs have decoder weights of their own.",
         )
         card = super().generate_model_card(*args, class_name=type(self).__name__, model=self, **kwargs)

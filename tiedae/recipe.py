@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 
 from tiedae.constants import CONV_CHANNELS, DEFAULT_SIZES, MNIST_PIXELS
 from tiedae.families import FAMILIES, FIRST_FAMILY, Family
-from tiedae.ties import describe_tie, repo_suffix, tie_mask
+from tiedae.ties import repo_suffix, tie_mask
 
 # tiedae.training.distort at strength 1, about the image's centre; a strength scales all three
 DISTORT_ROTATION_DEGREES, DISTORT_SCALE, DISTORT_SHEAR = 12.0, 0.10, 0.15
@@ -82,11 +82,6 @@ class Recipe:
     def repo_prefix(self) -> str:
         """The pair's Hub repo prefix: the family's for the shape, and '-tie01' for a partly tied pair."""
         return self.family.repo_prefix(self.model_kwargs()) + repo_suffix(self.tie_mask())
-
-    def ties(self) -> str:
-        """Which layer pairs the tied model ties, in words."""
-        mask = self.tie_mask()
-        return "every layer pair" if mask is None else describe_tie(mask)
 
     @property
     def family(self) -> Family:

@@ -43,6 +43,11 @@ def describe_tie(mask: str) -> str:
     return f"layer pair{'s' if len(tied) > 1 else ''} {numbers} of {pairs}, counted from the pixels inwards"
 
 
+def partly_tied(mask: str | None) -> bool:
+    """Whether a mask ties some layer pairs but not all ('01'); False for all, none, or no mask."""
+    return bool(mask) and "0" in mask and "1" in mask
+
+
 def repo_suffix(mask: str | None) -> str:
     """The Hub repo prefix's ending for a partly tied pair ('-tie01'): its repos never overwrite the fully tied pair's."""
-    return f"-tie{mask}" if mask and "0" in mask and "1" in mask else ""
+    return f"-tie{mask}" if partly_tied(mask) else ""
