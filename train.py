@@ -2,6 +2,7 @@
 
     python train.py --data-dir ../shared/data          # train both, write checkpoints/
     python train.py --arch conv --out checkpoints/conv # the convolutional pair
+    python train.py --arch sparse --k 32 --out checkpoints/sparse  # the TopK sparse pair
     python train.py --dry-run                          # one tiny batch end to end
     python train.py --push-to-hub NAMESPACE            # ... and upload both models
     python train.py --push-only checkpoints --push-to-hub NAMESPACE   # upload only
@@ -23,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from tiedae import NOISE_KINDS
-from tiedae.constants import DEFAULT_SIZES
+from tiedae.constants import DECODER_INITS, DEFAULT_SIZES
 from tiedae.families import FAMILIES
 from tiedae.model import REPO_PREFIX, config_repo_prefix
 from tiedae.recipe import LOSS_NAMES, Recipe
@@ -31,6 +32,8 @@ from tiedae.study import NOISY, STUDY_FILE
 from tiedae.ties import TIE_HELP
 from tiedae.training import (
     TrainError,
+    code_reports,
+    codes_mean_and_std,
     configure_threads,
     evaluate_all,
     load_mnist,
@@ -77,6 +80,14 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--channels", type=int, nargs=2, default=list(d.channels), help="the conv layers' channels, for families that have them"
+    )
+    p.add_argument("--hidden", type=int, default=d.hidden, help="a sparse dictionary's atoms (at least 784: overcomplete)")
+    p.add_argument("--k", type=int, default=d.k, help="the atoms a sparse code keeps per image (TopK)")
+    p.add_argument(
+        "--decoder-init",
+        choices=DECODER_INITS,
+        default=d.decoder_init,
+        help="how the untied sparse decoder starts: as the encoder's transpose (what SAE libraries do) or its own random init",
     )
     p.add_argument("--tie", default=d.tie, help=f"which layer pairs the tied model ties: {TIE_HELP} (its untied twin ties none)")
     p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
@@ -217,13 +228,15 @@ def print_table(results: dict[str, dict], spread: dict[str, dict] | None = None)
     print()
 
 
-def print_headline(results: dict[str, dict], names: list[str]) -> None:
+def print_headline(results: dict[str, dict], names: list[str], codes: dict[str, dict] | None = None) -> None:
     """Each model's clean and σ = 0.5 test MSE, the two numbers the study and live training report for a pair
-    (read from evaluate_all's results: the same image_mse path as tiedae.training.test_mse, not a second pass)."""
+    (read from evaluate_all's results: the same image_mse path as tiedae.training.test_mse, not a second pass),
+    and what its code_report says."""
     kind, level = NOISY
     for name in names:
         mse_at = {row["level"]: row["mse"] for row in results[name][kind]}
-        print(f"{name}: clean test MSE {mse_at[0.0]:.5f}, at Gaussian σ = {level} {mse_at[level]:.5f}")
+        more = "".join(f", {key} {value:g}" for key, value in (codes or {}).get(name, {}).items())
+        print(f"{name}: clean test MSE {mse_at[0.0]:.5f}, at Gaussian σ = {level} {mse_at[level]:.5f}{more}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,22 +260,28 @@ def main(argv: list[str] | None = None) -> int:
         seeds = args.seeds or [recipe.seed]
         print(f"training on {len(x_train)} images, testing on {len(x_test)}, device {device} ({recipe.precision}), seeds {seeds}")
         flat_train, flat_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)  # (N, 28, 28) -> (N, 784)
-        per_seed, times, first = [], [], None
+        per_seed, per_seed_codes, times, first = [], [], [], None
         for seed in seeds:
             seed_recipe = dataclasses.replace(recipe, seed=seed)
             models, results, seconds = train_seed(seed_recipe, flat_train, flat_test, device, out, dry_run=args.dry_run)
+            codes = code_reports(models, flat_test)
             print_table(results)
-            print_headline(results, list(models))
+            print_headline(results, list(models), codes)
             per_seed.append(results)
+            per_seed_codes.append(codes)
             times.append(round(seconds, 1))
-            first = first or (models, results, seconds, seed_recipe)
+            first = first or (models, results, codes, seconds, seed_recipe)
         summary = None
         if len(seeds) > 1:
             mean, std = mean_and_std(per_seed)
             print(f"mean ± std over seeds {seeds}:")
             print_table(mean, std)
             summary = {"seeds": seeds, "mean": mean, "std": std, "seconds": times}
-        models, results, seconds, recipe = first
+            if codes_summary := codes_mean_and_std(per_seed_codes):
+                summary["codes"] = codes_summary
+                for name, numbers in codes_summary.items():
+                    print(f"{name}: " + ", ".join(f"{key} {m:g} ± {sd:g}" for key, (m, sd) in numbers.items()))
+        models, results, codes, seconds, recipe = first
         from tiedae.publish import write_checkpoints
 
         test_labels = load_test_labels(args.data_dir)[: len(x_test)] if recipe.sizes[-1] == 2 else None
@@ -272,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             out,
             models,
             results,
+            codes=codes,
+            x_test=flat_test,
             recipe=recipe,
             summary=summary,
             device=str(device),

@@ -435,7 +435,7 @@ def test_weight_tiles_show_the_tie():
 
 
 def test_the_conv_pairs_first_layer_kernels_are_shown_beside_the_weight_tiles():
-    conv_tied, conv_encoder, conv_decoder = map(picture, weights.weight_images()[3:])
+    conv_tied, conv_encoder, conv_decoder = map(picture, weights.weight_images()[3:6])
     kernels = models.shipped_pairs()["conv"].models["tied"].convs[0].weight  # (C1, 1, 4, 4)
     rows = -(-len(kernels) // 8)
     assert conv_tied.shape == (12 * (rows * 5 + 1), 12 * (8 * 5 + 1), 3)  # 8 kernels a row, 4 px each, 1 px apart, ×12

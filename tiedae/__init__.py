@@ -1,4 +1,4 @@
-"""tiedae: tied and untied autoencoders (MLP and convolutional) for MNIST, with the tools to compare them.
+"""tiedae: tied and untied autoencoders (MLP, convolutional and sparse) for MNIST, with the tools to compare them.
 
 Names and submodules are imported on first use (PEP 562), so `import tiedae.constants` or
 `tiedae.study` does not import torch: the app serves its page first and loads torch behind it.
@@ -11,19 +11,23 @@ import pkgutil
 from typing import TYPE_CHECKING
 
 _EXPORTS = {  # name -> the module that defines it
-    "DEFAULT_SIZES": "tiedae.constants",
-    "FAMILIES": "tiedae.families",
-    "MNIST_PIXELS": "tiedae.constants",
-    "NOISE_KINDS": "tiedae.noise",
     "Autoencoder": "tiedae.model",
     "ConvAutoencoder": "tiedae.model",
     "ConvLayerPair": "tiedae.model",
+    "DEFAULT_SIZES": "tiedae.constants",
+    "FAMILIES": "tiedae.families",
     "LayerPair": "tiedae.model",
+    "MNIST_PIXELS": "tiedae.constants",
+    "NOISE_KINDS": "tiedae.noise",
     "SketchError": "tiedae.preprocess",
+    "SparseAutoencoder": "tiedae.model",
     "TiedAutoencoder": "tiedae.model",
     "TiedConvAutoencoder": "tiedae.model",
+    "TiedSparseAutoencoder": "tiedae.model",
+    "TopK": "tiedae.model",
     "UntiedAutoencoder": "tiedae.model",
     "UntiedConvAutoencoder": "tiedae.model",
+    "UntiedSparseAutoencoder": "tiedae.model",
     "add_noise": "tiedae.noise",
     "count_parameters": "tiedae.model",
     "is_conv_tied": "tiedae.model",
@@ -46,10 +50,14 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         ConvAutoencoder,
         ConvLayerPair,
         LayerPair,
+        SparseAutoencoder,
         TiedAutoencoder,
         TiedConvAutoencoder,
+        TiedSparseAutoencoder,
+        TopK,
         UntiedAutoencoder,
         UntiedConvAutoencoder,
+        UntiedSparseAutoencoder,
         count_parameters,
         is_conv_tied,
         is_tied,

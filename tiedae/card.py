@@ -25,6 +25,8 @@ seed, optimizer, schedule and epochs.{% endif %}
 {%- else -%}
 Every decoder layer has its own weight (the same shapes as the tied twin's decoder, but independent
 parameters). It is the control for the tied model.
+{%- if model.decoder_init is defined %} Its decoder weight started as {{ "the encoder's transpose W.t() (what sparse
+autoencoder libraries do), then trained on its own" if model.decoder_init == "transpose" else "its own random init" }}.{% endif %}
 {%- endif %}
 {%- if note %}
 
@@ -82,7 +84,7 @@ torch and huggingface_hub.
 On the full MNIST **test** set ({{ "{:,}".format(test_size) }} images). Noise is added to the test images (then clamped
 to [0, 1]) with a fixed seed, the same for every model; MSE is against the clean image, averaged over
 pixels and images, PSNR is the mean of per-image PSNR (peak 1). PCA is the best linear code of the same
-size ({{ model.latent_size }}-D), fit on the same training images.
+size ({{ model.pca_size }}-D), fit on the same training images.
 
 | noise | level | this model | {{ twin_name }} | PCA | noisy input |
 |---|---|---|---|---|---|
@@ -97,6 +99,16 @@ Reconstructions of digits drawn with pen strokes (not MNIST images): clean, nois
 ![reconstructions]({{ grid_file }})
 
 `metrics.json` holds every number above, PSNR too, and the recipe.
+{% endif %}
+{%- if code and code.dead_atoms is defined %}
+### Atoms
+
+On the same test images, at k = {{ code.k }}: **{{ code.dead_atoms }} of {{ "{:,}".format(code.atoms) }} atoms are dead
+({{ "%.1f" | format(100 * code.dead_fraction) }}%)**: no test image's code uses them. A living atom fires for a median
+{{ "%.2f" | format(100 * code.firing_median) }}% of the test images; the busiest for {{ "%.1f" | format(100 * code.firing_max) }}%.
+{%- if code_seeds %} Over seeds {{ seeds | join(", ") }}: {{ "%.1f" | format(100 * code_seeds.dead_fraction[0]) }}% ± {{ "%.1f" | format(100 * code_seeds.dead_fraction[1]) }}% dead.{% endif %}
+`atoms.npz` beside the weights holds, for every atom, how often it fires, the indices of the 9 test images
+that activate it most and a histogram of its activations.
 {% endif %}
 {%- if seeds_table %}
 ### Over seeds

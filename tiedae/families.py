@@ -17,7 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tiedae.constants import CONV_CHANNELS, CONV_LATENT, DEFAULT_SIZES, MNIST_PIXELS, MODEL_NAMES
+from tiedae.constants import (
+    CONV_CHANNELS,
+    CONV_LATENT,
+    DECODER_INITS,
+    DEFAULT_SIZES,
+    MNIST_PIXELS,
+    MODEL_NAMES,
+    SPARSE_HIDDEN,
+    SPARSE_K,
+)
 
 REPO_PREFIX = "tiedae-mnist"  # Hub repos: NAMESPACE/tiedae-mnist-tied and -untied
 
@@ -37,6 +46,7 @@ class Family:
     repo_prefix: Callable[[dict], str]  # hparams -> the Hub repo name prefix: another shape never overwrites a shipped pair
     title: Callable[[dict], str]  # hparams -> the pair's title on the page: "MLP 784-400-20"
     first_layer: Callable[[Any], tuple]  # model -> its first layer's (encoder, decoder) weights, as weight_tiles draws them
+    untied_kwargs: Callable[[Any], dict] | None = None  # Recipe -> the untied class's further keyword arguments (how it starts)
     tile_options: dict = field(default_factory=dict)  # weight_tiles' keyword arguments for them
     tile_labels: tuple[str, str, str] = (  # the tied model's tiles, the untied encoder's and decoder's
         "Tied: encoder filters = decoder basis",
@@ -100,6 +110,31 @@ def conv_model_kwargs(recipe) -> dict:
     if len(recipe.channels) != 2:
         raise ValueError(f"a conv recipe has two conv layers' channels, got {recipe.channels}")
     return {"channels": recipe.channels, "latent": recipe.sizes[-1]}
+
+
+def sparse_repo_prefix(hparams: dict) -> str:
+    base = f"{REPO_PREFIX}-sparse"
+    if (int(hparams["hidden"]), int(hparams["k"])) == (SPARSE_HIDDEN, SPARSE_K):
+        return base
+    return f"{base}-{hparams['hidden']}-k{hparams['k']}"
+
+
+def sparse_model_kwargs(recipe) -> dict:
+    if tuple(recipe.sizes) != DEFAULT_SIZES:
+        raise ValueError(
+            f"a sparse recipe's shape is set by hidden and k (--hidden, --k), not sizes; got sizes {list(recipe.sizes)}"
+        )
+    if recipe.hidden < MNIST_PIXELS:
+        raise ValueError(f"hidden must be at least {MNIST_PIXELS} (an overcomplete dictionary), got {recipe.hidden}")
+    if not 1 <= recipe.k <= recipe.hidden:
+        raise ValueError(f"k must be from 1 to hidden={recipe.hidden}, got {recipe.k}")
+    return {"hidden": recipe.hidden, "k": recipe.k}
+
+
+def sparse_untied_kwargs(recipe) -> dict:
+    if recipe.decoder_init not in DECODER_INITS:
+        raise ValueError(f"decoder init must be one of {', '.join(DECODER_INITS)}, got {recipe.decoder_init!r}")
+    return {"decoder_init": recipe.decoder_init}
 
 
 LIVE_HIDDEN = {
@@ -214,6 +249,61 @@ FAMILIES: dict[str, Family] = {
         colors=("#8c1c13", "#0b4f8a"),  # darker: the same hue per kind as the MLP pair's
         dash=(5, 3),
         plot_style={"linestyle": "--", "marker": "x"},
+    ),
+    "sparse": Family(
+        name="sparse",
+        label="sparse",
+        description="sparse (TopK, overcomplete)",
+        tied="TiedSparseAutoencoder",
+        untied="UntiedSparseAutoencoder",
+        hparams=("hidden", "k"),
+        default_sizes=DEFAULT_SIZES,  # unused: hidden and k set the shape
+        model_kwargs=sparse_model_kwargs,
+        untied_kwargs=sparse_untied_kwargs,
+        repo_prefix=sparse_repo_prefix,
+        title=lambda hparams: f"Sparse {hparams['hidden']:,} atoms, top {hparams['k']}",
+        # encoder rows (what each atom responds to) and decoder atoms (what it draws): the same numbers when tied
+        first_layer=lambda model: (model.dictionary.weight, model.atoms()),
+        tile_labels=(
+            "Tied sparse: encoder filters = decoder atoms",
+            "Untied sparse: encoder filters",
+            "Untied sparse: decoder atoms",
+        ),
+        weights_caption=(
+            f"The sparse pair's first {SPARSE_K * 2} of {SPARSE_HIDDEN:,} atoms. Each image is coded by only its top "
+            f"{SPARSE_K} atoms. For the **tied** sparse model the atom an image is drawn with is the filter that chose it; "
+            "the untied one started that way too, then let its decoder atoms drift."
+        ),
+        intro=f"sparse (784 → {SPARSE_HIDDEN:,} atoms, the top {SPARSE_K} kept → 784)",
+        how_it_ties=(
+            "A tied **sparse** autoencoder keeps one dictionary W (atoms × 784). The encoder scores every atom with "
+            "`F.linear(x, W, b_enc)` and keeps the k best (TopK, after ReLU); the decoder adds those atoms up with "
+            "`F.linear(z, W.t(), b_dec)`. So each atom is at once a detector and a stroke it draws. The untied twin "
+            "has a decoder weight of its own, started as W.t() (what sparse autoencoder libraries do) and then "
+            "trained freely."
+        ),
+        checkpoints="sparse",
+        result_prefix="sparse_",
+        card_about=(
+            "A TopK sparse autoencoder `{layout}` from tiedae, the reference demo of tied-weight\nautoencoders: the "
+            "encoder scores {latent} atoms, keeps the k largest (after ReLU) and zeroes the rest; the decoder adds\nthe "
+            "kept atoms up, then a sigmoid."
+        ),
+        card_tie=(
+            "The decoder's atoms are the encoder's rows: one `nn.Parameter` W (atoms × 784), applied as\n"
+            "`F.linear(x, W, b_enc)` when encoding and `F.linear(z, W.t(), b_dec)` when decoding, so its gradient\n"
+            "collects both uses. Decoder biases are separate."
+        ),
+        card_note=(
+            f"**Atoms:** {SPARSE_HIDDEN:,}, the first power of two above 784: an overcomplete dictionary, drawn whole as a "
+            "32×32 grid, small enough that the pair trains in under 30 minutes on a 2-core CPU. `model.encode(x, k=8)` "
+            f"keeps only the top 8 of the {SPARSE_K}."
+        ),
+        tags=("sparse-autoencoder", "topk"),
+        chart_label="sparse AE",
+        colors=("#e377c2", "#17becf"),
+        dash=(2, 2),
+        plot_style={"linestyle": ":", "marker": "s"},
     ),
 }
 FIRST_FAMILY = next(iter(FAMILIES))  # the default --arch, and the family of study rows written before rows named theirs

@@ -48,7 +48,16 @@ from safetensors.torch import load_file
 from torch import nn
 
 from tiedae.card import MODEL_CARD_TEMPLATE
-from tiedae.constants import CONV_CHANNELS, CONV_LATENT, DEFAULT_SIZES, MODEL_NAMES
+from tiedae.constants import (
+    CONV_CHANNELS,
+    CONV_LATENT,
+    DECODER_INITS,
+    DEFAULT_SIZES,
+    MNIST_PIXELS,
+    MODEL_NAMES,
+    SPARSE_HIDDEN,
+    SPARSE_K,
+)
 from tiedae.families import FAMILIES, REPO_PREFIX, family_of_config
 from tiedae.losses import reconstruction_loss
 from tiedae.ties import describe_tie, partly_tied, repo_suffix, tie_mask
@@ -112,6 +121,11 @@ class HubAutoencoder(
         raise NotImplementedError
 
     @property
+    def pca_size(self) -> int:
+        """The size of the PCA code the model is compared with: as many numbers per image as its code holds."""
+        return self.latent_size
+
+    @property
     def shape(self) -> str:
         """hparams as error messages name them: 'sizes=[784, 400, 20]'."""
         return ", ".join(f"{key}={value}" for key, value in self.hparams.items())
@@ -153,6 +167,11 @@ class HubAutoencoder(
         if target is None:
             return output
         return output, reconstruction_loss(output, target, loss)
+
+    def code_report(self, images: torch.Tensor) -> dict:
+        """What the model's codes of test images (N, 784) in [0, 1] show beyond the reconstruction error, as
+        metrics.json and the card report it: nothing for a plain autoencoder (a sparse one's dead atoms)."""
+        return {}
 
     def save_pretrained(self, save_directory: str | Path, *, config: dict | None = None, **kwargs):
         """The mixin's save_pretrained; config.json also records the family (`arch`), so loading needs no guess."""
@@ -432,6 +451,132 @@ class UntiedConvAutoencoder(ConvAutoencoder):
             raise ValueError("this is a tied checkpoint (tied=true); load it with TiedConvAutoencoder")
         mask = self.checked_mask("UntiedConvAutoencoder", False, tie, len(list(channels)) + 1)
         super().__init__(channels=channels, latent=latent, tie=mask)
+
+
+class TopK(nn.Module):
+    """The sparse code: each row keeps its k largest pre-activations (after ReLU) and the rest become 0.
+
+    As openai/sparse_autoencoder's TopK: the gradient reaches only the k kept units. `k` can be lowered per call
+    ("keep only the top 8 of the 32"), never raised above what the model trained with.
+    """
+
+    def __init__(self, k: int) -> None:
+        super().__init__()
+        self.k = int(k)
+
+    def forward(self, h: torch.Tensor, k: int | None = None) -> torch.Tensor:
+        k = self.k if k is None else check_k(k, self.k)
+        top = torch.topk(h, k, dim=-1, sorted=False)
+        return torch.zeros_like(h).scatter_(-1, top.indices, F.relu(top.values))
+
+
+def check_k(k: object, trained: int) -> int:
+    """k as an int from 1 to the trained k; a ValueError naming it otherwise."""
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or k != int(k):
+        raise ValueError(f"k must be a whole number from 1 to {trained}, got {k!r}")
+    if not 1 <= int(k) <= trained:
+        raise ValueError(f"k must be from 1 to {trained} (the k this model was trained with), got {int(k)}")
+    return int(k)
+
+
+class SparseAutoencoder(HubAutoencoder):
+    """Overcomplete TopK sparse autoencoder 784 -> hidden -> 784: each image is coded by at most k of `hidden` atoms.
+
+    One LayerPair holds the dictionary: the encoder's W (hidden, 784) has one row per atom, and the decoder adds
+    up the atoms the code keeps, each scaled by its activation. Tied, the atoms are the rows of W itself
+    (LayerPair.decoder_weight: W.t()); untied, the decoder has atoms of its own, which start as W.t() (what sparse
+    autoencoder libraries do) or from their own random init (`decoder_init`).
+    """
+
+    arch = "sparse"
+
+    def __init__(self, *, hidden: int = SPARSE_HIDDEN, k: int = SPARSE_K, tied: bool, decoder_init: str = "transpose") -> None:
+        super().__init__()
+        hidden, k = int(hidden), int(k)
+        if hidden < MNIST_PIXELS:
+            raise ValueError(f"hidden must be at least {MNIST_PIXELS} (an overcomplete dictionary), got {hidden}")
+        if not 1 <= k <= hidden:
+            raise ValueError(f"k must be from 1 to hidden={hidden}, got {k}")
+        if decoder_init not in DECODER_INITS:
+            raise ValueError(f"decoder_init must be one of {', '.join(DECODER_INITS)}, got {decoder_init!r}")
+        self.tied, self.decoder_init = bool(tied), decoder_init
+        self.dictionary = LayerPair(MNIST_PIXELS, hidden, tied=self.tied)
+        self.topk = TopK(k)
+        if not self.tied and decoder_init == "transpose":
+            with torch.no_grad():  # a starting value only: from here on the decoder's atoms train on their own
+                self.dictionary.own_decoder_weight.copy_(self.dictionary.weight.t())
+
+    @property
+    def k(self) -> int:
+        """The number of atoms each code keeps (as trained)."""
+        return self.topk.k
+
+    @property
+    def latent_size(self) -> int:
+        return self.dictionary.weight.shape[0]  # the code's width: one unit per atom, at most k of them non-zero
+
+    @property
+    def pca_size(self) -> int:
+        return self.k  # as many numbers per image as the sparse code keeps
+
+    @property
+    def hparams(self) -> dict:
+        return {"hidden": self.latent_size, "k": self.k}
+
+    @property
+    def layout(self) -> str:
+        return f"{MNIST_PIXELS} → {self.latent_size} (top {self.k}) → {MNIST_PIXELS}"
+
+    def save_pretrained(self, save_directory: str | Path, *, config: dict | None = None, **kwargs):
+        """config.json also records how an untied decoder started (`decoder_init`)."""
+        if config is None and not self.tied:
+            config = {**self.hparams, "tied": False, "decoder_init": self.decoder_init, "arch": self.arch}
+        return super().save_pretrained(save_directory, config=config, **kwargs)
+
+    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 784) or (B, 1, 28, 28) -> every atom's pre-activation (B, hidden), before TopK."""
+        h = x.reshape(x.shape[0], -1)
+        if h.shape[1] != MNIST_PIXELS:
+            raise ValueError(f"expected {MNIST_PIXELS} input features, got input of shape {tuple(x.shape)}")
+        return self.dictionary.encode(h)
+
+    def encode(self, x: torch.Tensor, k: int | None = None) -> torch.Tensor:
+        """(B, 784) or (B, 1, 28, 28) -> the sparse code (B, hidden): at most k non-zeros per row (default: the trained k)."""
+        return self.topk(self.pre_activations(x), k)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, hidden) -> (B, 784) in [0, 1]: the kept atoms added up, plus the decoder bias, through a sigmoid."""
+        return torch.sigmoid(self.dictionary.decode(z))
+
+    def code_report(self, images: torch.Tensor) -> dict:
+        """Dead atoms and how often the living ones fire on these images (tiedae.atoms)."""
+        from tiedae.atoms import atom_statistics
+
+        return atom_statistics(self, images).summary()
+
+    def atoms(self) -> torch.Tensor:
+        """The decoder's atoms (hidden, 784): row i is what unit i adds to the image's logits per unit of activation."""
+        return self.dictionary.decoder_weight.t()
+
+
+class TiedSparseAutoencoder(SparseAutoencoder):
+    """TopK sparse autoencoder whose decoder atoms are its encoder's rows: one weight W, decoded with W.t()."""
+
+    def __init__(self, *, hidden: int = SPARSE_HIDDEN, k: int = SPARSE_K, tied: bool = True) -> None:
+        if not tied:
+            raise ValueError("this is an untied checkpoint (tied=false); load it with UntiedSparseAutoencoder")
+        super().__init__(hidden=hidden, k=k, tied=True)
+
+
+class UntiedSparseAutoencoder(SparseAutoencoder):
+    """The same sparse autoencoder with a decoder weight of its own, started as the encoder's transpose or at random."""
+
+    def __init__(
+        self, *, hidden: int = SPARSE_HIDDEN, k: int = SPARSE_K, tied: bool = False, decoder_init: str = "transpose"
+    ) -> None:
+        if tied:
+            raise ValueError("this is a tied checkpoint (tied=true); load it with TiedSparseAutoencoder")
+        super().__init__(hidden=hidden, k=k, tied=False, decoder_init=decoder_init)
 
 
 METRICS_FILE = "metrics.json"  # beside the weights: the recipe and every test number

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from huggingface_hub import EvalResult, HfApi, ModelCardData
 
+from tiedae.atoms import ATOMS_FILE, atom_statistics
 from tiedae.constants import HINTON_2006_PER_IMAGE, MNIST_PIXELS, MNIST_TRAIN_IMAGES, MODEL_NAMES
 from tiedae.families import FIRST_FAMILY
 from tiedae.model import (
@@ -55,6 +56,8 @@ def write_checkpoints(
     models: dict[str, HubAutoencoder],
     results: dict[str, dict],
     *,
+    codes: dict[str, dict] | None = None,
+    x_test: torch.Tensor | None = None,
     recipe: Recipe,
     summary: dict | None,
     device: str,
@@ -72,7 +75,9 @@ def write_checkpoints(
     `summary` is train.py's mean ± std over seeds (or None); `references` the clean test MSE of PCA-20 and PCA-30
     (tiedae.training.pca_references), quoted with Hinton & Salakhutdinov's figures; `study_path` a study.json whose
     finding and shipped-setting cell the cards quote and link. `latent_map` (test images uint8
-    (N, 784), labels (N,)) makes each model's 2-D codes of them, saved as LATENT_MAP_FILE.
+    (N, 784), labels (N,)) makes each model's 2-D codes of them, saved as LATENT_MAP_FILE. `codes` is each model's
+    code_report (tiedae.training.code_reports); a model with a dictionary of atoms also gets ATOMS_FILE, measured on
+    `x_test` (uint8 (N, 784)).
     """
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))  # same filesystem, so renames are atomic
@@ -107,6 +112,8 @@ def write_checkpoints(
                 "steps": recipe.epochs * recipe.batches_per_epoch(train_size),  # optimizer steps per model
                 "study": study_for_card(study_path, namespace or HUB_NAMESPACE),
                 "note": model.family.card_note,
+                "code": (codes or {}).get(name) or None,
+                "code_seeds": (summary or {}).get("codes", {}).get(name),
                 "at_study_setting": recipe.arch == FIRST_FAMILY  # the study's cell quoted is the first family's
                 and recipe.model_kwargs() == Recipe.for_arch(recipe.arch).model_kwargs()
                 and train_size == SHIPPED_TRAIN_SIZE,
@@ -130,6 +137,7 @@ def write_checkpoints(
                 },
                 "references": references,
                 "eval_seed_note": "test-set noise is fixed (EVAL_SEED in tiedae/training.py), the same for every model",
+                **({"code": codes[name]} if codes and codes.get(name) else {}),
                 "test": results[name],
                 "pca": results["pca"],
                 "noisy_input": results["noisy_input"],
@@ -141,6 +149,8 @@ def write_checkpoints(
             save_reconstruction_grid(model, folder / GRID_FILE)
             if latent_map is not None:
                 save_latent_map(model, *latent_map, folder / LATENT_MAP_FILE)
+            if hasattr(model, "atoms") and x_test is not None:  # a dictionary: its atoms' statistics, for the page
+                atom_statistics(model, x_test.float().div(255)).save(folder / ATOMS_FILE)
             save_sweep_plot(results, folder / SWEEP_FILE, highlight=name)
         for path in (staging, *staging.rglob("*")):  # mkdtemp and safetensors make owner-only files
             path.chmod(0o755 if path.is_dir() else 0o644)

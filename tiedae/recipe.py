@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from tiedae.constants import CONV_CHANNELS, DEFAULT_SIZES, MNIST_PIXELS
+from tiedae.constants import CONV_CHANNELS, DEFAULT_SIZES, MNIST_PIXELS, SPARSE_HIDDEN, SPARSE_K
 from tiedae.families import FAMILIES, FIRST_FAMILY, Family
 from tiedae.ties import repo_suffix, tie_mask
 
@@ -16,6 +16,9 @@ LOSS_NAMES = {"bce": "binary cross-entropy", "mse": "mean squared error"}
 PRECISION_NAMES = {"bf16": "bfloat16 autocast for matmuls (weights and optimizer in float32)", "fp32": "float32"}
 
 
+FAMILY_FIELDS = ("channels", "hidden", "k", "decoder_init")  # Recipe fields only some families read (flags skip the rest)
+
+
 @dataclass(frozen=True)
 class Recipe:
     """What both models of a pair are trained with; train.py builds it from its flags, defaults included."""
@@ -23,6 +26,9 @@ class Recipe:
     sizes: tuple[int, ...] = DEFAULT_SIZES  # layer widths, input first (a family may read them its own way: see model_kwargs)
     arch: str = FIRST_FAMILY  # the model family, a name in tiedae.families.FAMILIES
     channels: tuple[int, ...] = CONV_CHANNELS  # the conv layers' channels, for families that have them
+    hidden: int = SPARSE_HIDDEN  # a sparse dictionary's atoms, for families that have one
+    k: int = SPARSE_K  # the atoms a sparse code keeps per image
+    decoder_init: str = "transpose"  # how an untied sparse decoder starts: as the encoder's W.t(), or "random"
     tie: str = "all"  # which layer pairs the tied model ties (tiedae.ties); its twin ties none
     epochs: int = 60
     batch_size: int = 128
@@ -56,8 +62,16 @@ class Recipe:
             raise ValueError(f"clean fraction must be between 0 and 1, got {self.clean_fraction}")
         if not 0 <= self.distort <= DISTORT_MAX:
             raise ValueError(f"distort must be between 0 and {DISTORT_MAX:g}, got {self.distort}")
-        self.model_kwargs()  # the family's own checks of the shape
+        used = self.untied_kwargs()  # the family's own checks of the shape
         self.tie_mask()
+        for name in FAMILY_FIELDS:
+            value, default = getattr(self, name), next(f.default for f in fields(self) if f.name == name)
+            if name not in used and value != default:
+                users = [f"--arch {f.name}" for f in FAMILIES.values() if name in f.hparams]
+                raise ValueError(
+                    f"{name} does not apply to the {self.family.label} family (it reads {', '.join(used)})"
+                    + (f"; it is for {' and '.join(users)}" if users else "")
+                )
 
     def tie_mask(self) -> str | None:
         """The tied model's tie mask (None for a family that ties all or none); a ValueError if the choice cannot be."""
@@ -78,6 +92,11 @@ class Recipe:
         """The keyword arguments that build this recipe's tied model: the shape and which layer pairs it ties."""
         mask = self.tie_mask()
         return {**self.model_kwargs(), **({} if mask is None else {"tie": mask})}
+
+    def untied_kwargs(self) -> dict:
+        """The keyword arguments that build this recipe's untied model: the shape and, for some families, how it starts."""
+        extra = self.family.untied_kwargs(self) if self.family.untied_kwargs else {}
+        return {**self.model_kwargs(), **extra}
 
     def repo_prefix(self) -> str:
         """The pair's Hub repo prefix: the family's for the shape, and '-tie01' for a partly tied pair."""
@@ -117,7 +136,7 @@ class Recipe:
         out = []
         for field in fields(self):
             value, default = getattr(self, field.name), field.default
-            if value == default or (field.name == "channels" and "channels" not in self.model_kwargs()):
+            if value == default or (field.name in FAMILY_FIELDS and field.name not in self.untied_kwargs()):
                 continue
             flag = "--" + field.name.replace("_", "-")
             if isinstance(value, bool):

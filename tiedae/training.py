@@ -99,7 +99,7 @@ def make_pair(
     models, optimizers, schedulers = {}, {}, {}
     for name, cls in recipe.family.classes().items():
         torch.manual_seed(recipe.seed)
-        models[name] = cls(**(recipe.tied_kwargs() if name == "tied" else recipe.model_kwargs())).to(device)
+        models[name] = cls(**(recipe.tied_kwargs() if name == "tied" else recipe.untied_kwargs())).to(device)
         optimizers[name] = make_optimizer(models[name], recipe.lr)
         schedulers[name] = torch.optim.lr_scheduler.OneCycleLR(optimizers[name], max_lr=recipe.lr, total_steps=total_steps)
     return models, optimizers, schedulers
@@ -412,7 +412,7 @@ def evaluate_all(models: dict[str, HubAutoencoder], x_train: torch.Tensor, x_tes
     """Test metrics for both models, PCA with the same latent size, and the noisy input."""
     x_test_float = x_test.float().div(255)
     test_sets = noisy_test_sets(x_test_float)
-    latent = next(iter(models.values())).latent_size
+    latent = next(iter(models.values())).pca_size
     tasks = {  # image_mse: the path test_mse, the study and live training take too
         name: lambda m=model: evaluate(lambda x: image_mse(m, x, x_test_float), test_sets) for name, model in models.items()
     }
@@ -421,6 +421,25 @@ def evaluate_all(models: dict[str, HubAutoencoder], x_train: torch.Tensor, x_tes
     results["pca"] = evaluate(lambda x: mse(pca(x), x_test_float), test_sets)
     results["noisy_input"] = evaluate(lambda x: mse(x, x_test_float), test_sets)
     return results
+
+
+def code_reports(models: dict[str, HubAutoencoder], x_test: torch.Tensor) -> dict[str, dict]:
+    """Each model's code_report on the test images (uint8 (N, 784)); {} for models whose code has nothing more to say."""
+    images = x_test.float().div(255)
+    return {name: model.code_report(images) for name, model in models.items()}
+
+
+def codes_mean_and_std(per_seed: list[dict[str, dict]]) -> dict[str, dict] | None:
+    """{model: {number: [mean, std]}} over several code_reports results (None if the models report nothing)."""
+    if not any(per_seed[0].values()):
+        return None
+    out = {}
+    for name, report in per_seed[0].items():
+        out[name] = {}
+        for key in report:
+            values = [seed[name][key] for seed in per_seed]
+            out[name][key] = [statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0]
+    return out
 
 
 def mean_and_std(per_seed: list[dict[str, dict]]) -> tuple[dict, dict]:
