@@ -21,10 +21,30 @@ from pathlib import Path
 
 import gradio as gr
 
-from space import arithmetic, interpolation, latent_maps, live_training, models, noise_sweep, side_by_side, study_charts, weights
+from space import (
+    arithmetic,
+    interpolation,
+    latent_maps,
+    live_training,
+    models,
+    noise_sweep,
+    side_by_side,
+    sparse_codes,
+    study_charts,
+    weights,
+)
 from space.errors import in_section
 from space.inputs import EXAMPLE_FILES, YOUR_DRAWING
-from tiedae.constants import CANVAS_SIZE, LIVE_DEFAULTS, LIVE_LIMITS, LIVE_SETTING_NAMES, LIVE_TIME_CAP, MAX_SEED, MODEL_NAMES
+from tiedae.constants import (
+    CANVAS_SIZE,
+    LIVE_DEFAULTS,
+    LIVE_LIMITS,
+    LIVE_SETTING_NAMES,
+    LIVE_TIME_CAP,
+    MAX_SEED,
+    MODEL_NAMES,
+    SPARSE_K,
+)
 from tiedae.families import FAMILIES, FIRST_FAMILY
 from tiedae.study import AXES, METRICS
 
@@ -163,6 +183,28 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
                 gr.Plot(label=f"By {label}", show_label=False, elem_id=f"study-{axis}", elem_classes="study-plot")
                 for axis, (label, _) in AXES.items()
             ]
+    with gr.Accordion("Sparse codes: your digit as k parts", open=False, visible=bool(sparse_codes.ARCH)) as sparse_ui:
+        gr.Markdown(sparse_codes.CAPTION)
+        sparse_k = gr.Slider(1, SPARSE_K, value=SPARSE_K, step=1, label="k: atoms kept per digit", elem_id="sparse-k")
+        sparse_view = gr.HTML(elem_id="sparse-parts")
+        atom_pick = gr.HTML("", html_template="<span hidden></span>", js_on_load=sparse_codes.ATOM_PICK_JS, elem_id="atom-pick")
+        atom_card = gr.HTML(
+            '<p class="hint">Click an atom, above or in a dictionary below, for its card.</p>', elem_id="atom-card"
+        )
+        gr.Markdown(sparse_codes.DICTIONARY_CAPTION)
+        dictionary_images, dictionary_captions = {}, {}
+        with gr.Row():
+            for name in MODEL_NAMES:
+                with gr.Column(min_width=300):
+                    dictionary_captions[name] = gr.Markdown(elem_id=f"dictionary-{name}-caption")
+                    dictionary_images[name] = gr.Image(
+                        show_label=False,
+                        interactive=False,
+                        format="png",
+                        buttons=["fullscreen"],
+                        elem_id=f"dictionary-{name}",
+                        elem_classes=["pixelated"],
+                    )
     with gr.Accordion("Train them yourself: a tied and an untied pair, trained live", open=False) as train_ui:
         gr.Markdown(live_training.caption(LIVE_TIME_CAP))
         with gr.Row():
@@ -272,7 +314,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
                 for i, (value, label) in enumerate(zip(arithmetic.ARITH_DEFAULTS, arithmetic.ARITHMETIC_SIGNS))
             ]
         arith_view = gr.HTML(elem_id="arithmetic")
-    # API-only inputs of /reconstruct, /interpolate, /arithmetic and /train: drawings as a Sketchpad sends them (image files)
+    # API-only inputs of /reconstruct, /interpolate, /arithmetic, /sparse and /train: drawings as a Sketchpad sends them (image files)
     with gr.Group(visible=False):
         api_drawing = gr.Sketchpad(type="pil", visible=False)
         api_upload = gr.File(file_types=["image"], type="filepath", visible=False)  # an upload, as a client sends a file
@@ -296,6 +338,9 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         ]
         api_train = gr.JSON(visible=False)
         api_train_button = gr.Button(visible=False)
+        api_sparse_k = gr.Number(value=SPARSE_K, precision=0, visible=False)
+        api_sparse = gr.JSON(visible=False)
+        api_sparse_button = gr.Button(visible=False)
     with gr.Accordion("First-layer weights as 28×28 images", open=False) as tiles_section:
         tiles = []
         for family in FAMILIES.values():
@@ -318,6 +363,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     maps_out = [*map_images.values(), maps_shown]
     quiet = {"api_name": False, "show_progress": "hidden"}
     interp_open = gr.State(False)  # the interpolation follows the drawing only while it is on view
+    sparse_open = gr.State(False)  # and so do the sparse parts
     arith_open = gr.State(False)  # and so does the latent arithmetic
     interp_inputs = [sketch, interp_start, interp_end, interp_steps, interp_t]
     arith_inputs = [sketch, *arith_choices]
@@ -333,7 +379,9 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         trigger_mode="always_last",
     ).then(latent_maps.mark_drawing, marking, maps_out, **quiet).then(
         interpolation.follow_drawing, [*interp_inputs, interp_open], interp_view, **quiet
-    ).then(arithmetic.follow_drawing_arithmetic, [*arith_inputs, arith_open], arith_view, **quiet)
+    ).then(arithmetic.follow_drawing_arithmetic, [*arith_inputs, arith_open], arith_view, **quiet).then(
+        sparse_codes.follow_drawing, [sketch, sparse_k, sparse_open], sparse_view, **quiet
+    )
     # The API's drawings reach our code as Gradio's file records (preprocess=False): we open them, and check every
     # control ourselves (check_controls), so a bad file or value gets our message and never a server path.
     api_reconstruct.click(side_by_side.reconstruct, [api_drawing, *controls], outputs, api_name="reconstruct", preprocess=False)
@@ -389,6 +437,17 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
         trigger_mode="always_last",
     )
     api_arith_button.click(arithmetic.arithmetic_api, api_arith_drawings, api_arith, api_name="arithmetic", preprocess=False)
+    sparse_ui.expand(showing(True), None, sparse_open, api_name=False).then(
+        sparse_codes.sparse_view, [sketch, sparse_k], sparse_view, api_name=False
+    ).then(sparse_codes.dictionaries, None, [*dictionary_images.values(), *dictionary_captions.values()], api_name=False)
+    sparse_ui.collapse(showing(False), None, sparse_open, api_name=False)
+    sparse_k.change(sparse_codes.sparse_view, [sketch, sparse_k], sparse_view, **quiet, trigger_mode="always_last")
+    atom_pick.change(sparse_codes.picked, atom_pick, atom_card, **quiet)
+    for name in MODEL_NAMES:
+        dictionary_images[name].select(sparse_codes.grid_click_handler(name), None, atom_card, api_name=False)
+    api_sparse_button.click(
+        sparse_codes.sparse_numbers, [api_drawing, api_sparse_k], api_sparse, api_name=sparse_codes.API_NAME, preprocess=False
+    )
     train_settings = [train_arch, train_size, train_latent, train_depth, train_epochs, train_noise, train_seed, train_tie]
     train_outputs = [
         train_status,

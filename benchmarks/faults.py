@@ -271,6 +271,15 @@ def bad_input_run(url: str, folder: Path) -> None:
         ("interpolation: 1 step", "interpolate", [file_value(uploaded), file_value(uploaded), 1], "Steps must be"),
         ("interpolation: 500 steps", "interpolate", [file_value(uploaded), file_value(uploaded), 500], "Steps must be"),
         ("interpolation: no drawings", "interpolate", [None, None, 8], "first drawing is blank"),
+        # the sparse codes' endpoint: k from 1 to the trained k, a drawing as /reconstruct takes it
+        ("sparse: k = 0", "sparse", [file_value(uploaded), 0], "k must be a whole number from 1 to"),
+        ("sparse: k over the trained k", "sparse", [file_value(uploaded), 1000], "k must be a whole number from 1 to"),
+        ("sparse: k fractional", "sparse", [file_value(uploaded), 2.5], "k must be a whole number"),
+        ("sparse: k NaN", "sparse", [file_value(uploaded), float("nan")], "k must be a whole number"),
+        ("sparse: k as text", "sparse", [file_value(uploaded), "eight"], "k must be a whole number"),
+        ("sparse: blank drawing", "sparse", [file_value(blank), 8], "Draw a digit"),
+        ("sparse: no drawing", "sparse", [None, 8], "Draw a digit"),
+        ("sparse: drawing is a number", "sparse", [42, 8], "EditorData"),
     ]
     for kind, endpoint, data, needle in explorer_cases:
         event, payload = call_raw(url, data, endpoint)

@@ -46,6 +46,7 @@ class LoadedModels:
     source: str
     warning: str | None = None
     maps: dict | None = None  # 2-D models only: each model's LatentMap of the test digits
+    atoms: dict | None = None  # models with a dictionary: each one's AtomStatistics on the test digits (atoms.npz)
     parameters: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -66,6 +67,7 @@ def load_bundled(root: Path = CHECKPOINTS, family: Family | None = None) -> Load
     """The checkpoints shipped in root/tied and root/untied (a pair of `family`, the first one's unless given);
     errors name the bad file."""
     family = family or FAMILIES[FIRST_FAMILY]
+    from tiedae.atoms import ATOMS_FILE, AtomStatistics
     from tiedae.latent import LatentMap
     from tiedae.model import LATENT_MAP_FILE, METRICS_FILE
 
@@ -81,11 +83,13 @@ def load_bundled(root: Path = CHECKPOINTS, family: Family | None = None) -> Load
             raise FileNotFoundError(f"{folder / 'model.safetensors'}: checkpoint missing (run train.py to make it)")
         models[name] = cls.from_pretrained(folder)
     metrics = {name: _read_metrics(root / name / METRICS_FILE) for name in MODEL_NAMES}
-    maps = None
+    maps = atoms = None
     if all((root / name / LATENT_MAP_FILE).is_file() for name in MODEL_NAMES):
         maps = {name: LatentMap.load(root / name / LATENT_MAP_FILE) for name in MODEL_NAMES}
+    if all((root / name / ATOMS_FILE).is_file() for name in MODEL_NAMES):
+        atoms = {name: AtomStatistics.load(root / name / ATOMS_FILE) for name in MODEL_NAMES}
     where = root.relative_to(CHECKPOINTS.parent) if root.is_relative_to(CHECKPOINTS.parent) else root.name
-    return LoadedModels(models, metrics, source=f"bundled checkpoints ({where}/)", maps=maps)
+    return LoadedModels(models, metrics, source=f"bundled checkpoints ({where}/)", maps=maps, atoms=atoms)
 
 
 def load_from_hub(
@@ -100,18 +104,21 @@ def load_from_hub(
     family = family or FAMILIES[FIRST_FAMILY]
     from huggingface_hub import hf_hub_download
 
+    from tiedae.atoms import ATOMS_FILE, AtomStatistics
     from tiedae.latent import LatentMap
     from tiedae.model import LATENT_MAP_FILE, METRICS_FILE, repo_ids
 
     ids = repo_ids(namespace, prefix)
     try:
-        models, metrics, maps = {}, {}, {}
+        models, metrics, maps, atoms = {}, {}, {}, {}
         for name, cls in family.classes().items():
             models[name] = cls.from_pretrained(ids[name], revision=revision)
             metrics_path = hf_hub_download(ids[name], METRICS_FILE, revision=revision)
             metrics[name] = _read_metrics(Path(metrics_path))
             if models[name].latent_size == 2:
                 maps[name] = LatentMap.load(Path(hf_hub_download(ids[name], LATENT_MAP_FILE, revision=revision)))
+            if hasattr(models[name], "atoms"):
+                atoms[name] = AtomStatistics.load(Path(hf_hub_download(ids[name], ATOMS_FILE, revision=revision)))
     except Exception as e:  # offline, no such repo, bad files: all mean "use what we ship"
         reason = f"{type(e).__name__}: {e}".splitlines()[0]
         warning = f"Could not load {ids['tied']} / {ids['untied']} from the Hub ({reason}); showing the bundled checkpoints."
@@ -120,7 +127,9 @@ def load_from_hub(
         loaded.warning = warning
         return loaded
     at = f"@{revision}" if revision else ""
-    return LoadedModels(models, metrics, source=f"Hub: {ids['tied']}{at}, {ids['untied']}{at}", maps=maps or None)
+    return LoadedModels(
+        models, metrics, source=f"Hub: {ids['tied']}{at}, {ids['untied']}{at}", maps=maps or None, atoms=atoms or None
+    )
 
 
 def load_pair(root: Path, recipe: Recipe) -> LoadedModels:

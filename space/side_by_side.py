@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import random
+import re
 from typing import TYPE_CHECKING
 
 import gradio as gr
@@ -53,7 +54,8 @@ COUNTS = {2: "Two", 3: "Three", 4: "Four", 5: "Five"}
 
 def intro() -> str:
     """The page's heading and first lines: what the side by side shows, every family's pair named."""
-    pairs = [family.intro for family in FAMILIES.values()]
+    # each pair's shapes in a span of their own, which a phone leaves out: its pad and every answer then fit one screen
+    pairs = [re.sub(r" (\(.*\))$", r'<span class="shapes"> \1</span>', family.intro) for family in FAMILIES.values()]
     listed = pairs[0] if len(pairs) == 1 else ", ".join(pairs[:-1]) + " and " + pairs[-1]
     return (
         "# tiedae — tied vs untied autoencoders\n"

@@ -266,8 +266,9 @@ def test_api_reconstruct_returns_both_reconstructions_and_metrics(app_url, tmp_p
     assert "MSE" in shown
     tied_img, untied_img = decode(numbers["tied"]["image"]), decode(numbers["untied"]["image"])
     assert tied_img.shape == (28, 28) and tied_img.max() > 128 and untied_img.max() > 128
-    assert set(numbers) == {"clean", "tied", "untied", "noisy_input", "conv_tied", "conv_untied"}
-    for name in ("tied", "untied", "conv_tied", "conv_untied"):
+    keys = [key for family in FAMILIES.values() for key in family.model_names().values()]  # tied, …, sparse_untied
+    assert set(numbers) == {"clean", "noisy_input", *keys} and len(keys) == 2 * len(FAMILIES)
+    for name in ("tied", "untied", "conv_tied", "conv_untied"):  # the denoising pairs
         assert set(numbers[name]) == {"mse", "psnr", "parameters", "image"}
         assert numbers[name]["mse"] < numbers["noisy_input"]["mse"]
     assert numbers == side_by_side.reconstruct(sketch(draw_digit(3)), "gaussian", 0.3, 0)[1]
@@ -688,7 +689,10 @@ def test_page_is_built_without_torch_and_models_load_on_first_need():
     assert result.returncode == 0, result.stderr
     before, note, after = result.stdout.strip().splitlines()[-3:]
     assert before == "False True Models: loading…"  # the whole page, and no torch, no models yet
-    assert note == "Models: bundled checkpoints (checkpoints/); conv pair: bundled checkpoints (checkpoints/conv/)."
+    assert note == (
+        "Models: bundled checkpoints (checkpoints/); conv pair: bundled checkpoints (checkpoints/conv/); "
+        "sparse pair: bundled checkpoints (checkpoints/sparse/)."
+    )
     assert after == "True"
 
 

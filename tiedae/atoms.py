@@ -111,3 +111,67 @@ def atom_statistics(model, images: torch.Tensor) -> AtomStatistics:
         top_values=np.pad(values.numpy(), ((0, 0), (0, pad))),
         histogram=histogram.numpy(),
     )
+
+
+GRID_COLUMNS = 32  # the dictionary's grid: 1,024 atoms as 32×32 tiles
+TILE = 28  # an atom's tile: its 28×28 image
+GAP = 1  # pixels between tiles
+DEAD_TINT = np.array([214, 39, 40], dtype=np.float32)  # dead atoms are drawn tinted red
+
+
+def atom_pictures(atoms: torch.Tensor) -> np.ndarray:
+    """Atoms (n, 784) as 28×28 grey pictures (n, 28, 28) uint8, each scaled around zero: mid-grey 0, light +, dark −."""
+    from tiedae.images import to_uint8
+
+    atoms = atoms.detach().float().reshape(len(atoms), 28, 28)
+    peak = atoms.abs().amax(dim=(1, 2), keepdim=True).clamp_min(1e-8)
+    return to_uint8(0.5 + 0.5 * atoms / peak)
+
+
+def dictionary_grid(atoms: torch.Tensor, stats: AtomStatistics, columns: int = GRID_COLUMNS) -> np.ndarray:
+    """Every atom as a tile, the most often firing first (row by row), dead atoms tinted red: uint8 RGB."""
+    grey = atom_pictures(atoms[torch.from_numpy(stats.order().copy())])
+    pictures = np.repeat(grey[..., None], 3, axis=-1)  # (H, 28, 28) -> RGB, for the red of dead atoms
+    dead = stats.dead[stats.order()]
+    pictures[dead] = (0.45 * pictures[dead] + 0.55 * DEAD_TINT).astype(np.uint8)
+    rows = -(-len(pictures) // columns)
+    step = TILE + GAP
+    grid = np.full((rows * step + GAP, columns * step + GAP, 3), 255, dtype=np.uint8)
+    for i, picture in enumerate(pictures):
+        r, c = divmod(i, columns)
+        grid[GAP + r * step : GAP + r * step + TILE, GAP + c * step : GAP + c * step + TILE] = picture
+    return grid
+
+
+def atom_at(stats: AtomStatistics, x: float, y: float, columns: int = GRID_COLUMNS) -> int:
+    """The atom whose tile holds pixel (x, y) of dictionary_grid's picture; a ValueError off the tiles."""
+    step = TILE + GAP
+    column, row = int(x) // step, int(y) // step
+    position = row * columns + column
+    if not (0 <= column < columns and 0 <= position < len(stats.frequency)) or x < 0 or y < 0:
+        raise ValueError(f"({x:g}, {y:g}) is not on an atom of the grid")
+    return int(stats.order()[position])
+
+
+@torch.inference_mode()
+def digit_parts(model, digit: torch.Tensor, k: int | None = None) -> dict:
+    """One image (784,) in [0, 1] as the model codes it: its active atoms by activation, and the reconstruction as
+    they are added one by one.
+
+    {"atoms": [(index, activation), …] highest first, "pictures": their atoms (n, 28, 28) uint8,
+     "steps": the reconstruction after 1, 2, … n atoms (n, 784) in [0, 1]} (n ≤ k: fewer if fewer fire).
+    """
+    model.eval()
+    code = model.encode(digit.reshape(1, -1).float(), k)[0]  # (H,)
+    active = code.nonzero().flatten()
+    order = active[code[active].argsort(descending=True, stable=True)]
+    partial = torch.zeros(len(order), len(code))  # row j keeps the j + 1 strongest atoms
+    for j in range(len(order)):
+        partial[j:, order[j]] = code[order[j]]
+    steps = model.decode(partial) if len(order) else torch.empty(0, 784)
+    return {
+        "atoms": [(int(i), float(code[i])) for i in order],
+        "pictures": atom_pictures(model.atoms()[order]),
+        "steps": steps,
+        "empty": model.decode(torch.zeros(1, len(code)))[0],  # no atom at all: the decoder bias alone
+    }

@@ -59,6 +59,7 @@ class Family:
     checkpoints: str = ""  # the shipped pair's folder under checkpoints/ ("" : checkpoints/tied and /untied)
     result_prefix: str = ""  # the side by side's result keys: f"{result_prefix}tied" (the /reconstruct API's names)
     layer_pairs: Callable[[dict], int] | None = None  # hparams -> the digits of a tie mask (tiedae.ties); None: all or none
+    dictionary: bool = False  # its models code an image with a few atoms of a dictionary: the page's "Sparse codes"
     study_axes: tuple[str, ...] = ()  # the study axes this family's pairs are measured along
     study_shape: dict = field(default_factory=dict)  # the study's Recipe fields for this family beyond the shipped ones
     live_label: str = ""  # the live-training choice
@@ -261,7 +262,7 @@ FAMILIES: dict[str, Family] = {
         model_kwargs=sparse_model_kwargs,
         untied_kwargs=sparse_untied_kwargs,
         repo_prefix=sparse_repo_prefix,
-        title=lambda hparams: f"Sparse {hparams['hidden']:,} atoms, top {hparams['k']}",
+        title=lambda hparams: f"Sparse {hparams['hidden']:,} · top {hparams['k']}",  # short: on a phone it shares a row
         # encoder rows (what each atom responds to) and decoder atoms (what it draws): the same numbers when tied
         first_layer=lambda model: (model.dictionary.weight, model.atoms()),
         tile_labels=(
@@ -284,6 +285,7 @@ FAMILIES: dict[str, Family] = {
         ),
         checkpoints="sparse",
         result_prefix="sparse_",
+        dictionary=True,
         card_about=(
             "A TopK sparse autoencoder `{layout}` from tiedae, the reference demo of tied-weight\nautoencoders: the "
             "encoder scores {latent} atoms, keeps the k largest (after ReLU) and zeroes the rest; the decoder adds\nthe "
