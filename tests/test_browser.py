@@ -127,7 +127,7 @@ def draw(page, strokes, *, finger: bool = False) -> None:
 THREE = (_arc(0.35, 0.3, 0.12, 0.1, 200, 450), _arc(0.35, 0.5, 0.14, 0.1, 270, 510))  # off-centre, upper left
 
 
-MODELS = ("tied", "untied", "conv_tied", "conv_untied")  # the MLP pair and the conv pair
+MODELS = ("tied", "untied", "conv_tied", "conv_untied", "sparse_tied", "sparse_untied")  # every family's pair
 
 
 def check_reconstructions(page) -> None:
@@ -137,7 +137,7 @@ def check_reconstructions(page) -> None:
         assert image.shape == (28, 28) and image.max() > 150 and (image > 100).mean() > 0.05, f"{name} output is blank"
 
 
-def test_drawing_a_digit_shows_all_four_reconstructions(page, tmp_path):
+def test_drawing_a_digit_shows_every_familys_reconstructions(page, tmp_path):
     draw(page, THREE)  # no tool is clicked first: the page is ready to draw as soon as it has loaded
     check_reconstructions(page)
     assert "MSE" in page.locator("#result").inner_text()
@@ -181,11 +181,12 @@ def test_on_a_tablet_or_a_desktop_the_result_fits_its_column(browser, app_url, w
     try:
         draw(page, THREE)
         check_result_fits(page)
-        boxes = {name: page.locator(f"#{name}-img").bounding_box() for name in ("clean", "tied", "conv_tied")}
+        boxes = {name: page.locator(f"#{name}-img").bounding_box() for name in ("clean", "tied", "conv_tied", "sparse_tied")}
         tops = {name: box["y"] for name, box in boxes.items()}
         assert (tops["tied"] > tops["clean"]) == (width < 1000), tops  # two by two in a narrow column, else in a row
-        assert tops["conv_tied"] > tops["tied"], tops  # the conv pair under the MLP pair
+        assert tops["sparse_tied"] > tops["conv_tied"] > tops["tied"], tops  # each family's pair under the one before
         assert abs(boxes["conv_tied"]["x"] - boxes["tied"]["x"]) < 1, boxes  # tied over tied, untied over untied
+        assert abs(boxes["sparse_tied"]["x"] - boxes["tied"]["x"]) < 1, boxes
     finally:
         page.close()
 
@@ -202,7 +203,7 @@ def test_on_a_phone_the_reconstructions_are_right_under_the_canvas_and_all_fits(
         for name in MODELS:
             box = page.locator(f"#{name}-img").bounding_box()
             assert box["y"] >= 0 and box["y"] + box["height"] <= 844, f"the {name} reconstruction is out of sight: {box}"
-        check_result_fits(page, smallest=64)  # four in a row on a phone: still over twice the 28-px digit
+        check_result_fits(page, smallest=64)  # two pairs a row on a phone: still over twice the 28-px digit
         # each study chart fits its column (a fixed-width chart was cut off on the left)
         page.get_by_role("button", name="What does tying cost?").click()
         for axis in ("train_size", "latent", "depth"):
@@ -388,6 +389,7 @@ def test_a_tour_of_the_page_logs_no_console_warning_or_error(browser, app_url, t
             ("Latent space", "#map-tied img"),
             ("Interpolate between two digits", "#strip-tied-img"),
             ("Latent arithmetic", "#arith-tied-img"),
+            ("Sparse codes", "#dictionary-untied img"),
             ("First-layer weights", ".pixelated img"),
             ("How tying works", None),
         ):
@@ -506,3 +508,48 @@ def test_an_upload_that_is_not_an_image_gets_the_message_and_the_pad_is_kept(pag
     page.locator("#upload input[type='file']").set_input_files(str(notes))
     page.get_by_text("not an image that can be read").first.wait_for(timeout=30_000)
     assert src(page, "clean") == before  # the drawing and its reconstructions are still there
+
+
+def check_sparse_section(page) -> None:
+    """Open the sparse codes: both models' active atoms, fewer at a lower k, and an atom's card on a tap."""
+    page.get_by_role("button", name="Sparse codes").click()
+    for name in ("tied", "untied"):
+        page.locator(f"#sparse-{name} .atom-tile").first.wait_for(timeout=30_000)
+        count = page.locator(f"#sparse-{name} .atom-tile").count()
+        assert 1 <= count <= 32, (name, count)
+        image = _image(page, f"sparse_{name}-parts")
+        assert image.shape == (28, 28) and image.max() > 150, f"the {name} sparse model drew nothing"
+    k = page.locator("#sparse-k input[type='number']")
+    k.fill("4")
+    k.press("Enter")
+    page.wait_for_function(  # the k slider redraws both models' parts
+        "() => ['tied', 'untied'].every(n => { const t = document.querySelectorAll(`#sparse-${n} .atom-tile`);"
+        " return t.length >= 1 && t.length <= 4; })",
+        timeout=30_000,
+    )
+    tile = page.locator("#sparse-untied .atom-tile").nth(1)
+    atom = tile.get_attribute("data-atom")
+    tile.click()
+    card = page.locator(f"#atom-card-untied-{atom}")
+    card.wait_for(timeout=30_000)
+    assert "Cosine between its encoder filter and its decoder atom" in card.inner_text()
+
+
+def test_the_sparse_codes_show_both_models_atoms_redraw_with_k_and_open_an_atoms_card(page):
+    draw(page, THREE)
+    check_reconstructions(page)
+    check_sparse_section(page)
+    grid = page.locator("#dictionary-tied img").first
+    grid.wait_for(timeout=30_000)
+    grid.click(position={"x": 3, "y": 3})  # the most used atom, top left
+    page.locator("#atom-card .atom-card[id^='atom-card-tied-']").wait_for(timeout=30_000)
+    assert "cosine 1 by construction" in page.locator("#atom-card").inner_text()
+
+
+def test_on_a_phone_a_tap_on_an_atom_opens_its_card(browser, app_url):
+    page = open_app(browser, app_url, width=390, height=844, phone=True)
+    try:
+        draw(page, THREE, finger=True)
+        check_sparse_section(page)
+    finally:
+        page.close()

@@ -127,6 +127,20 @@ def test_a_conv_run_trains_the_study_s_conv_pair(data):
     assert "--arch conv" in update.final["command"] and "--channels 32 64" in update.final["command"]
 
 
+def test_a_sparse_run_keeps_code_size_atoms_and_gives_the_numbers_of_its_command(data, mnist_root, tmp_path):
+    recipe = live.live_recipe(**{**SMALL, "arch": "sparse", "epochs": 1, "latent": 12, "noise_level": 0})
+    assert recipe.model_kwargs() == {"hidden": 1024, "k": 12} and not recipe.denoise
+    (update,) = run_to_end(recipe, data, data_dir=str(mnist_root))
+    assert update.models["tied"].k == 12 and update.models["untied"].decoder_init == "transpose"
+    argv = shlex.split(update.final["command"])
+    assert "--arch" in argv and argv[argv.index("--k") + 1] == "12"
+    argv[argv.index("--out") + 1] = str(tmp_path)
+    assert train.main(argv[2:]) == 0
+    metrics = json.loads((tmp_path / "untied" / "metrics.json").read_text())
+    assert update.final["untied"]["test_mse_clean"] == pytest.approx(metrics["test"]["gaussian"][0]["mse"], abs=1e-6)
+    assert 0 <= metrics["code"]["dead_fraction"] <= 1 and metrics["code"]["k"] == 12
+
+
 def test_hidden_layers_follow_the_study_s_depth_axis():
     shapes = [live.live_recipe(**{**SMALL, "depth": d, "latent": 20}).sizes for d in (1, 2, 3)]
     assert ["-".join(map(str, s)) for s in shapes] == ["784-400-20", "784-512-256-20", "784-1000-500-250-20"]

@@ -286,6 +286,8 @@ FAMILIES: dict[str, Family] = {
         checkpoints="sparse",
         result_prefix="sparse_",
         dictionary=True,
+        live_label=f"Sparse ({SPARSE_HIDDEN:,} atoms, k = code size)",
+        live_kwargs=lambda latent, depth: {"k": latent},  # a live sparse pair keeps `code size` atoms per digit
         card_about=(
             "A TopK sparse autoencoder `{layout}` from tiedae, the reference demo of tied-weight\nautoencoders: the "
             "encoder scores {latent} atoms, keeps the k largest (after ReLU) and zeroes the rest; the decoder adds\nthe "
