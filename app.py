@@ -46,7 +46,7 @@ from tiedae.constants import (
     SPARSE_K,
 )
 from tiedae.families import FAMILIES, FIRST_FAMILY
-from tiedae.study import AXES, METRICS
+from tiedae.study import AXES, CHART_METRICS, METRICS
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -173,7 +173,7 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
     with gr.Accordion("What does tying cost? Tied vs untied across data, latent size and depth", open=False) as study_section:
         study_caption = gr.Markdown(elem_id="study-caption")
         study_metric = gr.Radio(
-            list(zip(("Clean test digits", "Test digits with Gaussian noise σ = 0.5"), METRICS)),
+            list(zip(("Clean test digits", "Test digits with Gaussian noise σ = 0.5", "Dead atoms (sparse)"), CHART_METRICS)),
             value=next(iter(METRICS)),
             label="Error measured on",
             elem_id="study-metric",

@@ -50,6 +50,8 @@ from tiedae.model import count_parameters
 from tiedae.recipe import Recipe
 from tiedae.study import (
     AXES,
+    CODE_METRICS,
+    K_AXES,
     NOISY,
     NOISY_METRIC,
     SHIPPED,
@@ -81,6 +83,8 @@ QUICK_AXES = {
     "depth": ["784-400-20", "784-64-32-20"],
     "tie": ["784-64-32-20:010", "784-64-32-20:111"],
     "classic": ["784-64-32-8"],
+    "k": [4, 16],
+    "k_random": [4],
 }
 QUICK_STEPS = 8
 README_START, README_END = "<!-- study:start -->", "<!-- study:end -->"
@@ -105,6 +109,9 @@ def cell_recipe(axis: str, value, seed: int, *, steps: int = STEPS, base: Recipe
     elif axis == "classic":
         sizes, train_size = tuple(int(s) for s in str(value).split("-")), all_images
         changes = {"denoise": False, "epochs": CLASSIC_EPOCHS if steps == STEPS else 1}
+    elif axis in K_AXES:  # a sparse pair reconstructs clean digits, as sparse autoencoders are trained
+        train_size = all_images
+        changes = {"k": int(value), "decoder_init": K_AXES[axis], "denoise": False}
     else:
         raise ValueError(f"unknown axis {axis!r}; choose one of {', '.join(AXES)}")
     epochs = changes.pop("epochs", max(1, round(steps / base.batches_per_epoch(train_size))))
@@ -194,6 +201,7 @@ def run_cell(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, test_s
     for name, model in models.items():
         model = model.cpu()
         errors = training.test_mse(model, test_sets["clean"], test_sets["noisy"])
+        code = {key: value for key, value in model.code_report(test_sets["clean"]).items() if key in CODE_METRICS}
         rows.append(
             {
                 "arch": recipe.arch,
@@ -206,6 +214,8 @@ def run_cell(recipe: Recipe, x_train: torch.Tensor, x_test: torch.Tensor, test_s
                 "parameters": count_parameters(model),
                 "test_mse_clean": errors["clean"],
                 NOISY_METRIC: errors["noisy"],
+                **code,  # a sparse model's dead atoms
+                **({"k": model.k} if "k" in recipe.model_kwargs() else {}),
                 "seconds": round(seconds, 1),
                 "epochs": recipe.epochs,
                 "command": command,
@@ -220,15 +230,22 @@ def readme_section(rows: list[dict]) -> str:
     for arch in study_archs(rows):
         for axis, cells in summarize(rows, arch).items():
             what = AXES[axis][0] if arch == FIRST_FAMILY else f"{AXES[axis][0]} ({FAMILIES[arch].label})"
+            dead = all("dead_fraction" in cell for cell in cells)
             lines += [
-                f"| {what} | tied, clean | untied, clean | untied − tied | tied, σ = 0.5 | untied, σ = 0.5 | untied − tied |",
-                "|---|---|---|---|---|---|---|",
+                f"| {what} | tied, clean | untied, clean | untied − tied | tied, σ = 0.5 | untied, σ = 0.5 | untied − tied |"
+                + (" tied, dead atoms | untied, dead atoms |" if dead else ""),
+                "|---|---|---|---|---|---|---|" + ("---|---|" if dead else ""),
             ]
             for cell in cells:
                 row = [value_label(cell["value"])]
                 for metric in ("test_mse_clean", NOISY_METRIC):
                     row += [f"{cell[metric][k][0]:.5f} ± {cell[metric][k][1]:.5f}" for k in ("tied", "untied")]
                     row.append(f"{cell[metric]['diff'][0]:+.5f} ± {cell[metric]['diff'][1]:.5f}")
+                if dead:
+                    row += [
+                        f"{100 * cell['dead_fraction'][k][0]:.1f}% ± {100 * cell['dead_fraction'][k][1]:.1f}%"
+                        for k in ("tied", "untied")
+                    ]
                 lines.append("| " + " | ".join(row) + " |")
             lines.append("")
             if axis == "classic":

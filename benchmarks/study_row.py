@@ -2,6 +2,7 @@
 
     python benchmarks/study_row.py [--data-dir ../shared/data] [--arch mlp --axis train_size --value 500 --seed 0] [--quick]
     python benchmarks/study_row.py --axis tie --value 784-400-20:01       # a tied-layers row
+    python benchmarks/study_row.py --arch sparse --axis k --value 32      # a sparse row (and its dead atoms)
 
 The row's command is run as written, in a subprocess, except that --data-dir points at the
 MNIST here and --out at a temp dir. The tied and the untied model's clean and σ = 0.5 test MSE
@@ -23,6 +24,7 @@ from pathlib import Path
 from _common import DEFAULT_DATA, ROOT, machine
 
 import train
+from tiedae.families import FAMILIES
 from tiedae.study import NOISY_METRIC, STUDY_FILE, load_study, row_arch
 from tiedae.ties import tie_mask
 
@@ -33,7 +35,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", default=str(DEFAULT_DATA), help="MNIST root (MNIST/raw/)")
     p.add_argument("--study", default=str(ROOT / "checkpoints" / STUDY_FILE), help="the study.json whose row to reproduce")
-    p.add_argument("--arch", default="mlp", choices=("mlp", "conv"), help="the row's architecture")
+    p.add_argument("--arch", default="mlp", choices=tuple(FAMILIES), help="the row's architecture")
     p.add_argument("--axis", default="train_size", help="the row's axis (default: the quickest cell)")
     p.add_argument("--value", default="500", help="the row's value on that axis")
     p.add_argument("--seed", type=int, default=0, help="the row's seed")
@@ -54,6 +56,8 @@ def main() -> int:
             assert (flags.train_size or 60_000) == row["train_size"], row["command"]
             if row["model"] == "tied" and "tie" in row:  # the tied-layers axis: the command ties what the row says
                 assert tie_mask(flags.tie, len(row["tie"])) == row["tie"], row["command"]
+            if "k" in row:  # a sparse row: the command keeps the row's k
+                assert flags.k == row["k"], row["command"]
         print(f"SUMMARY study row (quick): all {len(rows)} commands parse and name their rows' settings; nothing trained")
         return 0
 
@@ -88,6 +92,12 @@ def main() -> int:
                 diff = abs(gaussian[level] - row[key])
                 worst = max(worst, diff)
                 print(f"{name:>7} {key:<22} study {row[key]:.6f}  rerun {gaussian[level]:.6f}  |diff| {diff:.1e}")
+            if "dead_fraction" in row:  # a sparse row's dead atoms, from the rerun's metrics.json
+                diff = abs(metrics["code"]["dead_fraction"] - row["dead_fraction"])
+                worst = max(worst, diff)
+                print(
+                    f"{name:>7} {'dead_fraction':<22} study {row['dead_fraction']:.6f}  rerun {metrics['code']['dead_fraction']:.6f}  |diff| {diff:.1e}"
+                )
     verdict = "within" if worst <= TOLERANCE else "NOT within"
     print(
         f"SUMMARY study row: {args.arch} {args.axis}={args.value} seed {args.seed} rerun by its own command in {seconds:.0f}s; "

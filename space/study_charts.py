@@ -11,7 +11,18 @@ from space.models import shipped_models
 from tiedae.constants import CHECKPOINTS, MODEL_NAMES
 from tiedae.families import FAMILIES, FIRST_FAMILY
 from tiedae.recipe import Recipe
-from tiedae.study import AXES, METRICS, NOISY, STUDY_FILE, STUDY_TRAIN_SIZE, StudyError, load_study, study_finding, summarize
+from tiedae.study import (
+    AXES,
+    CHART_METRICS,
+    METRICS,
+    NOISY,
+    STUDY_FILE,
+    STUDY_TRAIN_SIZE,
+    StudyError,
+    load_study,
+    study_finding,
+    summarize,
+)
 
 
 def shipped_point(metrics: dict[str, dict | None], metric: str) -> dict | None:
@@ -33,12 +44,17 @@ BAR_HIDDEN = 0.02  # a ± std bar under 2% of its mean is shorter than its mark:
 
 def study_view(path: Path, metrics: dict[str, dict | None], metric: str = "test_mse_clean") -> tuple[str, list]:
     """The study as the app shows it: a caption made from study.json, and one chart per axis (StudyError if unusable)."""
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    if metric not in CHART_METRICS:
+        raise ValueError(f"metric must be one of {', '.join(CHART_METRICS)}, got {metric!r}")
     study = load_study(path)
     summaries = {arch: summarize(study["rows"], arch) for arch in FAMILIES}
-    shipped = shipped_point(metrics, metric)
-    caption = study_finding(study["rows"], metric)
+    # only the cells that measured it (dead atoms: the sparse pairs')
+    summaries = {
+        arch: {axis: kept for axis, cells in summary.items() if (kept := [c for c in cells if metric in c])}
+        for arch, summary in summaries.items()
+    }
+    shipped = shipped_point(metrics, metric) if metric in METRICS else None
+    caption = study_finding(study["rows"], metric if metric in METRICS else next(iter(METRICS)))
     if "steps" in study:
         epochs = study["steps"] / Recipe().batches_per_epoch(STUDY_TRAIN_SIZE)
         caption += (
@@ -47,7 +63,7 @@ def study_view(path: Path, metrics: dict[str, dict | None], metric: str = "test_
         )
     points = [cell[metric][name] for s in summaries.values() for cells in s.values() for cell in cells for name in MODEL_NAMES]
     hidden = sum(std < BAR_HIDDEN * mean for mean, std in points)
-    caption += f" Lines are means over seeds ({METRICS[metric]}), bars ± one standard deviation"
+    caption += f" Lines are means over seeds ({CHART_METRICS[metric]}), bars ± one standard deviation"
     caption += f"; {hidden} of {len(points)} bars are shorter than their marks, hidden behind them." if hidden else "."
     dashed = [FAMILIES[arch].label for arch, summary in summaries.items() if summary and FAMILIES[arch].dash != (1, 0)]
     if dashed:
@@ -66,8 +82,8 @@ def study_view(path: Path, metrics: dict[str, dict | None], metric: str = "test_
 @functools.cache
 def study_charts(metric: str) -> tuple:
     """The study's caption and one interactive chart per axis, from checkpoints/study.json (drawn on first view)."""
-    if metric not in METRICS:
-        raise refused(f"Unknown study metric {metric!r}; choose one of {', '.join(METRICS)}.")
+    if metric not in CHART_METRICS:
+        raise refused(f"Unknown study metric {metric!r}; choose one of {', '.join(CHART_METRICS)}.")
     try:
         caption, charts = study_view(CHECKPOINTS / STUDY_FILE, shipped_models().metrics, metric)
     except StudyError as e:

@@ -10,6 +10,7 @@ import pytest
 import study
 import train
 from tiedae import training
+from tiedae.families import FAMILIES
 from tiedae.study import summarize
 
 FIELDS = {
@@ -53,8 +54,11 @@ def test_quick_study_writes_every_row_and_the_figure(quick_study):
     assert json.loads((out / study.STUDY_FILE).read_text())["wall_seconds"] > 0  # the study's own time, kept in the file
     assert (out / study.FIGURE_FILE).stat().st_size > 10_000
     pairs = {(r["arch"], r["axis"], r["model"]) for r in rows}
-    mlp = {("mlp", a, m) for a in study.AXES for m in ("tied", "untied")}
-    assert pairs == mlp | {("conv", "train_size", m) for m in ("tied", "untied")}  # conv pairs along training-set size only
+    expected = {(arch, a, m) for arch, family in FAMILIES.items() for a in family.study_axes for m in ("tied", "untied")}
+    assert pairs == expected  # each family along its own axes: MLP along every MLP axis, conv along training-set size, …
+    sparse = [r for r in rows if r["axis"] in ("k", "k_random")]
+    assert sparse and all(0 <= r["dead_fraction"] <= 1 and r["k"] == r["value"] for r in sparse)
+    assert all("--decoder-init random" in r["command"] for r in sparse if r["axis"] == "k_random")
     for row in rows:
         assert FIELDS <= set(row), FIELDS - set(row)
         assert row["command"].startswith("python train.py --data-dir ")
@@ -76,7 +80,7 @@ def test_an_interrupted_study_resumes_from_the_rows_written(quick_study, mnist_r
     assert json.loads((tmp_path / study.STUDY_FILE).read_text())["rows"] == rows
 
 
-@pytest.mark.parametrize("arch, axis", [("mlp", "depth"), ("conv", "train_size")])
+@pytest.mark.parametrize("arch, axis", [("mlp", "depth"), ("conv", "train_size"), ("sparse", "k_random")])
 def test_a_rows_command_reproduces_its_numbers(quick_study, mnist_root, tmp_path, arch, axis):
     _, rows = quick_study
     row = next(r for r in rows if r["arch"] == arch and r["axis"] == axis and r["model"] == "untied")

@@ -286,6 +286,7 @@ FAMILIES: dict[str, Family] = {
         checkpoints="sparse",
         result_prefix="sparse_",
         dictionary=True,
+        study_axes=("k", "k_random"),
         live_label=f"Sparse ({SPARSE_HIDDEN:,} atoms, k = code size)",
         live_kwargs=lambda latent, depth: {"k": latent},  # a live sparse pair keeps `code size` atoms per digit
         card_about=(

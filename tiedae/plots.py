@@ -165,7 +165,7 @@ def study_chart(
     """
     import altair as alt
 
-    from tiedae.study import AXES, METRICS, SHIPPED, value_label
+    from tiedae.study import AXES, CHART_METRICS, METRICS, SHIPPED, value_label
 
     by_arch = [(arch, summary.get(axis, [])) for arch, summary in summaries.items()]
     name_of = {cell["value"]: value_label(cell["value"]) for _, cells in by_arch for cell in cells}
@@ -210,11 +210,14 @@ def study_chart(
             for name in MODEL_NAMES
         ]
     seen = [r["low"] for r in records] + [r["high"] for r in records] + [m["mse"] for m in marks + crosses]
-    domain = [min(seen) / 1.1, max(seen) * 1.1] if seen else None
-    y_scale = alt.Scale(type="log", nice=False, domain=domain or alt.Undefined)
-    # ticks chosen here: over less than a decade Vega's log axis labels some of its ticks and not others
-    y_axis = alt.Axis(values=log_ticks(*domain) if domain else alt.Undefined, format="~g")
-    y = alt.Y("mean:Q", scale=y_scale, axis=y_axis, title=f"{METRICS[metric]} (mean ± std)")
+    if metric in METRICS:  # errors: a log scale
+        domain = [min(seen) / 1.1, max(seen) * 1.1] if seen else None
+        y_scale = alt.Scale(type="log", nice=False, domain=domain or alt.Undefined)
+        # ticks chosen here: over less than a decade Vega's log axis labels some of its ticks and not others
+        y_axis = alt.Axis(values=log_ticks(*domain) if domain else alt.Undefined, format="~g")
+    else:  # a share, 0 to 1
+        y_scale, y_axis = alt.Scale(domain=[0, 1]), alt.Axis(format="~%")
+    y = alt.Y("mean:Q", scale=y_scale, axis=y_axis, title=f"{CHART_METRICS[metric]} (mean ± std)")
     legend = alt.Legend(orient="top", title=None)
     pairs = [FAMILIES[arch].label for arch in summaries]
     dashes = alt.StrokeDash(

@@ -33,7 +33,11 @@ AXES = {  # axis -> (what it varies, its values)
     "depth": ("layer sizes", ["784-400-20", "784-512-256-20", "784-1000-500-250-20"]),
     "tie": ("tied layers (60,000 images)", [value for shape in TIE_SHAPES for value in tie_values(shape)]),
     "classic": ("the classic deep autoencoder (plain, 60,000 images)", ["784-1000-500-250-30"]),
+    # the sparse pairs, plain reconstruction on all 60,000 images: its untied twin started as W.t(), or at random
+    "k": ("atoms kept, k (sparse; untied started as W.t())", [4, 8, 16, 32, 64]),
+    "k_random": ("atoms kept, k (sparse; untied started at random)", [4, 8, 16, 32, 64]),
 }
+K_AXES = {"k": "transpose", "k_random": "random"}  # each k axis's decoder_init for the untied twin
 STUDY_TRAIN_SIZE = 10_000  # the latent and depth axes' training images (the study began when only these were here)
 SHIPPED_TRAIN_SIZE = MNIST_TRAIN_IMAGES  # the shipped checkpoints' training images
 # the setting the first three axes share (784-400-20, a 20-D code, 10,000 images): each axis's cell there is one pair
@@ -42,6 +46,8 @@ SHIPPED = {"train_size": SHIPPED_TRAIN_SIZE}  # where the shipped pair sits on t
 NOISY = ("gaussian", 0.5)
 NOISY_METRIC = f"test_mse_{NOISY[0]}_{NOISY[1]}"
 METRICS = {"test_mse_clean": "clean test MSE", NOISY_METRIC: "test MSE at Gaussian σ = 0.5"}
+CODE_METRICS = {"dead_fraction": "dead atoms (share never used on the test set)"}  # rows of models with a code_report
+CHART_METRICS = {**METRICS, **CODE_METRICS}
 
 
 class StudyError(ValueError):
@@ -100,7 +106,8 @@ def summarize(rows: list[dict], arch: str = FIRST_FAMILY) -> dict[str, list[dict
                 "seeds": pairs,
                 "setting": setting_of(by_seed[pairs[0]]["tied"].get("command", f"{axis}={value}")),
             }
-            for metric in METRICS:
+            measured = [m for m in CHART_METRICS if all(m in by_seed[s][name] for s in pairs for name in MODEL_NAMES)]
+            for metric in measured:
                 stats = {name: mean_std([by_seed[s][name][metric] for s in pairs]) for name in MODEL_NAMES}
                 stats["diff"] = mean_std([by_seed[s]["untied"][metric] - by_seed[s]["tied"][metric] for s in pairs])
                 cell[metric] = stats
@@ -132,6 +139,8 @@ def describe(axis: str, value) -> str:
         return f"{shape} tying {describe_tie(mask)}"
     if axis == "classic":
         return f"the classic {value} autoencoder"
+    if axis in K_AXES:
+        return f"k = {value} (the untied twin started {'as W.t()' if K_AXES[axis] == 'transpose' else 'at random'})"
     return f"a {value}-D code" if axis == "latent" else f"{value} layers"
 
 
@@ -154,9 +163,30 @@ def study_finding(rows: list[dict], metric: str = "test_mse_clean") -> str:
     """The study's answer for every family it holds, in the table's order, each in a sentence or two."""
     archs = study_archs(rows)
     if len(archs) == 1:
-        return finding(summarize(rows, archs[0]), metric)
-    parts = [f"{FAMILIES[arch].label} pairs: {finding(summarize(rows, arch), metric)}" for arch in archs]
+        summary = summarize(rows, archs[0])
+        return " ".join(filter(None, [finding(summary, metric), dead_atoms_finding(summary)]))
+    parts = []
+    for arch in archs:
+        summary = summarize(rows, arch)
+        parts.append(
+            " ".join(filter(None, [f"{FAMILIES[arch].label} pairs: {finding(summary, metric)}", dead_atoms_finding(summary)]))
+        )
     return " ".join(parts) or finding({}, metric)
+
+
+def dead_atoms_finding(summary: dict[str, list[dict]]) -> str:
+    """What a sparse study says about dead atoms: tied against untied, at the k where they differ most ("" if none)."""
+    parts = []
+    for axis, cells in summary.items():
+        cells = [c for c in cells if "dead_fraction" in c]
+        if not cells:
+            continue
+        cell = max(cells, key=lambda c: abs(c["dead_fraction"]["diff"][0]))
+        tied, untied = (100 * cell["dead_fraction"][name][0] for name in MODEL_NAMES)
+        parts.append(
+            f"At {describe(axis, cell['value'])} {tied:.1f}% of the tied model's atoms are dead, {untied:.1f}% of the untied one's."
+        )
+    return " ".join(parts)
 
 
 def finding(summary: dict[str, list[dict]], metric: str = "test_mse_clean") -> str:
