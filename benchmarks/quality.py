@@ -2,9 +2,9 @@
 
     python benchmarks/quality.py [--data-dir ../shared/data] [--quick]
 
-For the MLP pair (checkpoints/), the conv pair (checkpoints/conv/) and the 2-D pair (checkpoints/2d/) every
-number (tied, untied, PCA, noisy input; every noise kind and level; the PCA-20 and PCA-30 references) must
-agree with the shipped metrics.json to 1e-4. --quick checks the first 1,000 test images against a fresh
+For the MLP pair (checkpoints/), the conv pair (checkpoints/conv/), the sparse pair (checkpoints/sparse/) and the
+2-D pair (checkpoints/2d/) every number (tied, untied, PCA, noisy input; every noise kind and level; the PCA-20 and
+PCA-30 references; a sparse model's dead atoms and firing) must agree with the shipped metrics.json to 1e-4. --quick checks the first 1,000 test images against a fresh
 evaluation only (no comparison with the file, whose numbers are for all 10,000).
 """
 
@@ -43,7 +43,7 @@ def main() -> int:
     worst, evaluated = 0.0, 0
     print(f"{'pair':<6}{'model':<12}{'noise':<12}{'level':>6}{'MSE now':>12}{'metrics.json':>14}{'|diff|':>10}{'PSNR now':>10}")
     root = Path(args.checkpoints)
-    for pair, folder in (("mlp", root), ("conv", root / "conv"), ("2d", root / "2d")):
+    for pair, folder in (("mlp", root), ("conv", root / "conv"), ("sparse", root / "sparse"), ("2d", root / "2d")):
         if not (folder / "tied" / "metrics.json").is_file():
             print(f"{pair:<6}no checkpoints in {folder}: skipped")
             continue
@@ -65,6 +65,13 @@ def main() -> int:
                     shown = f"{ref['mse']:>14.6f}{diff:>10.2g}" if not args.quick else f"{'(all 10k)':>14}{'':>10}"
                     print(f"{pair:<6}{name:<12}{kind:<12}{row['level']:>6.2f}{row['mse']:>12.6f}{shown}{row['psnr']:>10.2f}")
         evaluated += len(results)
+        codes = training.code_reports(models, x_test.reshape(len(x_test), -1))  # a sparse model's dead atoms, firing
+        for name, report in codes.items():
+            for key, value in report.items():
+                ref = shipped[name].get("code", {}).get(key)  # missing from the file: a failure, not a pass
+                diff = 0.0 if args.quick else float("inf") if ref is None else abs(value - ref)
+                worst = max(worst, diff)  # counts (dead atoms) must agree exactly, shares to the tolerance
+                print(f"{pair:<6}{name:<12}{key:<18}{value:>12.6g}{ref if ref is not None else float('nan'):>14.6g}{diff:>10.2g}")
         if "references" in shipped["tied"]:  # PCA-20 and PCA-30, clean, fit on the same training images
             for name, mse in training.pca_references(x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)).items():
                 ref = shipped["tied"]["references"][name]
