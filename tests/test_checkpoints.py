@@ -51,3 +51,35 @@ def test_the_2d_pair_loads_strictly_meets_its_bar_and_ships_its_map(name, cls):
         assert saved["codes"].shape == (10_000, 2) and saved["labels"].shape == (10_000,)
         assert set(np.unique(saved["labels"])) == set(range(10))
     assert "latent_map.npz" in (folder / "README.md").read_text()  # the card says what it is
+
+
+SPARSE_BARS = {"tied": 0.0053, "untied": 0.0054}  # clean test MSE at k = 32 (issue 31)
+SPARSE_DEAD_BAR = 0.05  # the tied model's dead atoms
+
+
+@pytest.mark.parametrize("name", ["tied", "untied"])
+def test_the_sparse_pair_loads_meets_its_bars_and_ships_its_atoms(name):
+    from tiedae import TiedSparseAutoencoder, UntiedSparseAutoencoder
+    from tiedae.atoms import AtomStatistics
+
+    folder = CHECKPOINTS / "sparse" / name
+    cls = TiedSparseAutoencoder if name == "tied" else UntiedSparseAutoencoder
+    model = cls.from_pretrained(folder)
+    assert (model.latent_size, model.k) == (1024, 32) and model.tied == (name == "tied")
+    config = json.loads((folder / "config.json").read_text())
+    assert config == {"hidden": 1024, "k": 32, "tied": name == "tied", "arch": "sparse"} | (
+        {} if name == "tied" else {"decoder_init": "transpose"}  # the untied twin started as the tied init
+    )
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["train_size"] == 60_000 and metrics["test_size"] == 10_000
+    assert metrics["parameters"] == count_parameters(model) == (804_624 if name == "tied" else 1_607_440)
+    clean = metrics["test"]["gaussian"][0]["mse"]
+    assert clean <= SPARSE_BARS[name], f"{name}: clean test MSE {clean} above {SPARSE_BARS[name]}"
+    code = metrics["code"]
+    if name == "tied":
+        assert code["dead_fraction"] <= SPARSE_DEAD_BAR, f"{100 * code['dead_fraction']:.1f}% of the tied atoms are dead"
+    stats = AtomStatistics.load(folder / "atoms.npz")
+    assert stats.images == 10_000 and stats.frequency.shape == (1024,) and stats.summary() == pytest.approx(code)
+    assert len(metrics["seeds_summary"]["seeds"]) == 3 and "dead_fraction" in metrics["seeds_summary"]["codes"][name]
+    card = (folder / "README.md").read_text()
+    assert "atoms are dead" in card and "all 60,000 MNIST training images" in card

@@ -142,3 +142,33 @@ def test_api_sparse_and_its_bad_input(app_url, tmp_path):
         client.predict({"background": None, "layers": [], "composite": handle_file(str(junk))}, 8, api_name="/sparse")
     assert "k must be a whole number" in raw_call_error(app_url, "sparse", [None, "eight"])
     assert len(client.predict(value, 3, api_name="/sparse")["untied"]["atoms"]) <= 3  # still serving
+
+
+def test_the_sparse_pair_and_its_atoms_load_from_an_offline_hub_cache(monkeypatch, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import huggingface_hub.constants as constants
+
+    from space.models import load_bundled, load_from_hub
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    family = FAMILIES[sparse_codes.ARCH]
+    folder = Path(__file__).resolve().parent.parent / "checkpoints" / family.checkpoints
+    prefix = family.repo_prefix({"hidden": 1024, "k": 32})
+    for i, name in enumerate(("tied", "untied")):  # a Hub cache holding both repos at refs/main
+        repo = tmp_path / f"models--someorg--{prefix}-{name}"
+        snapshot = repo / "snapshots" / f"{i:040d}"
+        snapshot.mkdir(parents=True)
+        for file in ("config.json", "model.safetensors", "metrics.json", "atoms.npz"):
+            shutil.copy(folder / name / file, snapshot / file)
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text(f"{i:040d}")
+    loaded = load_from_hub("someorg", root=folder, prefix=prefix, family=family)
+    bundled = load_bundled(folder, family)
+    assert loaded.warning is None and f"someorg/{prefix}-tied" in loaded.source
+    for name in ("tied", "untied"):
+        assert loaded.atoms[name].summary() == bundled.atoms[name].summary()
+        x = torch.rand(2, 784)
+        assert torch.equal(loaded.models[name](x), bundled.models[name](x))
