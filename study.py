@@ -87,6 +87,7 @@ QUICK_AXES = {
     "k_random": [4],
 }
 QUICK_STEPS = 8
+QUICK_ALL_IMAGES = 1_000  # the 60,000-image axes in a quick run: seconds, not minutes
 README_START, README_END = "<!-- study:start -->", "<!-- study:end -->"
 
 
@@ -373,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     done = finished_cells(rows)
     todo = [cell for cell in ([ids[args.cell]] if args.cell else cells) if cell not in done]
     print(f"{len(done)} pairs already in {path}; {len(todo)} to train ({steps} steps each, {precision}, {device})")
-    all_images = min(ALL_IMAGES, len(x_train)) if args.quick else ALL_IMAGES
+    all_images = min(QUICK_ALL_IMAGES, len(x_train)) if args.quick else ALL_IMAGES
     for arch, axis, value, seed in tqdm(todo, desc="study", unit="pair", disable=None):
         cell_start = time.perf_counter()
         recipe = cell_recipe(axis, value, seed, steps=steps, base=bases[arch], all_images=all_images)
