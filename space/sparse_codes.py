@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import threading
 
 import gradio as gr
 import numpy as np
@@ -172,7 +173,9 @@ def dictionary_files() -> tuple[str, ...]:
 
 
 def dictionaries() -> tuple:
-    """The two dictionary grids and their captions, for the section's first view."""
+    """The two dictionary grids and their captions, for the section's first view (which also starts reading MNIST's
+    test digits for the atoms' cards, downloading them where the server has none: the first card need not wait)."""
+    threading.Thread(target=mnist_test_digits, daemon=True).start()
     loaded = sparse_pair()
     files = dictionary_files()
     captions = []
@@ -187,7 +190,11 @@ def dictionaries() -> tuple:
 
 def mnist_test_digits():
     """The MNIST test images (N, 28, 28) uint8 for the atoms' cards, or None if they cannot be had here."""
-    return _test_digits(_data_dir())
+    with _test_digits_lock:  # one read (or download) at a time: the section's first view starts one in the background
+        return _test_digits(_data_dir())
+
+
+_test_digits_lock = threading.Lock()
 
 
 def _data_dir() -> str:
