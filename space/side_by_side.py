@@ -107,7 +107,7 @@ def _reconstruct(drawing, noise_kind: str, noise_level: float, seed: int, side: 
     if trained is not None:
         titles[trained.arch] = f"Yours: {titles[trained.arch]}"
     return (
-        result_html(uris, out["metrics"], parameters, stroke_note(clean), titles),
+        result_html(uris, out["metrics"], parameters, stroke_note(clean) + noise_notes(pairs, level), titles),
         result_numbers(uris, out["metrics"], parameters),
     )
 
@@ -155,6 +155,13 @@ def pair_titles(pairs: dict[str, LoadedModels]) -> dict[str, str]:
         tied = loaded.models["tied"]
         titles[arch] = FAMILIES[arch].title(tied.hparams) + (f" · tied: {tied.ties}" if partly_tied(tied.tie) else "")
     return titles
+
+
+def noise_notes(pairs: dict[str, LoadedModels], level: float) -> str:
+    """While noise is on, what the shown pairs trained without it say about it (the sparse pair's note)."""
+    if level <= 0:
+        return ""
+    return "".join(f'<p class="note">{html.escape(FAMILIES[arch].noise_note)}</p>' for arch in pairs if FAMILIES[arch].noise_note)
 
 
 def stroke_note(clean: np.ndarray) -> str:

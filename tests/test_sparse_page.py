@@ -172,3 +172,11 @@ def test_the_sparse_pair_and_its_atoms_load_from_an_offline_hub_cache(monkeypatc
         assert loaded.atoms[name].summary() == bundled.atoms[name].summary()
         x = torch.rand(2, 784)
         assert torch.equal(loaded.models[name](x), bundled.models[name](x))
+
+
+def test_while_noise_is_on_the_page_says_the_sparse_pair_learned_from_clean_digits():
+    note = FAMILIES[sparse_codes.ARCH].noise_note
+    noisy, _ = side_by_side.reconstruct(sketch(draw_digit(4)), "gaussian", 0.3, 0)
+    clean, numbers = side_by_side.reconstruct(sketch(draw_digit(4)), "gaussian", 0.0, 0)
+    assert note and note.split(":")[0] in noisy and note.split(":")[0] not in clean
+    assert numbers["sparse_tied"]["mse"] < 0.02  # on the clean digit it draws it

@@ -60,6 +60,7 @@ class Family:
     result_prefix: str = ""  # the side by side's result keys: f"{result_prefix}tied" (the /reconstruct API's names)
     layer_pairs: Callable[[dict], int] | None = None  # hparams -> the digits of a tie mask (tiedae.ties); None: all or none
     dictionary: bool = False  # its models code an image with a few atoms of a dictionary: the page's "Sparse codes"
+    noise_note: str = ""  # said under the side by side while noise is on: how this pair takes it
     study_axes: tuple[str, ...] = ()  # the study axes this family's pairs are measured along
     study_shape: dict = field(default_factory=dict)  # the study's Recipe fields for this family beyond the shipped ones
     live_label: str = ""  # the live-training choice
@@ -286,6 +287,10 @@ FAMILIES: dict[str, Family] = {
         checkpoints="sparse",
         result_prefix="sparse_",
         dictionary=True,
+        noise_note=(
+            "The sparse pair learned from clean digits, as sparse autoencoders do: noise switches on atoms that have "
+            "nothing to do with your digit, the tied model's most. Set the noise to 0 to see how it draws your digit."
+        ),
         study_axes=("k", "k_random"),
         live_label=f"Sparse ({SPARSE_HIDDEN:,} atoms, k = code size)",
         live_kwargs=lambda latent, depth: {"k": latent},  # a live sparse pair keeps `code size` atoms per digit
