@@ -161,7 +161,9 @@ def noise_notes(pairs: dict[str, LoadedModels], level: float) -> str:
     """While noise is on, what the shown pairs trained without it say about it (the sparse pair's note)."""
     if level <= 0:
         return ""
-    return "".join(f'<p class="note">{html.escape(FAMILIES[arch].noise_note)}</p>' for arch in pairs if FAMILIES[arch].noise_note)
+    return "".join(
+        f'<p class="note noise-note">{html.escape(FAMILIES[arch].noise_note)}</p>' for arch in pairs if FAMILIES[arch].noise_note
+    )
 
 
 def stroke_note(clean: np.ndarray) -> str:
