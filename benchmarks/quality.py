@@ -41,11 +41,11 @@ def main() -> int:
     if args.quick:
         x_test = x_test[:1000]
     worst, evaluated = 0.0, 0
-    print(f"{'pair':<6}{'model':<12}{'noise':<12}{'level':>6}{'MSE now':>12}{'metrics.json':>14}{'|diff|':>10}{'PSNR now':>10}")
+    print(f"{'pair':<8}{'model':<12}{'noise':<12}{'level':>6}{'MSE now':>12}{'metrics.json':>14}{'|diff|':>10}{'PSNR now':>10}")
     root = Path(args.checkpoints)
     for pair, folder in (("mlp", root), ("conv", root / "conv"), ("sparse", root / "sparse"), ("2d", root / "2d")):
         if not (folder / "tied" / "metrics.json").is_file():
-            print(f"{pair:<6}no checkpoints in {folder}: skipped")
+            print(f"{pair:<8}no checkpoints in {folder}: skipped")
             continue
         shipped = {name: json.loads((folder / name / "metrics.json").read_text()) for name in ("tied", "untied")}
         x_train = x_train_all[: shipped["tied"]["train_size"]]
@@ -63,7 +63,7 @@ def main() -> int:
                     diff = abs(row["mse"] - ref["mse"])
                     worst = max(worst, diff)
                     shown = f"{ref['mse']:>14.6f}{diff:>10.2g}" if not args.quick else f"{'(all 10k)':>14}{'':>10}"
-                    print(f"{pair:<6}{name:<12}{kind:<12}{row['level']:>6.2f}{row['mse']:>12.6f}{shown}{row['psnr']:>10.2f}")
+                    print(f"{pair:<8}{name:<12}{kind:<12}{row['level']:>6.2f}{row['mse']:>12.6f}{shown}{row['psnr']:>10.2f}")
         evaluated += len(results)
         codes = training.code_reports(models, x_test.reshape(len(x_test), -1))  # a sparse model's dead atoms, firing
         for name, report in codes.items():
@@ -71,13 +71,13 @@ def main() -> int:
                 ref = shipped[name].get("code", {}).get(key)  # missing from the file: a failure, not a pass
                 diff = 0.0 if args.quick else float("inf") if ref is None else abs(value - ref)
                 worst = max(worst, diff)  # counts (dead atoms) must agree exactly, shares to the tolerance
-                print(f"{pair:<6}{name:<12}{key:<18}{value:>12.6g}{ref if ref is not None else float('nan'):>14.6g}{diff:>10.2g}")
+                print(f"{pair:<8}{name:<12}{key:<18}{value:>12.6g}{ref if ref is not None else float('nan'):>14.6g}{diff:>10.2g}")
         if "references" in shipped["tied"]:  # PCA-20 and PCA-30, clean, fit on the same training images
             for name, mse in training.pca_references(x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)).items():
                 ref = shipped["tied"]["references"][name]
                 diff = 0.0 if args.quick else abs(mse - ref)
                 worst = max(worst, diff)
-                print(f"{pair:<6}{name:<12}{'clean':<12}{0:>6.2f}{mse:>12.6f}{ref:>14.6f}{diff:>10.2g}")
+                print(f"{pair:<8}{name:<12}{'clean':<12}{0:>6.2f}{mse:>12.6f}{ref:>14.6f}{diff:>10.2g}")
     seconds = time.perf_counter() - start
     if args.quick:
         print(
