@@ -170,7 +170,9 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
 
     with gr.Accordion("Noise sweep on the MNIST test set", open=False) as sweep_section:
         sweep = captioned_image("Test-set MSE vs noise level (from the checkpoints' metrics.json)", **TILE_KW, elem_id="sweep")
-    with gr.Accordion("What does tying cost? Tied vs untied across data, latent size and depth", open=False) as study_section:
+    with gr.Accordion(
+        "What does tying cost? Tied vs untied across data, code size, depth, tied layers and k", open=False
+    ) as study_section:
         study_caption = gr.Markdown(elem_id="study-caption")
         study_metric = gr.Radio(
             list(zip(("Clean test digits", "Test digits with Gaussian noise σ = 0.5", "Dead atoms (sparse)"), CHART_METRICS)),
