@@ -6,6 +6,7 @@
     python study.py --quick                         # a tiny grid, one seed, in seconds (what CI runs)
     python study.py --list                          # one line per cell: its id, done or not
     python study.py --data-dir ../shared/data --cell mlp-latent-2-seed0   # one cell, into cells/<id>.json
+    python study.py --merge-only                    # take the finished cells in, rewrite study.png and the README
 
 MLP pairs are studied along every axis, conv pairs (tiedae's TiedConvAutoencoder and its untied
 twin) along training-set size. The tied-layers axis ties one layer pair at a time, then all, for 784-400-20 and
@@ -321,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--readme", default="README.md", help="README whose study section is rewritten from the results ('' to skip)")
     p.add_argument("--list", action="store_true", help="print one line per cell (its id, done or to do) and stop")
     p.add_argument("--cell", metavar="ID", default=None, help="train only this cell (an id from --list) into cells/ID.json")
+    p.add_argument(
+        "--merge-only",
+        action="store_true",
+        help="take every finished cell in (cells/*.json), rewrite study.png and the README section; train nothing",
+    )
     args = p.parse_args(argv)
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="tiedae-study-") if args.quick else "checkpoints")
@@ -341,6 +347,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cell is not None and args.cell not in ids:
         p.error(f"--cell {args.cell!r} is not a cell of this study; `study.py --list` names them")
+    if args.merge_only:  # the study so far, cells from any machine included: no data, no training
+        previous = load_previous(path)
+        rows = merge_cells(path, {key: value for key, value in previous.items() if key != "rows"})
+        if not rows:
+            print(f"error: no rows in {path} and no cell files in {out / CELLS_DIR}", file=sys.stderr)
+            return 1
+        write_report(out, rows, readme="" if args.quick else args.readme)
+        return 0
     try:
         x_train, x_test = training.load_mnist(args.data_dir)
     except training.TrainError as e:
@@ -413,14 +427,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     save_rows(path, rows, meta)
 
+    write_report(out, rows, readme="" if args.quick else args.readme)
+    return 0
+
+
+def write_report(out: Path, rows: list[dict], *, readme: str) -> None:
+    """study.png, the finding, and the README's study section (unless readme is ''), from the rows."""
     fig = study_figure(rows, shipped=SHIPPED)
     fig.savefig(out / FIGURE_FILE, dpi=100)
     print(study_finding(rows))
-    print(f"wrote {path} and {out / FIGURE_FILE}")
-    if args.readme and not args.quick:
-        if update_readme(Path(args.readme), rows):
-            print(f"rewrote the study section of {args.readme}")
-    return 0
+    print(f"wrote {out / STUDY_FILE} and {out / FIGURE_FILE}")
+    if readme and update_readme(Path(readme), rows):
+        print(f"rewrote the study section of {readme}")
 
 
 if __name__ == "__main__":

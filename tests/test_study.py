@@ -400,6 +400,16 @@ def test_the_study_runs_cell_by_cell_and_a_killed_cell_reruns_to_the_same_rows(
     assert study.main([*base, "--list"]) == 0
     status = dict(line.split("\t") for line in capsys.readouterr().out.strip().splitlines())
     assert status[first] == status[second] == "done" and list(status.values()).count("to do") == len(status) - 2
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("--merge-only trained a cell")
+
+    with monkeypatch.context() as m:
+        m.setattr(study, "run_cell", no_training)
+        (out / study.STUDY_FILE).unlink()  # the cells' own files are enough
+        assert study.main([*base, "--merge-only"]) == 0
+    merged = json.loads((out / study.STUDY_FILE).read_text())["rows"]
+    assert numbers(merged) == numbers(rows) and (out / study.FIGURE_FILE).stat().st_size > 0
     assert study.main(base) == 0  # a plain run takes the cells in and trains the rest
     assert numbers(json.loads((out / study.STUDY_FILE).read_text())["rows"]) == numbers(whole)
     with pytest.raises(SystemExit):
