@@ -120,10 +120,10 @@ def reconstruct_digit(clean: np.ndarray, models: dict[str, HubAutoencoder], kind
         x = torch.from_numpy(clean).reshape(1, MNIST_PIXELS)  # (28, 28) -> (1, 784)
         noisy = tiedae.noise.add_noise(x, kind, level, seed=seed)
         images = {"clean": x, "noisy": noisy}
-        metrics = {"noisy_input": _metrics(noisy, x)}
+        metrics = {"noisy_input": image_scores(noisy, x)}
         for name, model in models.items():
             images[name] = model(noisy)
-            metrics[name] = _metrics(images[name], x)
+            metrics[name] = image_scores(images[name], x)
     as_uint8 = {k: to_uint8(v.reshape(28, 28)) for k, v in images.items()}
     return {"images": as_uint8, "metrics": metrics}
 
@@ -135,7 +135,8 @@ def noisy_digit(clean: np.ndarray, kind: str, level: float, seed: int) -> np.nda
     return tiedae.noise.add_noise(torch.from_numpy(clean), kind, level, seed=seed).numpy()
 
 
-def _metrics(output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+def image_scores(output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """MSE and PSNR of an output against its target, rounded as the page and the API show them."""
     return {"mse": round(tiedae.mse(output, target).item(), 6), "psnr": round(tiedae.psnr(output, target).item(), 2)}
 
 

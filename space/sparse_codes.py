@@ -20,6 +20,7 @@ from space.errors import refused
 from space.inputs import drawing_digit
 from space.models import LoadedModels, shipped_pairs
 from space.pictures import png_data_uri, png_file
+from space.side_by_side import image_scores
 from tiedae.constants import MODEL_NAMES, SPARSE_HIDDEN
 from tiedae.controls import whole_number
 from tiedae.families import FAMILIES
@@ -71,33 +72,31 @@ def digit_of(drawing) -> np.ndarray:
     return digit
 
 
-def parts_of(drawing, k: object) -> tuple[dict, int]:
-    """Each sparse model's parts of the drawing at k: {"tied": digit_parts, "untied": …}, and k."""
+def parts_of(drawing, k: object) -> tuple[dict, int, np.ndarray]:
+    """Each sparse model's parts of the drawing at k ({"tied": digit_parts, "untied": …}), k, and the 28×28 digit."""
     loaded = sparse_pair()
     trained = min(model.k for model in loaded.models.values())
     k = check_k(k, trained)
     import torch
 
-    digit = torch.from_numpy(digit_of(drawing)).reshape(-1)
-    return {name: tiedae.atoms.digit_parts(model, digit, k) for name, model in loaded.models.items()}, k
+    digit = digit_of(drawing)
+    x = torch.from_numpy(digit).reshape(-1)
+    return {name: tiedae.atoms.digit_parts(model, x, k) for name, model in loaded.models.items()}, k, digit
 
 
 def _scores(image, digit: np.ndarray) -> dict[str, float]:
     import torch
 
-    target = torch.from_numpy(digit).reshape(1, -1)
-    out = image.reshape(1, -1)
-    return {"mse": round(tiedae.mse(out, target).item(), 6), "psnr": round(tiedae.psnr(out, target).item(), 2)}
+    return image_scores(image.reshape(1, -1), torch.from_numpy(digit).reshape(1, -1))
 
 
 def sparse_numbers(drawing, k: object) -> dict:
     """What /sparse returns: per model its reconstruction at k (a PNG data URI, MSE and PSNR against the drawing's
     digit) and its active atoms, strongest first (index, activation, the atom as a PNG data URI)."""
-    parts, k = parts_of(drawing, k)
-    digit = digit_of(drawing)
+    parts, k, digit = parts_of(drawing, k)
     out: dict = {"k": k}
     for name, part in parts.items():
-        final = part["steps"][-1] if len(part["steps"]) else part["empty"]
+        final = part["reconstruction"]
         out[name] = {
             "reconstruction": png_data_uri(tiedae.images.to_uint8(final.reshape(28, 28))),
             **_scores(final, digit),
@@ -122,7 +121,7 @@ def parts_html(parts: dict, k: int, digit: np.ndarray) -> str:
     """Both models side by side: the reconstruction at k and its numbers, the active atoms, the build-up."""
     columns = []
     for name, part in parts.items():
-        final = part["steps"][-1] if len(part["steps"]) else part["empty"]
+        final = part["reconstruction"]
         scores = _scores(final, digit)
         tiles = "".join(
             f'<figure class="atom-tile" data-model="{name}" data-atom="{index}" title="atom {index}: activation {activation:.3f}">'
@@ -147,8 +146,7 @@ def parts_html(parts: dict, k: int, digit: np.ndarray) -> str:
 def sparse_view(drawing, k: object) -> str:
     """The section's view of the drawing at k (a hint in the section if there is no drawing yet or it is unusable)."""
     try:
-        parts, k = parts_of(drawing, k)
-        return parts_html(parts, k, digit_of(drawing))
+        return parts_html(*parts_of(drawing, k))
     except gr.Error as e:
         return f'<p class="hint">{html.escape(e.message)}</p>'
 

@@ -159,7 +159,8 @@ def digit_parts(model, digit: torch.Tensor, k: int | None = None) -> dict:
     they are added one by one.
 
     {"atoms": [(index, activation), …] highest first, "pictures": their atoms (n, 28, 28) uint8,
-     "steps": the reconstruction after 1, 2, … n atoms (n, 784) in [0, 1]} (n ≤ k: fewer if fewer fire).
+     "steps": the reconstruction after 1, 2, … n atoms (n, 784) in [0, 1], "reconstruction": (784,)} (n ≤ k: fewer
+    if fewer fire).
     """
     model.eval()
     code = model.encode(digit.reshape(1, -1).float(), k)[0]  # (H,)
@@ -173,5 +174,6 @@ def digit_parts(model, digit: torch.Tensor, k: int | None = None) -> dict:
         "atoms": [(int(i), float(code[i])) for i in order],
         "pictures": atom_pictures(model.atoms()[order]),
         "steps": steps,
-        "empty": model.decode(torch.zeros(1, len(code)))[0],  # no atom at all: the decoder bias alone
+        # the reconstruction from every active atom (from none, if none fires: the decoder bias alone)
+        "reconstruction": steps[-1] if len(order) else model.decode(torch.zeros(1, len(code)))[0],
     }
