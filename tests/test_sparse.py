@@ -59,8 +59,8 @@ def test_the_code_has_at_most_k_non_zeros_and_k_can_be_lowered_not_raised():
     assert torch.equal(z2[kept], z[kept])  # the top 2 are among the top 5, with the same activations
     assert model.decode(z2).shape == (8, 784)
     for bad, message in [
-        (6, "k must be from 1 to 5"),
-        (0, "k must be from 1 to 5"),
+        (6, "k must be a whole number from 1 to 5; got 6"),
+        (0, "k must be a whole number from 1 to 5; got 0"),
         (2.5, "whole number"),
         ("3", "whole number"),
     ]:

@@ -58,6 +58,7 @@ from tiedae.constants import (
     SPARSE_HIDDEN,
     SPARSE_K,
 )
+from tiedae.controls import whole_number
 from tiedae.families import FAMILIES, REPO_PREFIX, family_of_config
 from tiedae.losses import reconstruction_loss
 from tiedae.ties import describe_tie, partly_tied, repo_suffix, tie_mask
@@ -471,12 +472,8 @@ class TopK(nn.Module):
 
 
 def check_k(k: object, trained: int) -> int:
-    """k as an int from 1 to the trained k; a ValueError naming it otherwise."""
-    if isinstance(k, bool) or not isinstance(k, (int, float)) or k != int(k):
-        raise ValueError(f"k must be a whole number from 1 to {trained}, got {k!r}")
-    if not 1 <= int(k) <= trained:
-        raise ValueError(f"k must be from 1 to {trained} (the k this model was trained with), got {int(k)}")
-    return int(k)
+    """k as an int from 1 to the trained k (a code cannot keep atoms it never learned to add); a ValueError naming it."""
+    return whole_number(k, 1, trained, "k")
 
 
 class SparseAutoencoder(HubAutoencoder):
