@@ -83,3 +83,23 @@ def test_the_sparse_pair_loads_meets_its_bars_and_ships_its_atoms(name):
     assert len(metrics["seeds_summary"]["seeds"]) == 3 and "dead_fraction" in metrics["seeds_summary"]["codes"][name]
     card = (folder / "README.md").read_text()
     assert "atoms are dead" in card and "all 60,000 MNIST training images" in card
+
+
+CONV_BARS = {"tied": {0.0: 0.0063, 0.5: 0.0123}, "untied": {0.0: 0.0059, 0.5: 0.0119}}  # issue 30, all 60,000 images
+
+
+@pytest.mark.parametrize("name", ["tied", "untied"])
+def test_the_conv_pair_learned_from_all_of_mnist_and_meets_its_bars(name):
+    from tiedae import TiedConvAutoencoder, UntiedConvAutoencoder
+
+    folder = CHECKPOINTS / "conv" / name
+    model = (TiedConvAutoencoder if name == "tied" else UntiedConvAutoencoder).from_pretrained(folder, strict=True)
+    assert (model.channels, model.latent_size, model.tied) == ([64, 128], 20, name == "tied")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["train_size"] == 60_000 and metrics["test_size"] == 10_000
+    assert metrics["parameters"] == count_parameters(model)
+    gaussian = {row["level"]: row["mse"] for row in metrics["test"]["gaussian"]}
+    for level, bar in CONV_BARS[name].items():
+        assert gaussian[level] <= bar, f"conv {name}: test MSE {gaussian[level]} at sigma {level} is above {bar}"
+    assert len(metrics["seeds_summary"]["seeds"]) == 3
+    assert "all 60,000 MNIST training images" in (folder / "README.md").read_text()
