@@ -70,6 +70,7 @@ from tiedae.study import (
 )
 
 FIGURE_FILE = "study.png"
+UNORDERED_AXES = ("tie", "classic")  # axes whose values are separate settings, drawn as points without lines
 SEEDS = (0, 1, 2)
 BASES = {  # each family's base recipe: its shipped pair's shape (with the study's own changes) on the study's data
     arch: Recipe.for_arch(arch, train_size=STUDY_TRAIN_SIZE, **family.study_shape) for arch, family in FAMILIES.items()
@@ -278,8 +279,14 @@ def study_figure(rows: list[dict], *, shipped: dict | None = None):
 
     summaries = {arch: summarize(rows, arch) for arch in study_archs(rows)}
     axes_shown = [axis for axis in AXES if any(axis in summary for summary in summaries.values())]
-    fig, axes = plt.subplots(1, len(axes_shown), figsize=(4.4 * len(axes_shown), 3.6), squeeze=False, layout="constrained")
-    for ax, axis in zip(axes[0], axes_shown):
+    columns = min(3, len(axes_shown))  # rows of three panels: the tied-layers axis's labels need the width
+    rows_of_panels = -(-len(axes_shown) // columns)
+    fig, axes = plt.subplots(
+        rows_of_panels, columns, figsize=(5.2 * columns, 4.0 * rows_of_panels), squeeze=False, layout="constrained"
+    )
+    for ax in axes.flat[len(axes_shown) :]:
+        ax.set_visible(False)
+    for ax, axis in zip(axes.flat, axes_shown):
         settings = []  # every value on this axis, in study order
         for summary in summaries.values():
             settings += [c["value"] for c in summary.get(axis, []) if c["value"] not in settings]
@@ -290,11 +297,13 @@ def study_figure(rows: list[dict], *, shipped: dict | None = None):
                 means = [c["test_mse_clean"][name][0] for c in cells]
                 stds = [c["test_mse_clean"][name][1] for c in cells]
                 style = {**STYLES[name], **FAMILIES[arch].plot_style}
+                if axis in UNORDERED_AXES:  # separate settings, not a scale: no line from one to the next
+                    style["linestyle"] = "none"
                 label = FAMILIES[arch].chart_labels()[name]
                 ax.errorbar(positions, means, yerr=stds, capsize=3, label=label, **style)
         if shipped is not None and shipped.get(axis) in settings:
             ax.axvline(settings.index(shipped[axis]), color="#888", linestyle=":", linewidth=1)
-        ax.set_xticks(range(len(settings)), [value_label(v) for v in settings], rotation=20)
+        ax.set_xticks(range(len(settings)), [value_label(v) for v in settings], rotation=30, ha="right")
         log_panel(ax, AXES[axis][0], "clean test MSE (mean ± std)")
     axes[0][0].legend(fontsize=8)
     fig.suptitle("What does tying cost? (dotted: the shipped setting)")
