@@ -255,13 +255,11 @@ def test_the_study_section_shows_three_interactive_charts(page, tmp_path):
     for axis in ("train_size", "latent", "depth"):
         # Vega-Embed draws each chart (its .marks: a canvas or an SVG) inside the plot
         page.locator(f"#study-{axis} .vega-embed .marks").first.wait_for(timeout=30_000)
-    before = page.locator("#study-latent").inner_html()
+    # what the chart draws: a canvas's pixels (its HTML stays the same when it redraws) or an SVG's markup
+    drawn = "() => { const m = document.querySelector('#study-latent .vega-embed .marks'); return m && (m.toDataURL ? m.toDataURL() : m.outerHTML); }"
+    before = page.evaluate(drawn)
     page.get_by_label("Test digits with Gaussian noise σ = 0.5").check()
-    page.wait_for_function(
-        "old => document.querySelector('#study-latent').innerHTML !== old && document.querySelector('#study-latent .vega-embed .marks')",
-        arg=before,
-        timeout=30_000,
-    )
+    page.wait_for_function(f"old => {{ const now = ({drawn})(); return now && now !== old; }}", arg=before, timeout=30_000)
     page.locator("#study-latent").screenshot(path=str(tmp_path / "study.png"))
 
 
