@@ -17,7 +17,7 @@ REFERENCE_PCA = (20, 30)  # the PCA codes every card and the README quote beside
 # deep autoencoder, and the two linear codes in the same table. Divide by 784 for our per-pixel MSE.
 HINTON_2006_PER_IMAGE = {"deep autoencoder 784-1000-500-250-30": 3.00, "logistic PCA-30": 8.01, "PCA-30": 13.87}
 DEFAULT_SIZES = (MNIST_PIXELS, 400, 20)  # the shipped models: 784 -> 400 -> 20
-CONV_CHANNELS = (64, 128)  # the shipped conv pair: 1 -> 64 -> 128 channels (28 -> 14 -> 7); why: the conv family's card_note (tiedae.families)
+CONV_CHANNELS = (64, 128)  # the shipped conv pair: 1 -> 64 -> 128 channels (28 -> 14 -> 7); why: its card_note
 CONV_LATENT = 20  # the conv pair's code size, the same as the MLP pair's
 # The shipped sparse pair: 1,024 atoms (the first power of two above 784: overcomplete, a 32×32 grid on the page,
 # and the pair trains in under 30 min on 2 CPU cores), each image coded by its top 32
