@@ -65,7 +65,7 @@ BARS = {  # family -> (mean, max) input-fidelity bars; None: no bar
     "drawing, fat pen": (0.035, None),  # a fattened digit and a naturally thick one look the same (see RESULTS.md)
     "photo": (0.02, None),
 }
-ROUNDING_FAMILIES = ("drawing, own pen", "drawing, fat pen")  # pre.ROUNDING_SCALE was fitted on these two
+ROUNDING_FAMILIES = ("drawing, own pen", "drawing, fat pen")  # pre.ROUNDING_PER_WIDTH was fitted on these two
 RATIO_BAR = 1.5  # median reconstruction ratio, drawings at the digit's own pen
 EXIF_BAR = 0.002  # each orientation's mean fidelity within this of the upright photos'
 
@@ -171,8 +171,9 @@ def measure_mnist(images: np.ndarray) -> list[tuple[str, str, str]]:
     ]
 
 
-def shift_choice(sized: np.ndarray, original: np.ndarray) -> list[tuple[float, int]]:
-    """(fraction of the centring offset, 1 if the upper whole-pixel shift brings it nearer the original) per axis.
+def shift_choice(sized: np.ndarray, original: np.ndarray) -> list[tuple[float, int, float]]:
+    """(fraction of the centring offset, 1 if the upper whole-pixel shift brings it nearer the original, stroke width)
+    per axis.
 
     `sized`: the digit before centring (pre.sized_digit), as prepare keeps it.
     """
@@ -184,16 +185,18 @@ def shift_choice(sized: np.ndarray, original: np.ndarray) -> list[tuple[float, i
         return float(((moved / moved.max() - original) ** 2).mean())
 
     best = min(((y, x) for y in (0, 1) for x in (0, 1)), key=lambda s: error(*s))
-    return [(o - b, up) for o, b, up in zip(offsets, base, best)]
+    width = pre.stroke_width(sized)
+    return [(o - b, up, width) for o, b, up in zip(offsets, base, best)]
 
 
-def fit_rounding_scale(choices: list[tuple[float, int]]) -> float:
-    """Maximum-likelihood scale of a logistic at x.5 giving the chance that the upper shift is the original's."""
-    fraction, up = np.array(choices, dtype=np.float64).T
-    scales = np.arange(0.02, 0.4, 0.005)
-    p = 1 / (1 + np.exp(-(fraction[None] - 0.5) / scales[:, None]))  # (scales, choices)
+def fit_rounding_per_width(choices: list[tuple[float, int, float]]) -> float:
+    """Maximum-likelihood factor c of a logistic at x.5, of scale c × stroke width, giving the chance that the upper
+    shift is the original's."""
+    fraction, up, width = np.array(choices, dtype=np.float64).T
+    factors = np.arange(0.005, 0.1, 0.0005)
+    p = 1 / (1 + np.exp(-(fraction[None] - 0.5) / (factors[:, None] * np.maximum(width[None], 1.0))))  # (factors, choices)
     p = np.clip(p, 1e-9, 1 - 1e-9)
-    return float(scales[np.argmax((up * np.log(p) + (1 - up) * np.log(1 - p)).sum(axis=1))])
+    return float(factors[np.argmax((up * np.log(p) + (1 - up) * np.log(1 - p)).sum(axis=1))])
 
 
 @torch.inference_mode()
@@ -296,11 +299,12 @@ def main() -> int:
         for family, xs in prepared.items()
     ]
 
-    fits = {family: fit_rounding_scale(c) for family, c in choices.items()}
-    fits["both"] = fit_rounding_scale([c for family_choices in choices.values() for c in family_choices])
+    fits = {family: fit_rounding_per_width(c) for family, c in choices.items()}
+    fits["both"] = fit_rounding_per_width([c for family_choices in choices.values() for c in family_choices])
     print(
-        "  centring blend: logistic scale fitted on these drawings (which whole-pixel shift is nearer the original)"
-        f"  {', '.join(f'{family}: {scale:.3f}' for family, scale in fits.items())}   code: ROUNDING_SCALE = {pre.ROUNDING_SCALE}"
+        "  centring blend: logistic scale per px of stroke width, fitted on these drawings (which whole-pixel shift is"
+        f" nearer the original)  {', '.join(f'{family}: {factor:.4f}' for family, factor in fits.items())}"
+        f"   code: ROUNDING_PER_WIDTH = {pre.ROUNDING_PER_WIDTH}"
     )
     print(
         f"\n{n} MNIST test digits per family; fidelity = MSE(preprocessed, original); ratio = model MSE on it / on the original"

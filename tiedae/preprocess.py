@@ -39,15 +39,15 @@ MNIST_SIZE = 28
 COM_TARGET = 14.0
 # Our centre of mass is an estimate, and near x.5 it rounds the wrong way from MNIST's more
 # often, so the two nearest whole-pixel shifts are blended by the chance that the other one is
-# MNIST's: a logistic in the offset's fraction, centred on x.5, of scale ROUNDING_SCALE (see
-# _rounded_shift). Measured on 1,000 MNIST training digits (6,000-9,999, the first 1,000 of a
-# seeded draw) drawn as benchmarks/roundtrip.py draws them, at their own pen and a fat one:
-# which shift brings each back nearest its original, against the fraction. Its maximum-
-# likelihood scale is 0.12 (0.085 for own pens alone, 0.155 for fat ones alone); roundtrip.py
-# fits it again on its test digits. It replaced a linear ramp over x.1-x.9, which blurred most
-# digits: on 400 of those training digits drawn at their own pen, mean MSE 0.0063 -> 0.0054,
-# fat pens 0.0333 -> 0.0335.
-ROUNDING_SCALE = 0.12
+# MNIST's: a logistic in the offset's fraction, centred on x.5 (see _rounded_shift). Its scale
+# grows with the stroke width, ROUNDING_PER_WIDTH × width: a wide stroke leaves more doubt about
+# where MNIST's centre was. Measured on 1,000 MNIST training digits (6,000-9,999, the first 1,000
+# of a seeded draw) drawn as benchmarks/roundtrip.py draws them, at their own pen and a fat one:
+# which shift brings each back nearest its original, against the fraction and the width. The
+# maximum-likelihood factor is 0.0345 (log-likelihood -1506.6 against -1539.6 for the best single
+# scale, 0.12, which blurred thin digits the models then reconstruct worse); roundtrip.py fits it
+# again on its test digits. See benchmarks/RESULTS.md, "The centring blend, by stroke width".
+ROUNDING_PER_WIDTH = 0.0345
 # Bounding box of pixels > 0.1: its longer side is exactly 20 px in 100% of the images,
 # and the shorter side has an even width far more often than an odd one (e.g. 14 px: 1,385
 # images, 13 px: 344), so the shorter side was centred in the 20 px box.
@@ -351,23 +351,25 @@ def centre_offset(digit: np.ndarray) -> tuple[float, float]:
 def centre_by_mass(digit: np.ndarray) -> np.ndarray:
     """The digit moved by whole pixels to bring its centre of mass nearest to (14, 14), as MNIST did, peak 1."""
     offset_y, offset_x = centre_offset(digit)
+    scale = ROUNDING_PER_WIDTH * max(stroke_width(digit), 1.0)  # the floor guards only a degenerate image
     out = np.zeros_like(digit)
-    for dy, wy in _rounded_shift(offset_y):
-        for dx, wx in _rounded_shift(offset_x):
+    for dy, wy in _rounded_shift(offset_y, scale):
+        for dx, wx in _rounded_shift(offset_x, scale):
             out += wy * wx * _shift(digit, dy, dx)
     return out / out.max()
 
 
-def _rounded_shift(offset: float) -> list[tuple[int, float]]:
+def _rounded_shift(offset: float, scale: float) -> list[tuple[int, float]]:
     """round(offset) as [(shift, weight)]: both neighbouring whole-pixel shifts, weighted by how likely each is MNIST's.
 
     Right at x.5 the estimate cannot tell which way MNIST's rounding went, and the blend is
-    even; a tenth of a pixel from it the other shift keeps 30% of the weight, a quarter of a
-    pixel away 11%. Continuous in the offset, so the digit never jumps a pixel as the drawing
-    moves.
+    even; away from it the other shift's weight falls as a logistic of scale `scale` (px): for
+    a median MNIST stroke (2.6 px, scale 0.09) a tenth of a pixel from x.5 it keeps 25% of
+    the weight, a quarter of a pixel away 6%. Continuous in the offset, so the digit never
+    jumps a pixel as the drawing moves.
     """
     base = math.floor(offset)
-    weight = 1 / (1 + math.exp(-(offset - base - 0.5) / ROUNDING_SCALE))  # of the shift up
+    weight = 1 / (1 + math.exp(-(offset - base - 0.5) / scale))  # of the shift up
     return [(base, 1 - weight), (base + 1, weight)]
 
 
