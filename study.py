@@ -232,7 +232,8 @@ def readme_section(rows: list[dict]) -> str:
     lines = [README_START, "", study_finding(rows), ""]
     for arch in study_archs(rows):
         for axis, cells in summarize(rows, arch).items():
-            what = AXES[axis][0] if arch == FIRST_FAMILY else f"{AXES[axis][0]} ({FAMILIES[arch].label})"
+            shared = sum(axis in family.study_axes for family in FAMILIES.values()) > 1  # then name the family
+            what = f"{AXES[axis][0]} ({FAMILIES[arch].label})" if shared and arch != FIRST_FAMILY else AXES[axis][0]
             dead = all("dead_fraction" in cell for cell in cells)
             lines += [
                 f"| {what} | tied, clean | untied, clean | untied − tied | tied, σ = 0.5 | untied, σ = 0.5 | untied − tied |"

@@ -423,3 +423,16 @@ def test_cells_come_in_their_axis_order_whatever_order_they_finished_in():
         for row in fake_rows()
     ]
     assert [cell["value"] for cell in summarize(rows)["train_size"]] == [500, 20_000, 60_000]
+
+
+def test_the_dead_atoms_finding_names_the_k_where_tied_and_untied_differ_most():
+    from tiedae.study import dead_atoms_finding
+
+    def cell(k, tied, untied):
+        return {"value": k, "dead_fraction": {"tied": (tied, 0.0), "untied": (untied, 0.0), "diff": (untied - tied, 0.0)}}
+
+    summary = {"k": [cell(4, 0.70, 0.90), cell(16, 0.10, 0.85), cell(64, 0.12, 0.60)], "k_random": []}
+    assert dead_atoms_finding(summary) == (
+        "Dead atoms differ most at k = 16 (the untied twin started as W.t()): 10.0% of the tied model's, 85.0% of the untied one's."
+    )
+    assert dead_atoms_finding({"train_size": [{"value": 500}]}) == ""  # no dead atoms measured: nothing said

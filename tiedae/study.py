@@ -184,7 +184,7 @@ def dead_atoms_finding(summary: dict[str, list[dict]]) -> str:
         cell = max(cells, key=lambda c: abs(c["dead_fraction"]["diff"][0]))
         tied, untied = (100 * cell["dead_fraction"][name][0] for name in MODEL_NAMES)
         parts.append(
-            f"At {describe(axis, cell['value'])} {tied:.1f}% of the tied model's atoms are dead, {untied:.1f}% of the untied one's."
+            f"Dead atoms differ most at {describe(axis, cell['value'])}: {tied:.1f}% of the tied model's, {untied:.1f}% of the untied one's."
         )
     return " ".join(parts)
 
