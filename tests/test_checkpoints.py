@@ -103,3 +103,12 @@ def test_the_conv_pair_learned_from_all_of_mnist_and_meets_its_bars(name):
         assert gaussian[level] <= bar, f"conv {name}: test MSE {gaussian[level]} at sigma {level} is above {bar}"
     assert len(metrics["seeds_summary"]["seeds"]) == 3
     assert "all 60,000 MNIST training images" in (folder / "README.md").read_text()
+
+
+@pytest.mark.parametrize("folder", ["tied", "untied", "conv/tied", "conv/untied", "2d/tied", "sparse/tied", "sparse/untied"])
+def test_a_card_calls_a_model_a_denoiser_only_if_it_learned_to_denoise(folder):
+    card = (CHECKPOINTS / folder / "README.md").read_text()
+    front = card.split("---\n")[1]  # the card's metadata, as the Hub reads it
+    denoise = json.loads((CHECKPOINTS / folder / "metrics.json").read_text())["recipe"]["denoise"]
+    assert ("- denoising-autoencoder\n" in front) == denoise
+    assert ("Image reconstruction / denoising" in front) == denoise

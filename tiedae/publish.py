@@ -87,7 +87,7 @@ def write_checkpoints(
             folder = staging / name
             twin = next(other for other in models if other != name)
             card = {
-                "card_data": card_data(name, model, results, model_name=ids[name].split("/")[-1]),
+                "card_data": card_data(name, model, results, model_name=ids[name].split("/")[-1], denoise=recipe.denoise),
                 "repo_id": ids[name],
                 "twin_id": ids[twin],
                 "twin_name": twin,
@@ -244,8 +244,11 @@ def results_table(results: dict[str, dict], name: str, twin: str) -> list[dict]:
     return rows
 
 
-def card_data(name: str, model: HubAutoencoder, results: dict[str, dict], *, model_name: str) -> ModelCardData:
-    """The card's metadata: license, tags, and the test results as model-index eval results."""
+def card_data(name: str, model: HubAutoencoder, results: dict[str, dict], *, model_name: str, denoise: bool) -> ModelCardData:
+    """The card's metadata: license, tags, and the test results as model-index eval results.
+
+    `denoise`: whether the pair learned to denoise (a sparse or variational pair learns clean digits), which the
+    tags and the task name say."""
     eval_results = []
     for kind, level in CARD_RESULTS:
         row = _row(results, name, kind, level)
@@ -254,7 +257,7 @@ def card_data(name: str, model: HubAutoencoder, results: dict[str, dict], *, mod
             eval_results.append(
                 EvalResult(
                     task_type="image-to-image",
-                    task_name="Image reconstruction / denoising",
+                    task_name="Image reconstruction / denoising" if denoise else "Image reconstruction",
                     dataset_type="mnist",
                     dataset_name="MNIST",
                     dataset_split="test",
@@ -269,7 +272,7 @@ def card_data(name: str, model: HubAutoencoder, results: dict[str, dict], *, mod
         datasets=["mnist"],
         tags=[
             "autoencoder",
-            "denoising-autoencoder",
+            *(["denoising-autoencoder"] if denoise else []),
             "mnist",
             *model.family.tags,
             "tied-weights" if model.tied else "untied-weights",
