@@ -180,11 +180,14 @@ with gr.Blocks(title="tiedae: tied vs untied autoencoders", delete_cache=(600, 3
             label="Error measured on",
             elem_id="study-metric",
         )
-        with gr.Row():
-            study_plots = [
-                gr.Plot(label=f"By {label}", show_label=False, elem_id=f"study-{axis}", elem_classes="study-plot")
-                for axis, (label, _) in AXES.items()
-            ]
+        plots = {}
+        for row in study_charts.chart_rows(AXES):  # a few charts a row, so the tied-layers settings have room
+            with gr.Row():
+                for axis in row:
+                    plots[axis] = gr.Plot(
+                        label=f"By {AXES[axis][0]}", show_label=False, elem_id=f"study-{axis}", elem_classes="study-plot"
+                    )
+        study_plots = [plots[axis] for axis in AXES]  # in the order study_charts returns them
     with gr.Accordion("Sparse codes: your digit as k parts", open=False, visible=bool(sparse_codes.ARCH)) as sparse_ui:
         gr.Markdown(sparse_codes.CAPTION)
         sparse_k = gr.Slider(1, SPARSE_K, value=SPARSE_K, step=1, label="k: atoms kept per digit", elem_id="sparse-k")

@@ -24,6 +24,17 @@ from tiedae.study import (
     summarize,
 )
 
+CHART_ROWS = (("train_size", "latent", "depth"), ("tie", "classic"), ("k", "k_random"))  # how the page groups them
+
+
+def chart_rows(axes) -> list[tuple[str, ...]]:
+    """The study's axes in the page's rows: the sizes, then the tied layers and the classic autoencoder, then a
+    sparse pair's k; any other axis in rows of three after them."""
+    rows = [tuple(a for a in row if a in axes) for row in CHART_ROWS]
+    rest = [a for a in axes if not any(a in row for row in CHART_ROWS)]
+    rows += [tuple(rest[i : i + 3]) for i in range(0, len(rest), 3)]
+    return [row for row in rows if row]
+
 
 def shipped_point(metrics: dict[str, dict | None], metric: str) -> dict | None:
     """The loaded checkpoints' own test MSE for a study metric, with a label saying how they were trained."""

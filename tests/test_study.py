@@ -11,7 +11,7 @@ import study
 import train
 from tiedae import training
 from tiedae.families import FAMILIES
-from tiedae.study import summarize
+from tiedae.study import AXES, summarize
 
 FIELDS = {
     "arch",
@@ -436,3 +436,18 @@ def test_the_dead_atoms_finding_names_the_k_where_tied_and_untied_differ_most():
         "Dead atoms differ most at k = 16 (the untied twin started as W.t()): 10.0% of the tied model's, 85.0% of the untied one's."
     )
     assert dead_atoms_finding({"train_size": [{"value": 500}]}) == ""  # no dead atoms measured: nothing said
+
+
+def test_the_page_shows_every_study_axis_once_a_few_a_row():
+    from space.study_charts import chart_rows
+
+    rows = chart_rows(AXES)
+    shown = [axis for row in rows for axis in row]
+    assert sorted(shown) == sorted(AXES) and len(shown) == len(set(shown))
+    assert all(1 <= len(row) <= 3 for row in rows)
+    assert chart_rows(["k", "latent", "new_a", "new_b", "new_c", "new_d"]) == [
+        ("latent",),
+        ("k",),
+        ("new_a", "new_b", "new_c"),
+        ("new_d",),
+    ]  # an axis the page does not know yet still gets a place
