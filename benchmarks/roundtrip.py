@@ -176,8 +176,8 @@ def measure_mnist(images: np.ndarray) -> list[tuple[str, str, str]]:
 
 
 def shift_choice(sized: np.ndarray, original: np.ndarray) -> list[tuple[float, int, float]]:
-    """(fraction of the centring offset, 1 if the upper whole-pixel shift brings it nearer the original, stroke width)
-    per axis.
+    """(fraction of the centring offset, 1 if the upper whole-pixel shift brings it nearer the original, the width the
+    blend's scale is proportional to) per axis.
 
     `sized`: the digit before centring (pre.sized_digit), as prepare keeps it.
     """
@@ -189,7 +189,7 @@ def shift_choice(sized: np.ndarray, original: np.ndarray) -> list[tuple[float, i
         return float(((moved / moved.max() - original) ** 2).mean())
 
     best = min(((y, x) for y in (0, 1) for x in (0, 1)), key=lambda s: error(*s))
-    width = pre.stroke_width(sized)
+    width = pre.rounding_width(sized)
     return [(o - b, up, width) for o, b, up in zip(offsets, base, best)]
 
 
@@ -198,7 +198,7 @@ def fit_rounding_per_width(choices: list[tuple[float, int, float]]) -> float:
     shift is the original's."""
     fraction, up, width = np.array(choices, dtype=np.float64).T
     factors = np.arange(0.005, 0.1, 0.0005)
-    p = 1 / (1 + np.exp(-(fraction[None] - 0.5) / (factors[:, None] * np.maximum(width[None], 1.0))))  # (factors, choices)
+    p = 1 / (1 + np.exp(-(fraction[None] - 0.5) / (factors[:, None] * width[None])))  # (factors, choices)
     p = np.clip(p, 1e-9, 1 - 1e-9)
     return float(factors[np.argmax((up * np.log(p) + (1 - up) * np.log(1 - p)).sum(axis=1))])
 

@@ -351,12 +351,17 @@ def centre_offset(digit: np.ndarray) -> tuple[float, float]:
 def centre_by_mass(digit: np.ndarray) -> np.ndarray:
     """The digit moved by whole pixels to bring its centre of mass nearest to (14, 14), as MNIST did, peak 1."""
     offset_y, offset_x = centre_offset(digit)
-    scale = ROUNDING_PER_WIDTH * max(stroke_width(digit), 1.0)  # the floor guards only a degenerate image
+    scale = ROUNDING_PER_WIDTH * rounding_width(digit)
     out = np.zeros_like(digit)
     for dy, wy in _rounded_shift(offset_y, scale):
         for dx, wx in _rounded_shift(offset_x, scale):
             out += wy * wx * _shift(digit, dy, dx)
     return out / out.max()
+
+
+def rounding_width(digit: np.ndarray) -> float:
+    """The stroke width the centring blend's scale is proportional to (at least 1 px: that guards only a degenerate image)."""
+    return max(stroke_width(digit), 1.0)
 
 
 def _rounded_shift(offset: float, scale: float) -> list[tuple[int, float]]:
