@@ -23,6 +23,16 @@ if str(ROOT) not in sys.path:
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 
 
+def shipped_pairs(root: Path) -> dict[str, tuple[str, Path]]:
+    """Every shipped pair, present or not: name -> (its models' /reconstruct prefix, the folder holding tied/ and
+    untied/). Each family's pair, from the family table, then the 2-D pair."""
+    from tiedae.families import FAMILIES
+
+    pairs = {name: (family.result_prefix, root / family.checkpoints) for name, family in FAMILIES.items()}
+    pairs["2d"] = ("2d_", root / "2d")  # the first family's shape with a 2-D code, for the latent maps
+    return pairs
+
+
 def mnist_root(data_dir: str | None, *, synthetic_size: int = 2000) -> tuple[str, str]:
     """(root, description): the real MNIST if data_dir has MNIST/raw/, else a synthetic IDX set in a temp dir."""
     root = Path(data_dir) if data_dir else DEFAULT_DATA

@@ -16,11 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, shipped_pairs
 
-from tiedae import training  # noqa: E402
-from tiedae.model import load_checkpoint  # noqa: E402
+from tiedae import training
+from tiedae.model import load_checkpoint
 
 TOLERANCE = 1e-4
 
@@ -43,7 +43,7 @@ def main() -> int:
     worst, evaluated = 0.0, 0
     print(f"{'pair':<8}{'model':<12}{'noise':<12}{'level':>6}{'MSE now':>12}{'metrics.json':>14}{'|diff|':>10}{'PSNR now':>10}")
     root = Path(args.checkpoints)
-    for pair, folder in (("mlp", root), ("conv", root / "conv"), ("sparse", root / "sparse"), ("2d", root / "2d")):
+    for pair, (_, folder) in shipped_pairs(root).items():
         if not (folder / "tied" / "metrics.json").is_file():
             print(f"{pair:<8}no checkpoints in {folder}: skipped")
             continue

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import math
 import sys
 import time
@@ -32,14 +33,14 @@ from PIL import Image
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, machine, mnist_root
+from _common import ROOT, machine, mnist_root, shipped_pairs
 
 from tiedae import preprocess as pre
 from tiedae import training
 from tiedae.constants import CANVAS_SIZE
 from tiedae.drawing import photograph
 from tiedae.metrics import mse
-from tiedae.model import load_checkpoint
+from tiedae.model import METRICS_FILE, load_checkpoint
 
 FILTERS = {
     "nearest": Image.Resampling.NEAREST,
@@ -66,11 +67,10 @@ BARS = {  # family -> (mean, max) input-fidelity bars; None: no bar
     "photo": (0.02, None),
 }
 ROUNDING_FAMILIES = ("drawing, own pen", "drawing, fat pen")  # pre.ROUNDING_PER_WIDTH was fitted on these two
-RATIO_BAR = 1.5  # median reconstruction ratio, drawings at the digit's own pen
-PAIRS = {"conv": "conv", "sparse": "sparse", "2d": "2d"}  # name prefix -> checkpoints/ subfolder, beside the MLP pair
-# The sparse pair learned clean digits only (as sparse autoencoders are trained), with no noise or distortion to
-# forgive a drawn stroke by: its ratio is printed, and RATIO_BAR is for the pairs trained as denoisers.
-NO_RATIO_BAR = ("sparse_tied", "sparse_untied")
+# median reconstruction ratio, drawings at the digit's own pen, for the pairs trained as denoisers: a pair that
+# learned clean digits only (the sparse one, as sparse autoencoders are trained) has no noise or distortion to
+# forgive a drawn stroke by, and its ratio is printed without a bar
+RATIO_BAR = 1.5
 EXIF_BAR = 0.002  # each orientation's mean fidelity within this of the upright photos'
 
 
@@ -279,10 +279,12 @@ def main() -> int:
     index = rng.choice(len(x_test), size=n, replace=False)
     originals = x_test.numpy()[index].astype(np.float32) / 255  # (n, 28, 28)
     folder = Path(args.checkpoints)
-    models = {name: load_checkpoint(folder / name, name) for name in ("tied", "untied")}
-    for prefix, sub in PAIRS.items():  # the other shipped pairs present, under the API's names
-        if (folder / sub / "tied").is_dir():
-            models |= {f"{prefix}_{name}": load_checkpoint(folder / sub / name, name) for name in ("tied", "untied")}
+    models, denoisers = {}, set()
+    for prefix, pair in shipped_pairs(folder).values():  # every shipped pair present, under the API's names
+        for name in ("tied", "untied") if (pair / "tied").is_dir() else ():
+            models[prefix + name] = load_checkpoint(pair / name, name)
+            if json.loads((pair / name / METRICS_FILE).read_text())["recipe"]["denoise"]:
+                denoisers.add(prefix + name)
     own = reconstruction_errors(models, originals, originals)
 
     # One digit at a time: all its renderings, preprocessed at once, so only 28×28 results are kept.
@@ -333,7 +335,7 @@ def main() -> int:
             missed.append(f"{family}: mean {f.mean():.4f} > {mean_bar}")
         if max_bar is not None and f.max() > max_bar:
             missed.append(f"{family}: max {f.max():.4f} > {max_bar}")
-    for model in (m for m in models if m not in NO_RATIO_BAR):
+    for model in (m for m in models if m in denoisers):
         ratio = float(np.median(by_name["drawing, own pen"]["ratios"][model]))
         if ratio > RATIO_BAR:
             missed.append(f"{model} median ratio {ratio:.2f} > {RATIO_BAR}")
