@@ -281,7 +281,9 @@ def main() -> int:
     folder = Path(args.checkpoints)
     models, denoisers = {}, set()
     for prefix, pair in shipped_pairs(folder).values():  # every shipped pair present, under the API's names
-        for name in ("tied", "untied") if (pair / "tied").is_dir() else ():
+        if not (pair / "tied").is_dir():
+            continue
+        for name in ("tied", "untied"):
             models[prefix + name] = load_checkpoint(pair / name, name)
             if json.loads((pair / name / METRICS_FILE).read_text())["recipe"]["denoise"]:
                 denoisers.add(prefix + name)
